@@ -1,0 +1,25 @@
+// Package admin owns the operator's HTTP interface: metrics, health and
+// profiling, served on the admin listener (loopback by default), never on
+// the traffic listeners.
+package admin
+
+import (
+	"net/http"
+	"net/http/pprof"
+)
+
+// Handler serves /metrics (metricsHandler), /healthz and /debug/pprof/.
+func Handler(metricsHandler http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the real cdnnode built once for the tests in this package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cdnnode-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "cdnnode")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestCheck runs `cdnnode check` on good and bad configs: a bad one exits
+// non-zero naming file and line.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := "[pools.demo]\npeers = [\"127.0.0.1:8081\"]\n\n[[sites]]\nname = \"default\"\nhosts = [\"*\"]\npool = \"demo\"\n"
+	typo := strings.Replace(good, "pool = \"demo\"", "pool = \"demo\"\ndefualt_ttl = \"10s\"", 1)
+	tests := []struct {
+		name, file, text string // no text: the shipped config.toml
+		ok               bool
+		want             *regexp.Regexp
+	}{
+		{"shipped config", "", "", true, regexp.MustCompile(`config.toml: ok`)},
+		{"minimal", "minimal.toml", good, true, regexp.MustCompile(`minimal.toml: ok`)},
+		{"typo'd key", "typo.toml", typo, false, regexp.MustCompile(`typo\.toml:8: .*defualt_ttl`)},
+		{"bad duration", "duration.toml", strings.Replace(good, "[pools.demo]\n", "[pools.demo]\nconnect_timeout = \"5 parsecs\"\n", 1), false, regexp.MustCompile(`duration\.toml:2: .*connect_timeout`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join("..", "..", "config.toml")
+			if tt.text != "" {
+				path = filepath.Join(dir, tt.file)
+				if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := exec.Command(binary, "check", "-c", path).CombinedOutput()
+			if (err == nil) != tt.ok {
+				t.Fatalf("check %s: err %v, want ok=%v; output:\n%s", path, err, tt.ok, out)
+			}
+			if !tt.want.Match(out) {
+				t.Errorf("check output %q does not match %s", out, tt.want)
+			}
+		})
+	}
+}
+
+// TestSIGTERMDrains starts the real binary, holds a slow request in flight,
+// sends SIGTERM, and checks the request completes and the process exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	originAddr := freeAddr(t)
+	origin := exec.Command(binary, "origin", "--listen", originAddr)
+	origin.Stderr = io.Discard
+	if err := origin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = origin.Process.Kill(); _ = origin.Wait() })
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "node.toml")
+	text := fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+grace_period = "10s"
+[admin]
+listen = "127.0.0.1:0"
+[log]
+format = "json"
+[pools.demo]
+peers = [%q]
+[[sites]]
+name = "default"
+hosts = ["*"]
+pool = "demo"
+`, originAddr)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := exec.Command(binary, "serve", "-c", cfg)
+	stderr, err := n.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Process.Kill() })
+	lines := bufio.NewScanner(stderr)
+	addr := waitListening(t, lines)
+	waitUp(t, "http://"+originAddr+"/__origin/stats")
+
+	type result struct {
+		status int
+		n      int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/obj/slow?delay=1500ms&size=5000")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, len(b), err}
+	}()
+	// The request is in flight once the origin has counted it.
+	deadline := time.Now().Add(10 * time.Second)
+	for !bytes.Contains(get(t, "http://"+originAddr+"/__origin/stats"), []byte(`"/obj/slow":1`)) {
+		if time.Now().After(deadline) {
+			t.Fatal("slow request never reached the origin")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := n.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for lines.Scan() { // keep draining the log so the node never blocks on stderr
+		}
+	}()
+	r := <-done
+	if r.err != nil || r.status != 200 || r.n != 5000 {
+		t.Errorf("in-flight request during drain: status %d, %d bytes, err %v; want 200 with 5000 bytes", r.status, r.n, r.err)
+	}
+	if err := n.Wait(); err != nil {
+		t.Errorf("node exit after SIGTERM: %v, want status 0", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Errorf("node still accepts connections on %s after exit", addr)
+	}
+}
+
+// waitListening reads the node's JSON log until it names its traffic address.
+func waitListening(t *testing.T, lines *bufio.Scanner) string {
+	t.Helper()
+	re := regexp.MustCompile(`"traffic":\["([0-9.:]+)"`)
+	for lines.Scan() {
+		if m := re.FindStringSubmatch(lines.Text()); m != nil {
+			return m[1]
+		}
+	}
+	t.Fatalf("node exited before listening: %v", lines.Err())
+	return ""
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never came up: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

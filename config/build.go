@@ -1,0 +1,390 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// Defaults, as documented on the Config fields and in config.toml.
+const (
+	defaultListen            = "127.0.0.1:8080"
+	defaultAdminListen       = "127.0.0.1:9090"
+	defaultGracePeriod       = Duration(10 * time.Second)
+	defaultReadHeaderTimeout = Duration(10 * time.Second)
+	defaultReadTimeout       = Duration(60 * time.Second)
+	defaultIdleTimeout       = Duration(60 * time.Second)
+	defaultMaxHeaderBytes    = Size(64 << 10)
+	defaultMemory            = Size(256 << 20)
+	minMemory                = Size(1 << 20)
+	defaultMaxObjectSize     = Size(16 << 20)
+	defaultTargetedField     = "Cdnnode-Cache-Control"
+	defaultHeuristicMax      = Duration(24 * time.Hour)
+	defaultConnectTimeout    = Duration(5 * time.Second)
+	defaultResponseTimeout   = Duration(30 * time.Second)
+	defaultPoolIdleTimeout   = Duration(90 * time.Second)
+	defaultMaxIdlePerPeer    = 64
+)
+
+// builder turns a decoded rawConfig into a Config, applying defaults and
+// collecting one *Error per broken rule, at the line positions gives.
+type builder struct {
+	file string     // for messages
+	dir  string     // relative TLS file names are resolved against it
+	ps   *positions // where each key is
+	errs []*Error
+}
+
+// errorf records a problem with the key at.
+func (b *builder) errorf(at path, format string, args ...any) {
+	b.errs = append(b.errs, &Error{File: b.file, Line: b.ps.line(at), Msg: at.String() + ": " + fmt.Sprintf(format, args...)})
+}
+
+// fail records err, the reason the value at at is invalid.
+func (b *builder) fail(at path, err error) {
+	b.errs = append(b.errs, &Error{File: b.file, Line: b.ps.line(at), Msg: at.String() + ": " + err.Error(), Err: err})
+}
+
+// err returns the recorded problems, in line order, or nil.
+func (b *builder) err() error { return joinErrors(b.errs) }
+
+func (b *builder) build(r *rawConfig) *Config {
+	c := &Config{
+		Server: b.server(path{"server"}, &r.Server),
+		Admin:  b.admin(path{"admin"}, &r.Admin),
+		Log:    b.log(path{"log"}, &r.Log),
+		Cache:  b.cache(path{"cache"}, &r.Cache),
+		Pools:  make(map[string]Pool, len(r.Pools)),
+	}
+	names := make([]string, 0, len(r.Pools))
+	for name := range r.Pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		rp := r.Pools[name]
+		c.Pools[name] = b.pool(path{"pools", name}, &rp)
+	}
+	if len(r.Sites) == 0 {
+		b.errorf(path{"sites"}, "at least one site is required: add a [[sites]] table")
+	}
+	b.arrayOfTables(path{"sites"}, len(r.Sites))
+	seen := make(map[string]bool, len(r.Sites))
+	for i := range r.Sites {
+		at := path{"sites"}.index(i)
+		s := b.site(at, &r.Sites[i], c.Pools)
+		if s.Name != "" && seen[s.Name] {
+			b.errorf(at.with("name"), "duplicate site name %q", s.Name)
+		}
+		seen[s.Name] = true
+		c.Sites = append(c.Sites, s)
+	}
+	b.distinctListeners(c)
+	return c
+}
+
+func (b *builder) server(at path, r *rawServer) Server {
+	s := Server{
+		H2C:               boolOr(r.H2C, true),
+		GracePeriod:       b.duration(at.with("grace_period"), r.GracePeriod, defaultGracePeriod),
+		ReadHeaderTimeout: b.duration(at.with("read_header_timeout"), r.ReadHeaderTimeout, defaultReadHeaderTimeout),
+		ReadTimeout:       b.duration(at.with("read_timeout"), r.ReadTimeout, defaultReadTimeout),
+		WriteTimeout:      b.duration(at.with("write_timeout"), r.WriteTimeout, 0),
+		IdleTimeout:       b.duration(at.with("idle_timeout"), r.IdleTimeout, defaultIdleTimeout),
+		MaxHeaderBytes:    b.size(at.with("max_header_bytes"), r.MaxHeaderBytes, defaultMaxHeaderBytes),
+	}
+	if s.MaxHeaderBytes <= 0 {
+		b.errorf(at.with("max_header_bytes"), "must be positive")
+	}
+	b.arrayOfTables(at.with("tls"), len(r.TLS))
+	for i, rt := range r.TLS {
+		s.TLS = append(s.TLS, b.tlsListener(at.with("tls").index(i), &rt))
+	}
+	switch {
+	case r.Listen != nil:
+		s.Listen = slices.Clone(*r.Listen)
+	case len(s.TLS) == 0:
+		s.Listen = []string{defaultListen}
+	}
+	for i, addr := range s.Listen {
+		if err := checkListen(addr); err != nil {
+			b.fail(at.with("listen").index(i), err)
+		}
+	}
+	if len(s.Listen) == 0 && len(s.TLS) == 0 {
+		b.errorf(at.with("listen"), "no listeners: listen is empty and there is no [[server.tls]]")
+	}
+	return s
+}
+
+func (b *builder) tlsListener(at path, r *rawTLS) TLSListener {
+	t := TLSListener{Listen: stringOr(r.Listen, "")}
+	if r.Listen == nil {
+		b.errorf(at, "missing required key listen")
+	} else if err := checkListen(t.Listen); err != nil {
+		b.fail(at.with("listen"), err)
+	}
+	t.Cert = b.requiredFile(at, "cert", r.Cert)
+	t.Key = b.requiredFile(at, "key", r.Key)
+	return t
+}
+
+// requiredFile returns the required file name at key of table at, resolved
+// against the config's directory, and checks that it names a regular file.
+func (b *builder) requiredFile(at path, key string, r *string) string {
+	if r == nil || *r == "" {
+		b.errorf(at, "missing required key %s", key)
+		return ""
+	}
+	name := *r
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(b.dir, name)
+	}
+	fi, err := os.Stat(name)
+	switch {
+	case err != nil:
+		b.fail(at.with(key), err)
+	case !fi.Mode().IsRegular():
+		b.errorf(at.with(key), "%s is not a regular file", name)
+	}
+	return name
+}
+
+func (b *builder) admin(at path, r *rawAdmin) Admin {
+	a := Admin{Listen: stringOr(r.Listen, defaultAdminListen)}
+	if err := checkListen(a.Listen); err != nil {
+		b.fail(at.with("listen"), err)
+	}
+	return a
+}
+
+func (b *builder) log(at path, r *rawLog) Log {
+	l := Log{
+		Format: strings.ToLower(stringOr(r.Format, "text")),
+		Level:  strings.ToLower(stringOr(r.Level, "info")),
+		Access: boolOr(r.Access, true),
+	}
+	if l.Format != "text" && l.Format != "json" {
+		b.errorf(at.with("format"), "invalid format %q: want \"text\" or \"json\"", l.Format)
+	}
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		b.errorf(at.with("level"), "invalid level %q: want \"debug\", \"info\", \"warn\" or \"error\"", l.Level)
+	}
+	return l
+}
+
+func (b *builder) cache(at path, r *rawCache) Cache {
+	c := Cache{
+		Memory:        b.size(at.with("memory"), r.Memory, defaultMemory),
+		MaxObjectSize: b.size(at.with("max_object_size"), r.MaxObjectSize, defaultMaxObjectSize),
+		TargetedField: stringOr(r.TargetedField, defaultTargetedField),
+		HeuristicMax:  b.duration(at.with("heuristic_max"), r.HeuristicMax, defaultHeuristicMax),
+	}
+	if c.Memory < minMemory {
+		b.errorf(at.with("memory"), "%s is below the minimum of %s", c.Memory, minMemory)
+	}
+	switch {
+	case c.MaxObjectSize <= 0:
+		b.errorf(at.with("max_object_size"), "must be positive")
+	case c.MaxObjectSize > c.Memory:
+		b.errorf(at.with("max_object_size"), "%s is larger than cache.memory (%s)", c.MaxObjectSize, c.Memory)
+	}
+	if !validToken(c.TargetedField) {
+		b.errorf(at.with("targeted_field"), "invalid field name %q (RFC 9110 §5.1: a token)", c.TargetedField)
+	}
+	return c
+}
+
+func (b *builder) pool(at path, r *rawPool) Pool {
+	p := Pool{
+		Scheme:          strings.ToLower(stringOr(r.Scheme, "http")),
+		ConnectTimeout:  b.duration(at.with("connect_timeout"), r.ConnectTimeout, defaultConnectTimeout),
+		ResponseTimeout: b.duration(at.with("response_timeout"), r.ResponseTimeout, defaultResponseTimeout),
+		IdleTimeout:     b.duration(at.with("idle_timeout"), r.IdleTimeout, defaultPoolIdleTimeout),
+		MaxIdlePerPeer:  defaultMaxIdlePerPeer,
+		TLSVerify:       boolOr(r.TLSVerify, true),
+		SNI:             stringOr(r.SNI, ""),
+	}
+	if at[len(at)-1] == "" {
+		b.errorf(at, "a pool name must not be empty")
+	}
+	if r.Peers == nil || len(*r.Peers) == 0 {
+		b.errorf(at.with("peers"), "a pool needs at least one peer")
+	} else {
+		p.Peers = slices.Clone(*r.Peers)
+	}
+	for i, peer := range p.Peers {
+		if err := checkPeer(peer); err != nil {
+			b.fail(at.with("peers").index(i), err)
+		}
+	}
+	if p.Scheme != "http" && p.Scheme != "https" {
+		b.errorf(at.with("scheme"), "invalid scheme %q: want \"http\" or \"https\"", p.Scheme)
+	}
+	if r.MaxIdlePerPeer != nil {
+		p.MaxIdlePerPeer = *r.MaxIdlePerPeer
+		if p.MaxIdlePerPeer < 0 {
+			b.errorf(at.with("max_idle_per_peer"), "must not be negative")
+		}
+	}
+	if p.SNI != "" && !validHostname(p.SNI) {
+		b.errorf(at.with("sni"), "invalid server name %q", p.SNI)
+	}
+	return p
+}
+
+func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
+	s := Site{
+		Name:           stringOr(r.Name, ""),
+		Pool:           stringOr(r.Pool, ""),
+		Cache:          boolOr(r.Cache, true),
+		DefaultTTL:     b.duration(at.with("default_ttl"), r.DefaultTTL, 0),
+		AllowSetCookie: boolOr(r.AllowSetCookie, false),
+		QuerySort:      boolOr(r.QuerySort, false),
+	}
+	if s.Name == "" {
+		b.errorf(at.with("name"), "a site needs a non-empty name")
+	}
+	if r.Hosts == nil || len(*r.Hosts) == 0 {
+		b.errorf(at.with("hosts"), "a site needs at least one host pattern")
+	} else {
+		for i, h := range *r.Hosts {
+			p, err := normalizePattern(h)
+			if err != nil {
+				b.fail(at.with("hosts").index(i), err)
+			}
+			s.Hosts = append(s.Hosts, p)
+		}
+	}
+	switch _, ok := pools[s.Pool]; {
+	case r.Pool == nil || s.Pool == "":
+		b.errorf(at.with("pool"), "a site needs a pool")
+	case !ok:
+		b.errorf(at.with("pool"), "no pool %q: define it as [%s]", s.Pool, path{"pools", s.Pool})
+	}
+	if r.QueryDrop != nil {
+		s.QueryDrop = slices.Clone(*r.QueryDrop)
+		for i, q := range s.QueryDrop {
+			if q == "" {
+				b.errorf(at.with("query_drop").index(i), "empty parameter name")
+			}
+		}
+	}
+	return s
+}
+
+// distinctListeners rejects an address given twice, which would fail to
+// bind at start-up; port 0 (any free port) may repeat.
+func (b *builder) distinctListeners(c *Config) {
+	seen := map[string]bool{}
+	check := func(at path, addr string) {
+		if strings.HasSuffix(addr, ":0") || checkListen(addr) != nil {
+			return
+		}
+		if seen[addr] {
+			b.errorf(at, "address %s is already used by another listener", addr)
+		}
+		seen[addr] = true
+	}
+	for i, a := range c.Server.Listen {
+		check(path{"server", "listen"}.index(i), a)
+	}
+	for i, t := range c.Server.TLS {
+		check(path{"server", "tls"}.index(i).with("listen"), t.Listen)
+	}
+	check(path{"admin", "listen"}, c.Admin.Listen)
+}
+
+// arrayOfTables rejects a single [at] table where the schema has an array
+// of tables: go-toml would take it as one element, but its keys would have
+// no positions under at[0].
+func (b *builder) arrayOfTables(at path, n int) {
+	if n > 0 && !b.ps.defined(at.index(0)) {
+		b.errorf(at, "want an array of tables: write [[%s]], not [%s]", at, at)
+	}
+}
+
+// duration converts the optional duration at at, or returns def.
+func (b *builder) duration(at path, t *text, def Duration) Duration {
+	if t == nil {
+		return def
+	}
+	if k := b.ps.kind(at); k != unstable.String && k != unstable.Invalid {
+		b.errorf(at, "wrong type: got %s, want a duration string such as \"30s\"", kindName(k))
+		return def
+	}
+	d, err := parseDuration(string(*t))
+	if err != nil {
+		b.fail(at, err)
+		return def
+	}
+	return d
+}
+
+// size converts the optional size at at, or returns def.
+func (b *builder) size(at path, t *text, def Size) Size {
+	if t == nil {
+		return def
+	}
+	var (
+		s   Size
+		err error
+	)
+	switch k := b.ps.kind(at); k {
+	case unstable.String, unstable.Invalid:
+		s, err = ParseSize(string(*t))
+	case unstable.Integer:
+		s, err = sizeFromInteger(string(*t))
+	default:
+		b.errorf(at, "wrong type: got %s, want a size such as \"256MiB\" or an integer", kindName(k))
+		return def
+	}
+	if err != nil {
+		b.fail(at, err)
+		return def
+	}
+	return s
+}
+
+// kindName names a TOML value kind for messages.
+func kindName(k unstable.Kind) string {
+	switch k {
+	case unstable.String:
+		return "string"
+	case unstable.Bool:
+		return "boolean"
+	case unstable.Integer:
+		return "integer"
+	case unstable.Float:
+		return "float"
+	case unstable.Array:
+		return "array"
+	case unstable.InlineTable:
+		return "table"
+	case unstable.LocalDate, unstable.LocalTime, unstable.LocalDateTime, unstable.DateTime:
+		return "date-time"
+	default:
+		return k.String()
+	}
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func stringOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}

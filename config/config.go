@@ -1,0 +1,112 @@
+// Package config owns cdnnode's configuration: the TOML schema, its
+// defaults, strict decoding and validation.
+//
+// Load and Parse accept only known keys with values of the right type and
+// return a Config with every default applied and every rule checked, so
+// callers use its fields as they are. Every error names the file and the
+// line: that of the offending key, or of the enclosing table when a required
+// key is missing ("config.toml:12: unknown key "listn" in [server]").
+// Durations are strings ("30s"), sizes strings or integers ("256MiB", 1024).
+//
+// A Config is not modified after Parse returns; it is safe for concurrent
+// reads, and Match is safe for concurrent use.
+package config
+
+// Config is a whole configuration file.
+type Config struct {
+	Path   string // file it was loaded from, as given
+	Server Server
+	Admin  Admin
+	Log    Log
+	Cache  Cache
+	Pools  map[string]Pool // [pools.NAME]
+	Sites  []Site          // [[sites]], first match wins, in file order
+}
+
+// Server configures the traffic listeners ([server]).
+type Server struct {
+	// Listen are the plain-text listeners, serving HTTP/1.1 and, if H2C,
+	// HTTP/2 with prior knowledge. Default ["127.0.0.1:8080"], but only if
+	// neither listen nor [[server.tls]] is given.
+	Listen []string
+	// TLS are the TLS listeners ([[server.tls]]), offering h2 and http/1.1
+	// by ALPN.
+	TLS []TLSListener
+	// H2C accepts HTTP/2 with prior knowledge on the plain listeners
+	// (RFC 9113 §3.3); default true.
+	H2C bool
+	// GracePeriod is how long in-flight requests may run on SIGTERM before
+	// connections are closed; default 10s.
+	GracePeriod Duration
+	// ReadHeaderTimeout bounds reading a request's header; default 10s.
+	ReadHeaderTimeout Duration
+	// ReadTimeout bounds reading a whole request, body included; default 60s,
+	// 0 = none.
+	ReadTimeout Duration
+	// WriteTimeout bounds writing a response; default 0 = none, as
+	// responses stream for as long as they take.
+	WriteTimeout Duration
+	// IdleTimeout closes keep-alive connections idle this long; default 60s.
+	IdleTimeout Duration
+	// MaxHeaderBytes caps a request's header block; default 64KiB.
+	MaxHeaderBytes Size
+}
+
+// TLSListener is one [[server.tls]] listener.
+type TLSListener struct {
+	Listen string // "host:port", required
+	Cert   string // PEM certificate chain, required; must exist; relative paths are resolved against the config file's directory
+	Key    string // PEM private key, required; must exist; resolved like Cert
+}
+
+// Admin configures the admin listener ([admin]): /metrics, /healthz,
+// /purge and /debug/pprof/.
+type Admin struct {
+	Listen string // "host:port", non-empty; default "127.0.0.1:9090" (loopback: the admin API has no authentication)
+}
+
+// Log configures logging ([log]).
+type Log struct {
+	Format string // "text" (default) or "json"
+	Level  string // "debug", "info" (default), "warn" or "error"
+	Access bool   // one access-log line per request; default true
+}
+
+// Cache configures the cache ([cache]).
+type Cache struct {
+	Memory        Size // memory tier size in bytes; default 256MiB, minimum 1MiB
+	MaxObjectSize Size // largest object stored, in bytes; default 16MiB; at most Memory
+	// TargetedField is an extra targeted cache-control field (RFC 9213)
+	// that takes precedence over CDN-Cache-Control; a valid field name,
+	// default "Cdnnode-Cache-Control".
+	TargetedField string
+	// HeuristicMax caps heuristic freshness (RFC 9111 §4.2.2); default 24h.
+	HeuristicMax Duration
+}
+
+// Pool is a group of origin servers ([pools.NAME]).
+type Pool struct {
+	Peers           []string // "host:port" with a port in 1-65535; at least one
+	Scheme          string   // "http" (default) or "https"
+	ConnectTimeout  Duration // default 5s, 0 = none
+	ResponseTimeout Duration // until the response header arrives; default 30s, 0 = none
+	IdleTimeout     Duration // idle upstream connections are closed after this; default 90s, 0 = never
+	MaxIdlePerPeer  int      // idle connections kept per peer; default 64
+	TLSVerify       bool     // verify peer certificates (https only); default true
+	SNI             string   // server name sent and verified (https only); default: the peer's host
+}
+
+// Site maps request hosts to a pool and says how to cache them ([[sites]]).
+type Site struct {
+	Name string // unique among sites
+	// Hosts are lower-case patterns, no port: "example.com" (exactly),
+	// "*.example.com" (any subdomain, not example.com itself) or "*" (any
+	// host).
+	Hosts          []string
+	Pool           string   // a key of Config.Pools
+	Cache          bool     // cache responses; default true
+	DefaultTTL     Duration // freshness for responses with no explicit lifetime; default 0 = none
+	AllowSetCookie bool     // store responses that carry Set-Cookie; default false
+	QuerySort      bool     // sort query parameters in the cache key; default false
+	QueryDrop      []string // query parameters left out of the cache key, e.g. utm_source
+}

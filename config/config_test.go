@@ -1,0 +1,251 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// minimal is the smallest valid file: one pool, one site.
+const minimal = `[pools.demo]
+peers = ["127.0.0.1:8081"]
+
+[[sites]]
+name = "default"
+hosts = ["*"]
+pool = "demo"
+`
+
+// lines joins its arguments as lines of a document, so a case's line
+// numbers can be read off its source.
+func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+
+func TestParseDefaults(t *testing.T) {
+	got, err := Parse("min.toml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Path: "min.toml",
+		Server: Server{
+			Listen:            []string{"127.0.0.1:8080"},
+			H2C:               true,
+			GracePeriod:       Duration(10 * time.Second),
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(60 * time.Second),
+			WriteTimeout:      0,
+			IdleTimeout:       Duration(60 * time.Second),
+			MaxHeaderBytes:    64 << 10,
+		},
+		Admin: Admin{Listen: "127.0.0.1:9090"},
+		Log:   Log{Format: "text", Level: "info", Access: true},
+		Cache: Cache{
+			Memory:        256 << 20,
+			MaxObjectSize: 16 << 20,
+			TargetedField: "Cdnnode-Cache-Control",
+			HeuristicMax:  Duration(24 * time.Hour),
+		},
+		Pools: map[string]Pool{"demo": {
+			Peers:           []string{"127.0.0.1:8081"},
+			Scheme:          "http",
+			ConnectTimeout:  Duration(5 * time.Second),
+			ResponseTimeout: Duration(30 * time.Second),
+			IdleTimeout:     Duration(90 * time.Second),
+			MaxIdlePerPeer:  64,
+			TLSVerify:       true,
+		}},
+		Sites: []Site{{Name: "default", Hosts: []string{"*"}, Pool: "demo", Cache: true}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestParseExplicit(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("pem"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := lines(
+		`[server]`,
+		`listen = []`,
+		`h2c = false`,
+		`write_timeout = "1m30s"`,
+		`max_header_bytes = 8192`,
+		`[[server.tls]]`,
+		`listen = "127.0.0.1:0"`,
+		`cert = "cert.pem"`,
+		`key = "`+filepath.Join(dir, "key.pem")+`"`,
+		`[log]`,
+		`format = "JSON"`,
+		`level = "warn"`,
+		`access = false`,
+		`[cache]`,
+		`memory = "1GiB"`,
+		`max_object_size = 1_048_576`,
+		`[pools.tls]`,
+		`peers = ["origin.example:443", "[::1]:8443"]`,
+		`scheme = "https"`,
+		`tls_verify = false`,
+		`sni = "origin.example"`,
+		`max_idle_per_peer = 0`,
+		`connect_timeout = "0s"`,
+		`[[sites]]`,
+		`name = "static"`,
+		`hosts = ["Static.Example.COM", "*.cdn.example.com."]`,
+		`pool = "tls"`,
+		`cache = false`,
+		`default_ttl = "5m"`,
+		`allow_set_cookie = true`,
+		`query_sort = true`,
+		`query_drop = ["utm_source", "fbclid"]`,
+		`[[sites]]`,
+		`name = "rest"`,
+		`hosts = ["*"]`,
+		`pool = "tls"`,
+	)
+	c, err := Parse(filepath.Join(dir, "explicit.toml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Server.Listen) != 0 {
+		t.Errorf("Server.Listen = %q, want none (explicitly empty, with a TLS listener)", c.Server.Listen)
+	}
+	if c.Server.H2C || c.Server.WriteTimeout.D() != 90*time.Second || c.Server.MaxHeaderBytes != 8192 {
+		t.Errorf("Server = %+v, want h2c off, write_timeout 1m30s, max_header_bytes 8192", c.Server)
+	}
+	wantTLS := []TLSListener{{Listen: "127.0.0.1:0", Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}}
+	if !reflect.DeepEqual(c.Server.TLS, wantTLS) {
+		t.Errorf("Server.TLS = %+v, want %+v (relative cert resolved against the file's directory)", c.Server.TLS, wantTLS)
+	}
+	if got, want := c.Log, (Log{Format: "json", Level: "warn", Access: false}); got != want {
+		t.Errorf("Log = %+v, want %+v", got, want)
+	}
+	if c.Cache.Memory != 1<<30 || c.Cache.MaxObjectSize != 1<<20 {
+		t.Errorf("Cache = %+v, want memory 1GiB, max_object_size 1MiB", c.Cache)
+	}
+	wantPool := Pool{
+		Peers:           []string{"origin.example:443", "[::1]:8443"},
+		Scheme:          "https",
+		ConnectTimeout:  0,
+		ResponseTimeout: Duration(30 * time.Second),
+		IdleTimeout:     Duration(90 * time.Second),
+		MaxIdlePerPeer:  0,
+		TLSVerify:       false,
+		SNI:             "origin.example",
+	}
+	if got := c.Pools["tls"]; !reflect.DeepEqual(got, wantPool) {
+		t.Errorf("Pools[tls] = %+v, want %+v", got, wantPool)
+	}
+	wantSite := Site{
+		Name:           "static",
+		Hosts:          []string{"static.example.com", "*.cdn.example.com"},
+		Pool:           "tls",
+		Cache:          false,
+		DefaultTTL:     Duration(5 * time.Minute),
+		AllowSetCookie: true,
+		QuerySort:      true,
+		QueryDrop:      []string{"utm_source", "fbclid"},
+	}
+	if len(c.Sites) != 2 || !reflect.DeepEqual(c.Sites[0], wantSite) || c.Sites[1].Name != "rest" || !c.Sites[1].Cache {
+		t.Errorf("Sites = %+v, want [%+v, rest with cache on]", c.Sites, wantSite)
+	}
+}
+
+// TestParseErrors checks that each broken rule is reported at the line of
+// the offending key, or of its table when the key is missing.
+func TestParseErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), []byte("pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		doc  string
+		line int
+		want string // substring of the message
+	}{
+		{"syntax error", lines(`[server`), 1, ""},
+		{"unknown key", lines(`[server]`, `listn = ["127.0.0.1:1"]`) + minimal, 2, `unknown key "listn" in [server]`},
+		{"unknown table", lines(`[servr]`, `listen = []`) + minimal, 1, `unknown table [servr]`},
+		{"unknown top-level key", lines(`version = 2`) + minimal, 1, `unknown key "version"`},
+		{"unknown key in a site", minimal + lines(`defualt_ttl = "10s"`), 8, `unknown key "defualt_ttl" in [[sites]]`},
+		{"unknown key in a pool", lines(`[pools.demo]`, `peers = ["127.0.0.1:8081"]`, `sceme = "http"`, `[[sites]]`, `name = "a"`, `hosts = ["*"]`, `pool = "demo"`), 3, `unknown key "sceme" in [pools.demo]`},
+		{"unknown key in a tls listener", lines(`[[server.tls]]`, `listen = "127.0.0.1:0"`, `crt = "x"`) + minimal, 3, `unknown key "crt" in [[server.tls]]`},
+		{"duplicate key", lines(`[log]`, `level = "info"`, `level = "warn"`) + minimal, 3, `already defined`},
+		{"wrong type: size given a boolean", lines(`[cache]`, `memory = true`) + minimal, 2, `cache.memory: wrong type: got boolean`},
+		{"wrong type: size given a float", lines(`[cache]`, `memory = 1.5`) + minimal, 2, `cache.memory: wrong type: got float`},
+		{"wrong type: boolean given a string", lines(`[server]`, `h2c = "yes"`) + minimal, 2, `server.h2c: wrong type: got string, want boolean`},
+		{"wrong type: list given a string", lines(`[server]`, `listen = "127.0.0.1:8080"`) + minimal, 2, `server.listen: wrong type: got string, want array of strings`},
+		{"wrong type: table given a string", lines(`cache = "big"`) + minimal, 1, `cache: wrong type: got string, want table`},
+		{"wrong type: duration given an integer", lines(`[server]`, `grace_period = 10`) + minimal, 2, `server.grace_period: wrong type: got integer, want a duration string`},
+		{"bad duration", lines(`[server]`, `grace_period = "5 s"`) + minimal, 2, `server.grace_period: invalid duration "5 s"`},
+		{"bad duration in a pool", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nconnect_timeout = \"5 parsecs\"\n", 1), 2, `pools.demo.connect_timeout: invalid duration "5 parsecs"`},
+		{"negative duration", lines(`[cache]`, `heuristic_max = "-1h"`) + minimal, 2, `cache.heuristic_max: invalid duration "-1h": negative`},
+		{"bad duration in a site", minimal + lines(`default_ttl = "forever"`), 8, `sites[0].default_ttl: invalid duration "forever"`},
+		{"bad size", lines(`[cache]`, `memory = "12 parsecs"`) + minimal, 2, `cache.memory: invalid size "12 parsecs": unknown unit`},
+		{"negative size string", lines(`[cache]`, `memory = "-5MiB"`) + minimal, 2, `cache.memory: invalid size "-5MiB": negative`},
+		{"negative size integer", lines(`[server]`, `max_header_bytes = -5`) + minimal, 2, `server.max_header_bytes: invalid size -5: negative`},
+		{"zero max_header_bytes", lines(`[server]`, `max_header_bytes = 0`) + minimal, 2, `server.max_header_bytes: must be positive`},
+		{"memory below minimum", lines(`[cache]`, `memory = "512KiB"`, `max_object_size = "1KiB"`) + minimal, 2, `cache.memory: 512KiB is below the minimum of 1MiB`},
+		{"max_object_size above memory", lines(`[cache]`, `memory = "2MiB"`, `max_object_size = "4MiB"`) + minimal, 3, `cache.max_object_size: 4MiB is larger than cache.memory (2MiB)`},
+		{"bad targeted field", lines(`[cache]`, `targeted_field = "My Field"`) + minimal, 2, `cache.targeted_field: invalid field name "My Field"`},
+		{"bad log format", lines(`[log]`, `format = "xml"`) + minimal, 2, `log.format: invalid format "xml"`},
+		{"bad log level", lines(`[log]`, `level = "loud"`) + minimal, 2, `log.level: invalid level "loud"`},
+		{"site pool names a missing pool", strings.Replace(minimal, `pool = "demo"`, `pool = "nope"`, 1), 7, `sites[0].pool: no pool "nope"`},
+		{"site without pool", strings.Replace(minimal, "pool = \"demo\"\n", "", 1), 4, `sites[0].pool: a site needs a pool`},
+		{"duplicate site name", minimal + lines(``, `[[sites]]`, `name = "default"`, `hosts = ["example.com"]`, `pool = "demo"`), 10, `sites[1].name: duplicate site name "default"`},
+		{"site without name", strings.Replace(minimal, "name = \"default\"\n", "", 1), 4, `sites[0].name: a site needs a non-empty name`},
+		{"site with empty hosts", strings.Replace(minimal, `hosts = ["*"]`, `hosts = []`, 1), 6, `sites[0].hosts: a site needs at least one host pattern`},
+		{"site without hosts", strings.Replace(minimal, "hosts = [\"*\"]\n", "", 1), 4, `sites[0].hosts: a site needs at least one host pattern`},
+		{"host pattern with inner star", strings.Replace(minimal, `hosts = ["*"]`, `hosts = ["a*b.com"]`, 1), 6, `sites[0].hosts[0]: invalid host pattern "a*b.com"`},
+		{"host pattern with scheme", strings.Replace(minimal, `hosts = ["*"]`, "hosts = [\n  \"example.com\",\n  \"http://x\",\n]", 1), 8, `sites[0].hosts[1]: invalid host pattern "http://x"`},
+		{"host pattern with port", strings.Replace(minimal, `hosts = ["*"]`, `hosts = ["example.com:8080"]`, 1), 6, `carries no port`},
+		{"no sites", lines(`[pools.demo]`, `peers = ["127.0.0.1:8081"]`), 1, `at least one site is required`},
+		{"pool with empty peers", strings.Replace(minimal, `peers = ["127.0.0.1:8081"]`, `peers = []`, 1), 2, `pools.demo.peers: a pool needs at least one peer`},
+		{"pool without peers", strings.Replace(minimal, "peers = [\"127.0.0.1:8081\"]\n", "scheme = \"http\"\n", 1), 1, `pools.demo.peers: a pool needs at least one peer`},
+		{"peer without port", strings.Replace(minimal, `"127.0.0.1:8081"`, `"127.0.0.1"`, 1), 2, `pools.demo.peers[0]: invalid peer "127.0.0.1": want host:port`},
+		{"peer with port 0", strings.Replace(minimal, `"127.0.0.1:8081"`, `"127.0.0.1:0"`, 1), 2, `not a number in 1-65535`},
+		{"peer with a URL", strings.Replace(minimal, `"127.0.0.1:8081"`, `"http://a:1"`, 1), 2, `invalid peer "http://a:1"`},
+		{"bad pool scheme", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nscheme = \"ftp\"\n", 1), 2, `pools.demo.scheme: invalid scheme "ftp"`},
+		{"negative max_idle_per_peer", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nmax_idle_per_peer = -1\n", 1), 2, `pools.demo.max_idle_per_peer: must not be negative`},
+		{"bad sni", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nsni = \"a b\"\n", 1), 2, `pools.demo.sni: invalid server name "a b"`},
+		{"quoted pool name in messages", lines(`[pools."my pool"]`, `peers = []`) + strings.Replace(minimal, `pool = "demo"`, `pool = "my pool"`, 1), 2, `pools."my pool".peers: a pool needs at least one peer`},
+		{"tls cert missing", lines(`[[server.tls]]`, `listen = "127.0.0.1:0"`, `cert = "missing.pem"`, `key = "key.pem"`) + minimal, 3, `server.tls[0].cert: stat ` + filepath.Join(dir, "missing.pem")},
+		{"tls key is a directory", lines(`[[server.tls]]`, `listen = "127.0.0.1:0"`, `cert = "key.pem"`, `key = "."`) + minimal, 4, `server.tls[0].key: ` + dir + ` is not a regular file`},
+		{"tls without key", lines(`[server]`, `[[server.tls]]`, `listen = "127.0.0.1:0"`, `cert = "key.pem"`) + minimal, 2, `server.tls[0]: missing required key key`},
+		{"tls bad listen", lines(`[[server.tls]]`, `listen = "localhost"`, `cert = "key.pem"`, `key = "key.pem"`) + minimal, 2, `server.tls[0].listen: invalid address "localhost"`},
+		{"no listeners", lines(`[server]`, `listen = []`) + minimal, 2, `server.listen: no listeners`},
+		{"bad listen port", lines(`[server]`, `listen = ["127.0.0.1:80", "127.0.0.1:99999"]`) + minimal, 2, `server.listen[1]: invalid address "127.0.0.1:99999": port "99999"`},
+		{"same address twice", lines(`[server]`, `listen = ["127.0.0.1:8080"]`, `[admin]`, `listen = "127.0.0.1:8080"`) + minimal, 4, `admin.listen: address 127.0.0.1:8080 is already used`},
+		{"admin listen invalid", lines(`[admin]`, `listen = "nope"`) + minimal, 2, `admin.listen: invalid address "nope"`},
+		{"admin listen empty", lines(`[admin]`, `listen = ""`) + minimal, 2, `admin.listen: invalid address ""`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := filepath.Join(dir, "bad.toml")
+			_, err := Parse(name, []byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want an error at line %d containing %q; document:\n%s", tt.line, tt.want, tt.doc)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Parse error %v (%T) is not an *Error", err, err)
+			}
+			if e.File != name || e.Line != tt.line || !strings.Contains(e.Msg, tt.want) {
+				t.Errorf("Parse error = %q, want line %d and a message containing %q", err, tt.line, tt.want)
+			}
+			prefix := name + ":" + strconv.Itoa(tt.line) + ": "
+			if !strings.HasPrefix(err.Error(), prefix) {
+				t.Errorf("Parse error = %q, want it to start %q", err, prefix)
+			}
+		})
+	}
+}

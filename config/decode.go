@@ -1,0 +1,227 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Load reads the file at path, strictly decodes it, applies defaults and
+// validates it; see Parse. Errors other than failing to read the file are
+// "path:line: reason".
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse strictly decodes data, which came from the file name, applies
+// defaults and validates the result. Unknown keys and tables, values of the
+// wrong type, invalid values and broken rules are all errors of the form
+// "name:line: reason", one *Error per problem (several are joined with
+// errors.Join, in line order). Relative TLS file names are resolved against
+// name's directory. Parse never panics, whatever data holds.
+func Parse(name string, data []byte) (*Config, error) {
+	var raw rawConfig
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, decodeError(name, scanPositions(data), err)
+	}
+	b := &builder{file: name, dir: filepath.Dir(name), ps: scanPositions(data)}
+	cfg := b.build(&raw)
+	if err := b.err(); err != nil {
+		return nil, err
+	}
+	cfg.Path = name
+	return cfg, nil
+}
+
+// The raw* types mirror the schema as written: pointers tell a missing key
+// (take the default) from an explicit zero, and durations and sizes stay
+// text until positions are known (see builder).
+type rawConfig struct {
+	Server rawServer          `toml:"server"`
+	Admin  rawAdmin           `toml:"admin"`
+	Log    rawLog             `toml:"log"`
+	Cache  rawCache           `toml:"cache"`
+	Pools  map[string]rawPool `toml:"pools"`
+	Sites  []rawSite          `toml:"sites"`
+}
+
+type rawServer struct {
+	Listen            *[]string `toml:"listen"`
+	TLS               []rawTLS  `toml:"tls"`
+	H2C               *bool     `toml:"h2c"`
+	GracePeriod       *text     `toml:"grace_period"`
+	ReadHeaderTimeout *text     `toml:"read_header_timeout"`
+	ReadTimeout       *text     `toml:"read_timeout"`
+	WriteTimeout      *text     `toml:"write_timeout"`
+	IdleTimeout       *text     `toml:"idle_timeout"`
+	MaxHeaderBytes    *text     `toml:"max_header_bytes"`
+}
+
+type rawTLS struct {
+	Listen *string `toml:"listen"`
+	Cert   *string `toml:"cert"`
+	Key    *string `toml:"key"`
+}
+
+type rawAdmin struct {
+	Listen *string `toml:"listen"`
+}
+
+type rawLog struct {
+	Format *string `toml:"format"`
+	Level  *string `toml:"level"`
+	Access *bool   `toml:"access"`
+}
+
+type rawCache struct {
+	Memory        *text   `toml:"memory"`
+	MaxObjectSize *text   `toml:"max_object_size"`
+	TargetedField *string `toml:"targeted_field"`
+	HeuristicMax  *text   `toml:"heuristic_max"`
+}
+
+type rawPool struct {
+	Peers           *[]string `toml:"peers"`
+	Scheme          *string   `toml:"scheme"`
+	ConnectTimeout  *text     `toml:"connect_timeout"`
+	ResponseTimeout *text     `toml:"response_timeout"`
+	IdleTimeout     *text     `toml:"idle_timeout"`
+	MaxIdlePerPeer  *int      `toml:"max_idle_per_peer"`
+	TLSVerify       *bool     `toml:"tls_verify"`
+	SNI             *string   `toml:"sni"`
+}
+
+type rawSite struct {
+	Name           *string   `toml:"name"`
+	Hosts          *[]string `toml:"hosts"`
+	Pool           *string   `toml:"pool"`
+	Cache          *bool     `toml:"cache"`
+	DefaultTTL     *text     `toml:"default_ttl"`
+	AllowSetCookie *bool     `toml:"allow_set_cookie"`
+	QuerySort      *bool     `toml:"query_sort"`
+	QueryDrop      *[]string `toml:"query_drop"`
+}
+
+// text holds a scalar's text as decoded (a string's value, an integer's
+// digits), whatever its TOML type; builder checks the type against the
+// document, where a line number is at hand.
+type text string
+
+// UnmarshalText keeps b; it never fails.
+func (t *text) UnmarshalText(b []byte) error {
+	*t = text(b)
+	return nil
+}
+
+// mismatch matches go-toml's type-mismatch message.
+var mismatch = regexp.MustCompile(`^cannot decode TOML (.+?) into .*of type (\S+)$`)
+
+// decodeError turns go-toml's error into *Errors naming name and a line.
+func decodeError(name string, ps *positions, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		errs := make([]*Error, 0, len(strict.Errors))
+		for i := range strict.Errors {
+			de := &strict.Errors[i]
+			line, _ := de.Position()
+			errs = append(errs, &Error{File: name, Line: line, Msg: unknownMsg(ps, de), Err: de})
+		}
+		return joinErrors(errs)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, _ := de.Position()
+		key := path(de.Key()).String()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if m := mismatch.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("wrong type: got %s, want %s", m[1], tomlType(m[2]))
+		}
+		if key != "" && !strings.Contains(msg, key) {
+			msg = key + ": " + msg
+		}
+		return &Error{File: name, Line: line, Msg: oneLine(msg), Err: de}
+	}
+	return &Error{File: name, Line: 1, Msg: oneLine(err.Error()), Err: err}
+}
+
+// unknownMsg describes a key or table the schema does not have.
+func unknownMsg(ps *positions, de *toml.DecodeError) string {
+	k := path(de.Key())
+	if len(k) == 0 {
+		return oneLine(strings.TrimPrefix(de.Error(), "toml: "))
+	}
+	if strings.Contains(de.Error(), "table") {
+		return fmt.Sprintf("unknown table [%s]", k)
+	}
+	parent := k[:len(k)-1]
+	switch {
+	case len(parent) == 0:
+		return fmt.Sprintf("unknown key %q", k[len(k)-1])
+	case ps.defined(parent.index(0)):
+		return fmt.Sprintf("unknown key %q in [[%s]]", k[len(k)-1], parent)
+	default:
+		return fmt.Sprintf("unknown key %q in [%s]", k[len(k)-1], parent)
+	}
+}
+
+// tomlType names the TOML type wanted for a field of the Go type goType.
+func tomlType(goType string) string {
+	switch {
+	case goType == "bool":
+		return "boolean"
+	case goType == "string":
+		return "string"
+	case goType == "int":
+		return "integer"
+	case goType == "[]string":
+		return "array of strings"
+	case strings.HasSuffix(goType, ".text"):
+		return "string"
+	case strings.HasPrefix(goType, "[]"):
+		return "array of tables"
+	default:
+		return "table"
+	}
+}
+
+// joinErrors returns errs sorted by line: nil, the one *Error, or all of
+// them joined.
+func joinErrors(errs []*Error) error {
+	slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+// oneLine escapes control characters in a message taken from the document,
+// so each error stays one line of output.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}

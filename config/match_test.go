@@ -1,0 +1,88 @@
+package config
+
+import "testing"
+
+func TestMatch(t *testing.T) {
+	c, err := Parse("match.toml", []byte(lines(
+		`[pools.p]`,
+		`peers = ["127.0.0.1:1"]`,
+		`[[sites]]`,
+		`name = "exact"`,
+		`hosts = ["Example.com", "10.0.0.1", "[2001:DB8::1]"]`,
+		`pool = "p"`,
+		`[[sites]]`,
+		`name = "sub"`,
+		`hosts = ["*.example.com"]`,
+		`pool = "p"`,
+		`[[sites]]`,
+		`name = "shadowed"`,
+		`hosts = ["a.example.com"]`, // after "sub": first match wins
+		`pool = "p"`,
+		`[[sites]]`,
+		`name = "other"`,
+		`hosts = ["other.test"]`,
+		`pool = "p"`,
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, host, want string // want "" = no site
+	}{
+		{"exact", "example.com", "exact"},
+		{"exact with port", "example.com:8080", "exact"},
+		{"case-insensitive", "EXAMPLE.Com", "exact"},
+		{"trailing dot", "example.com.", "exact"},
+		{"ipv4", "10.0.0.1:80", "exact"},
+		{"ipv6 with port", "[2001:db8::1]:443", "exact"},
+		{"ipv6 bracketed", "[2001:0db8:0::1]", "exact"},
+		{"ipv6 bare", "2001:db8::1", "exact"},
+		{"subdomain", "a.example.com", "sub"},
+		{"deep subdomain", "x.y.example.com:8443", "sub"},
+		{"wildcard needs a label", ".example.com", ""},
+		{"suffix is not a subdomain", "badexample.com", ""},
+		{"other", "other.test", "other"},
+		{"unknown", "nope.test", ""},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ""
+			if s := c.Match(tt.host); s != nil {
+				got = s.Name
+			}
+			if got != tt.want {
+				t.Errorf("Match(%q) = %q, want %q", tt.host, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMatchStar(t *testing.T) {
+	c, err := Parse("star.toml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"", "example.com", "[::1]:80", "anything:1"} {
+		if got := c.Match(host); got != &c.Sites[0] {
+			t.Errorf("Match(%q) = %p, want %p (the site in c.Sites)", host, got, &c.Sites[0])
+		}
+	}
+}
+
+func BenchmarkMatch(b *testing.B) {
+	c, err := Parse("bench.toml", []byte(lines(
+		`[pools.p]`, `peers = ["127.0.0.1:1"]`,
+		`[[sites]]`, `name = "a"`, `hosts = ["a.test", "b.test", "*.c.test"]`, `pool = "p"`,
+		`[[sites]]`, `name = "d"`, `hosts = ["*.example.com"]`, `pool = "p"`,
+	)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if c.Match("www.example.com:8080") == nil {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// shipped is the example configuration at the repository root.
+const shipped = "../config.toml"
+
+func TestShippedConfigLoads(t *testing.T) {
+	c, err := Load(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Server.Listen, []string{"127.0.0.1:8080"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Server.Listen = %q, want %q", got, want)
+	}
+	if got, want := c.Admin.Listen, "127.0.0.1:9090"; got != want {
+		t.Errorf("Admin.Listen = %q, want %q", got, want)
+	}
+	if got, want := c.Pools["demo"].Peers, []string{"127.0.0.1:8081"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pools[demo].Peers = %q, want %q", got, want)
+	}
+	s := c.Match("localhost:8080")
+	if s == nil || s.Pool != "demo" || !s.Cache {
+		t.Errorf("Match(localhost:8080) = %+v, want a caching site on pool demo", s)
+	}
+	if c.Path != shipped {
+		t.Errorf("Path = %q, want %q", c.Path, shipped)
+	}
+}
+
+// TestShippedConfigIsComplete checks that the example names every key of
+// the schema (commented out where optional), with a comment above it.
+func TestShippedConfigIsComplete(t *testing.T) {
+	data, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	var keys []string
+	var walk func(reflect.Type)
+	walk = func(rt reflect.Type) {
+		for f := range rt.Fields() {
+			keys = append(keys, f.Tag.Get("toml"))
+			switch ft := f.Type; {
+			case ft.Kind() == reflect.Struct:
+				walk(ft)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct, ft.Kind() == reflect.Map:
+				walk(ft.Elem())
+			}
+		}
+	}
+	walk(reflect.TypeFor[rawConfig]())
+	for _, k := range keys {
+		re := regexp.MustCompile(`(?m)^# .*\n(# )?(` + k + ` = |\[\[?(server\.)?` + k + `[\].])`)
+		if !re.MatchString(text) {
+			t.Errorf("%s: no commented entry for key %q", shipped, k)
+		}
+	}
+}
+
+func TestParseInlineTables(t *testing.T) {
+	doc := lines(
+		`pools = { demo = { peers = ["127.0.0.1:8081"] } }`,
+		`sites = [`,
+		`  { name = "a", hosts = ["*"], pool = "demo" },`,
+		`  { name = "b", hosts = ["*"], pool = "nope" },`,
+		`]`,
+	)
+	_, err := Parse("inline.toml", []byte(doc))
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 4 || !strings.Contains(e.Msg, `sites[1].pool: no pool "nope"`) {
+		t.Errorf("Parse = %v, want line 4: sites[1].pool: no pool", err)
+	}
+}
+
+func TestParseReportsEveryProblemInLineOrder(t *testing.T) {
+	doc := lines(
+		`[log]`,
+		`format = "xml"`,
+		`[server]`,
+		`idle_timeout = "soon"`,
+		`[[sites]]`,
+		`name = "a"`,
+		`hosts = ["*"]`,
+		`pool = "none"`,
+	)
+	_, err := Parse("many.toml", []byte(doc))
+	if err == nil {
+		t.Fatal("Parse succeeded, want three errors")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{"many.toml:2: log.format", "many.toml:4: server.idle_timeout", "many.toml:8: sites[0].pool"}
+	if len(got) != len(want) {
+		t.Fatalf("Parse error has %d lines, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error line %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("does-not-exist.toml")
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "does-not-exist.toml") {
+		t.Errorf("Load(missing) = %v, want a not-exist error naming the file", err)
+	}
+}

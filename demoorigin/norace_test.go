@@ -1,0 +1,6 @@
+//go:build !race
+
+package demoorigin
+
+// bigSize is the body TestBigBody streams.
+const bigSize = 64 << 20

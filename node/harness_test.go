@@ -1,0 +1,253 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/demoorigin"
+	"github.com/cdnnode/cdnnode/node"
+)
+
+// harness is a real node on loopback in front of a real demo origin.
+type harness struct {
+	t      testing.TB
+	origin *httptest.Server
+	demo   *demoorigin.Server
+	node   *node.Node
+	base   string // scheme://host:port of the traffic listener under test
+	client *http.Client
+	proto  string // "HTTP/1.1" or "HTTP/2.0", as the client must see it
+}
+
+// protocols are the client-side transports every end-to-end case runs over.
+var protocols = []string{"h1", "h2c", "h2"}
+
+// newHarness starts a demo origin and a node configured with the base
+// config plus extra TOML (appended to [cache]-level text), and a client
+// speaking proto.
+func newHarness(t testing.TB, proto, extra string) *harness {
+	t.Helper()
+	demo := demoorigin.New(nil)
+	originSrv := httptest.NewServer(demo)
+	t.Cleanup(originSrv.Close)
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	text := fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+grace_period = "5s"
+
+[[server.tls]]
+listen = "127.0.0.1:0"
+cert = %q
+key = %q
+
+[admin]
+listen = "127.0.0.1:0"
+
+[log]
+level = "warn"
+access = false
+
+[pools.demo]
+peers = [%q]
+response_timeout = "2s"
+connect_timeout = "1s"
+%s
+[[sites]]
+name = "default"
+hosts = ["*"]
+pool = "demo"
+`, certFile, keyFile, originSrv.Listener.Addr().String(), extra)
+	path := filepath.Join(dir, "cdnnode.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	n, err := node.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+	})
+	h := &harness{t: t, origin: originSrv, demo: demo, node: n}
+	plain, secure := n.Addrs()[0].String(), n.Addrs()[1].String()
+	switch proto {
+	case "h1":
+		h.base, h.proto = "http://"+plain, "HTTP/1.1"
+		h.client = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	case "h2c":
+		h.base, h.proto = "http://"+plain, "HTTP/2.0"
+		h.client = &http.Client{Transport: &http2.Transport{
+			AllowHTTP: true,
+			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			},
+		}}
+	case "h2":
+		h.base, h.proto = "https://"+secure, "HTTP/2.0"
+		h.client = &http.Client{Transport: &http.Transport{
+			TLSClientConfig:    &tls.Config{RootCAs: pool, ServerName: "localhost"},
+			ForceAttemptHTTP2:  true,
+			DisableCompression: true,
+		}}
+	default:
+		t.Fatalf("unknown protocol %q", proto)
+	}
+	t.Cleanup(h.client.CloseIdleConnections)
+	return h
+}
+
+// do sends one request and returns the response with its body read.
+func (h *harness) do(method, path string, hdr map[string]string) (*http.Response, []byte, error) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.base+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// originCount is how many requests the origin received for path.
+func (h *harness) originCount(path string) int64 {
+	return h.demo.Stats().ByPath[path]
+}
+
+// originBody is the body the origin sends for path, computed by a second
+// demo origin (bodies are deterministic) so the node's origin counts no
+// extra request.
+func (h *harness) originBody(path string) []byte {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	demoorigin.New(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	if rec.Code != http.StatusOK {
+		h.t.Fatalf("reference body for %s: status %d", path, rec.Code)
+	}
+	return rec.Body.Bytes()
+}
+
+// adminGet fetches a path from the node's admin listener.
+func (h *harness) adminGet(path string) string {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.node.AdminAddr().String() + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("admin %s: status %d", path, resp.StatusCode)
+	}
+	return string(b)
+}
+
+// selfSigned writes a certificate for localhost/127.0.0.1 and its key into
+// dir and returns their paths and a pool trusting it.
+func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// statsJSON decodes the origin's /__origin/stats document.
+func statsJSON(t testing.TB, body []byte) demoorigin.Stats {
+	t.Helper()
+	var s demoorigin.Stats
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatalf("stats %q: %v", body, err)
+	}
+	return s
+}
+
+// hasAll reports whether s contains every one of subs.
+func hasAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,135 @@
+// Package node assembles a cdnnode from its configuration: the cache store,
+// origin pools, metrics, request pipeline, traffic listeners and admin
+// listener. The binary builds one Node; tests build as many as they like.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/cdnnode/cdnnode/admin"
+	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/metrics"
+	"github.com/cdnnode/cdnnode/origin"
+	"github.com/cdnnode/cdnnode/proxy"
+	"github.com/cdnnode/cdnnode/worker"
+)
+
+// Node is one running cache node.
+type Node struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *cachestore.Store
+	pools   map[string]*origin.Pool
+	traffic *worker.Group
+	admin   *http.Server
+	adminL  net.Listener
+}
+
+// New builds a node for cfg; Start binds and serves it.
+func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
+	store, err := cachestore.New(cachestore.Options{
+		MemoryBytes:    int64(cfg.Cache.Memory),
+		MaxObjectBytes: int64(cfg.Cache.MaxObjectSize),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	pools := make(map[string]*origin.Pool, len(cfg.Pools))
+	for name, pc := range cfg.Pools {
+		pools[name] = origin.NewPool(name, pc)
+	}
+	m := metrics.New(func() metrics.CacheStats {
+		s := store.Stats()
+		return metrics.CacheStats{Objects: s.Objects, Bytes: s.Bytes, Evictions: s.Evictions}
+	})
+	p, err := proxy.New(cfg, store, pools, m, log)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return &Node{
+		cfg:     cfg,
+		log:     log,
+		store:   store,
+		pools:   pools,
+		traffic: worker.New(cfg.Server, p, log),
+		admin: &http.Server{
+			Handler:           admin.Handler(m.Handler()),
+			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+		},
+	}, nil
+}
+
+// Start binds the traffic and admin listeners and serves them in the
+// background. On error nothing stays bound.
+func (n *Node) Start() error {
+	if err := n.traffic.Listen(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	l, err := net.Listen("tcp", n.cfg.Admin.Listen)
+	if err != nil {
+		n.traffic.Close()
+		return fmt.Errorf("node: admin listen %s: %w", n.cfg.Admin.Listen, err)
+	}
+	n.adminL = l
+	n.traffic.Serve()
+	go func() {
+		if err := n.admin.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	addrs := make([]string, 0, len(n.traffic.Addrs()))
+	for _, a := range n.traffic.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	n.log.Info("cdnnode serving", "traffic", addrs, "admin", l.Addr().String(), "config", n.cfg.Path)
+	return nil
+}
+
+// Addrs are the traffic listeners' addresses: plain ones, then TLS ones.
+func (n *Node) Addrs() []net.Addr { return n.traffic.Addrs() }
+
+// AdminAddr is the admin listener's address.
+func (n *Node) AdminAddr() net.Addr { return n.adminL.Addr() }
+
+// Shutdown stops accepting and drains in-flight requests until ctx ends,
+// then releases everything. A non-nil error means requests were cut short.
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.traffic.Shutdown(ctx)
+	n.release()
+	return err
+}
+
+// Close stops at once, cutting in-flight requests.
+func (n *Node) Close() {
+	n.traffic.Close()
+	n.release()
+}
+
+func (n *Node) release() {
+	_ = n.admin.Close()
+	for _, p := range n.pools {
+		p.CloseIdle()
+	}
+	n.store.Close()
+}
+
+// NewLogger builds the node's logger for the configured format and level.
+func NewLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

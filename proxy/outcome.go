@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/keys"
+)
+
+// statusClientClosed is logged, never sent, when the client went away
+// before its response was ready (nginx's 499).
+const statusClientClosed = 499
+
+// exchange is the state of one request as it moves through the pipeline.
+type exchange struct {
+	start time.Time
+	rw    responseRecorder
+	site  *site
+	key   keys.Key
+	stale *cachestore.Object // the stored response being revalidated, if any
+	out   outcome
+}
+
+// outcome is what the cache did with a request; it feeds Cache-Status
+// (RFC 9211), the access log and the metrics alike.
+type outcome struct {
+	// cache is "hit", or why the request went forward: "miss", "vary-miss",
+	// "stale", "request" (the request's directives), "bypass"; or a local
+	// answer: "only-if-cached", "error".
+	cache     string
+	hit       bool
+	ttl       time.Duration // on hits: remaining freshness, negative when stale
+	stored    bool
+	fwdStatus int    // status the origin answered with, when it differs in meaning
+	detail    string // why not stored, why bypassed, or what failed
+}
+
+// String renders the Cache-Status field value, e.g. "cdnnode; hit; ttl=113"
+// or "cdnnode; fwd=miss; stored".
+func (o *outcome) String() string {
+	b := make([]byte, 0, 64)
+	b = append(b, "cdnnode"...)
+	switch {
+	case o.hit:
+		b = append(b, "; hit; ttl="...)
+		b = strconv.AppendInt(b, int64(o.ttl/time.Second), 10)
+	case o.cache == "miss", o.cache == "vary-miss", o.cache == "stale", o.cache == "request", o.cache == "bypass":
+		b = append(b, "; fwd="...)
+		b = append(b, o.cache...)
+		if o.fwdStatus != 0 {
+			b = append(b, "; fwd-status="...)
+			b = strconv.AppendInt(b, int64(o.fwdStatus), 10)
+		}
+		if o.stored {
+			b = append(b, "; stored"...)
+		}
+	}
+	if o.detail != "" {
+		b = append(b, "; detail="...)
+		b = append(b, o.detail...)
+	}
+	return string(b)
+}
+
+// responseRecorder notes what was sent, for the access log and metrics.
+type responseRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (rw *responseRecorder) WriteHeader(code int) {
+	if rw.status == 0 {
+		rw.status = code
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *responseRecorder) Write(p []byte) (int, error) {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	n, err := rw.ResponseWriter.Write(p)
+	rw.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (rw *responseRecorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// finish logs the request and records its metrics. It runs deferred, so an
+// aborted transfer is recorded too.
+func (p *Proxy) finish(rw *responseRecorder, r *http.Request, x *exchange) {
+	status := rw.status
+	if status == 0 {
+		status = statusClientClosed
+	}
+	dur := p.now().Sub(x.start)
+	label := x.out.cache
+	if label == "" {
+		label = "error"
+	}
+	p.metrics.Requests.WithLabelValues(label, strconv.Itoa(status)).Inc()
+	p.metrics.Duration.WithLabelValues(label).Observe(dur.Seconds())
+	if !p.access {
+		return
+	}
+	p.log.Info("access",
+		"remote", r.RemoteAddr, "proto", r.Proto, "method", r.Method, "host", r.Host,
+		"uri", r.RequestURI, "status", status, "bytes", rw.bytes, "dur_ms", float64(dur.Microseconds())/1000,
+		"cache", label, "stored", x.out.stored, "detail", x.out.detail,
+	)
+}

@@ -1,0 +1,217 @@
+// Package proxy is the request pipeline: it routes a request to its site,
+// looks it up in the cache, serves hits, forwards misses to the site's
+// origin pool and stores what cachepolicy allows while streaming it to the
+// client. It glues the lower packages together and holds no storage or
+// policy logic of its own.
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cdnnode/cdnnode/cachepolicy"
+	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/keys"
+	"github.com/cdnnode/cdnnode/metrics"
+	"github.com/cdnnode/cdnnode/origin"
+)
+
+// site is a configured site with its pool and options resolved once.
+type site struct {
+	name   string
+	cache  bool
+	pool   *origin.Pool
+	keys   keys.Options
+	policy cachepolicy.Options
+}
+
+// Proxy serves client requests. Safe for concurrent use.
+type Proxy struct {
+	cfg     *config.Config
+	sites   map[*config.Site]*site
+	store   *cachestore.Store
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	access  bool
+	now     func() time.Time
+}
+
+// New builds the pipeline for cfg over store, sending misses to pools
+// (by pool name), recording into m and logging to log.
+func New(cfg *config.Config, store *cachestore.Store, pools map[string]*origin.Pool, m *metrics.Metrics, log *slog.Logger) (*Proxy, error) {
+	p := &Proxy{
+		cfg:     cfg,
+		sites:   make(map[*config.Site]*site, len(cfg.Sites)),
+		store:   store,
+		metrics: m,
+		log:     log,
+		access:  cfg.Log.Access,
+		now:     time.Now,
+	}
+	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
+	for i := range cfg.Sites {
+		cs := &cfg.Sites[i]
+		pool, ok := pools[cs.Pool]
+		if !ok {
+			return nil, fmt.Errorf("proxy: site %q: no pool %q", cs.Name, cs.Pool)
+		}
+		p.sites[cs] = &site{
+			name:  cs.Name,
+			cache: cs.Cache,
+			pool:  pool,
+			keys:  keys.Options{SortQuery: cs.QuerySort, DropParams: cs.QueryDrop},
+			policy: cachepolicy.Options{
+				DefaultTTL:     cs.DefaultTTL.D(),
+				HeuristicMax:   cfg.Cache.HeuristicMax.D(),
+				AllowSetCookie: cs.AllowSetCookie,
+				TargetedFields: targeted,
+			},
+		}
+	}
+	return p, nil
+}
+
+// ServeHTTP runs one request through the pipeline.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{start: p.now(), rw: responseRecorder{ResponseWriter: w}}
+	defer p.finish(&x.rw, r, x)
+	w = &x.rw
+
+	if err := origin.CheckConnection(r.Header); err != nil {
+		x.out = outcome{cache: "error", detail: "bad-connection"}
+		p.refuse(w, x, http.StatusBadRequest, err.Error())
+		return
+	}
+	cs := p.cfg.Match(r.Host)
+	if cs == nil {
+		x.out = outcome{cache: "error", detail: "no-site"}
+		p.refuse(w, x, http.StatusNotFound, "no site is configured for this host")
+		return
+	}
+	x.site = p.sites[cs]
+	x.key = keys.New(scheme(r), r.Host, r.URL.EscapedPath(), r.URL.RawQuery, x.site.keys)
+
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		x.out = outcome{cache: "bypass", detail: "method"}
+		p.forward(w, r, x)
+	case !x.site.cache:
+		x.out = outcome{cache: "bypass", detail: "cache-off"}
+		p.forward(w, r, x)
+	default:
+		p.cached(w, r, x)
+	}
+}
+
+// cached answers a GET or HEAD from the cache where policy allows, and
+// forwards it otherwise.
+func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
+	now := p.now()
+	req := cachepolicy.RequestDirectives(r.Header)
+	obj, varyMiss := p.lookup(x.key, r.Header)
+	if obj == nil {
+		if req.OnlyIfCached {
+			x.out = outcome{cache: "only-if-cached", detail: "only-if-cached"}
+			p.refuse(w, x, http.StatusGatewayTimeout, "not in cache and the request is only-if-cached")
+			return
+		}
+		x.out = outcome{cache: "miss"}
+		if varyMiss {
+			x.out.cache = "vary-miss"
+		}
+		p.forward(w, r, x)
+		return
+	}
+	switch cachepolicy.Reuse(req, obj.Policy, now) {
+	case cachepolicy.Fresh:
+		x.out = outcome{cache: "hit", hit: true}
+		p.serve(w, r, x, obj, now)
+		return
+	case cachepolicy.StaleOK:
+		x.out = outcome{cache: "hit", hit: true, detail: "max-stale"}
+		p.serve(w, r, x, obj, now)
+		return
+	}
+	if req.OnlyIfCached {
+		x.out = outcome{cache: "only-if-cached", detail: "only-if-cached"}
+		p.refuse(w, x, http.StatusGatewayTimeout, "cached response is stale and the request is only-if-cached")
+		return
+	}
+	// Stale, or the request demands a fresher answer than we hold.
+	x.out = outcome{cache: "stale"}
+	if cachepolicy.Reuse(cachepolicy.NewDirectives(), obj.Policy, now) == cachepolicy.Fresh {
+		x.out.cache = "request"
+	}
+	x.stale = obj
+	p.forward(w, r, x)
+}
+
+// lookup finds the object for k, following a Vary index to the variant the
+// request selects. varyMiss is true when the URI is known but not this
+// variant.
+func (p *Proxy) lookup(k keys.Key, h http.Header) (obj *cachestore.Object, varyMiss bool) {
+	obj, ok := p.store.Get(k)
+	if !ok {
+		return nil, false
+	}
+	if !obj.IsVaryIndex() {
+		return obj, false
+	}
+	obj, ok = p.store.Get(k.Variant(obj.Vary, h))
+	if !ok {
+		return nil, true
+	}
+	return obj, false
+}
+
+// refuse answers with a short plain-text error of the proxy's own.
+func (p *Proxy) refuse(w http.ResponseWriter, x *exchange, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Status", x.out.String())
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}
+
+// upstreamError answers a failed origin exchange: 504 for a timeout, 502
+// otherwise. A client that went away gets nothing; the log records 499.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchange, err error) {
+	kind, code := "other", http.StatusBadGateway
+	switch {
+	case r.Context().Err() != nil:
+		x.out.detail = "client-gone"
+		x.rw.status = statusClientClosed
+		return
+	case errors.Is(err, origin.ErrTimeout):
+		kind, code = "timeout", http.StatusGatewayTimeout
+	case errors.Is(err, origin.ErrConnect):
+		kind = "connect"
+	}
+	p.metrics.OriginErrors.WithLabelValues(x.site.pool.Name(), kind).Inc()
+	p.log.Warn("origin request failed", "site", x.site.name, "key", x.key.Full, "err", err)
+	x.out.detail = "origin-" + kind
+	p.refuse(w, x, code, http.StatusText(code)+": origin "+kind+" error")
+}
+
+// scheme is the request's scheme as the client used it.
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// clientIP is the address of the peer that sent r, without the port.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

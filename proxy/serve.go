@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"time"
+
+	"github.com/cdnnode/cdnnode/cachepolicy"
+	"github.com/cdnnode/cdnnode/cachestore"
+)
+
+// notModifiedFields are the stored fields a 304 from cache carries
+// (RFC 9110 §15.4.5).
+var notModifiedFields = [...]string{"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Last-Modified", "Vary", "Via"}
+
+// serve answers r from the stored object: the whole response, 304 for a
+// satisfied conditional, 206 or 416 for a Range, headers only for HEAD.
+// This is the one place where a stored object becomes response bytes.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *cachestore.Object, now time.Time) {
+	if x.out.hit {
+		x.out.ttl = obj.Policy.TTL(now)
+	}
+	h := w.Header()
+	age := strconv.FormatInt(int64(obj.Policy.Age(now)/time.Second), 10)
+	status := x.out.String()
+
+	if cachepolicy.NotModified(r.Header, obj.Header) {
+		for _, f := range notModifiedFields {
+			if vs, ok := obj.Header[f]; ok {
+				h[f] = vs
+			}
+		}
+		h["Age"] = []string{age}
+		h["Cache-Status"] = []string{status}
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	for k, vs := range obj.Header {
+		h[k] = vs
+	}
+	h["Age"] = []string{age}
+	h["Cache-Status"] = []string{status}
+
+	size := int64(len(obj.Body))
+	if rng := r.Header.Get("Range"); rng != "" && obj.Status == http.StatusOK && cachepolicy.IfRange(r.Header, obj.Header) {
+		ranges, err := cachepolicy.ParseRange(rng, size)
+		switch {
+		case errors.Is(err, cachepolicy.ErrUnsatisfiable):
+			h.Del("Content-Length")
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		case err == nil && len(ranges) == 1:
+			rg := ranges[0]
+			h.Set("Content-Range", rg.ContentRange(size))
+			h.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
+			w.WriteHeader(http.StatusPartialContent)
+			if r.Method != http.MethodHead {
+				_, _ = w.Write(obj.Body[rg.Start : rg.Start+rg.Length])
+			}
+			return
+		case err == nil:
+			serveMultipart(w, r, obj, ranges)
+			return
+		}
+		// An invalid Range is ignored: the whole representation follows.
+	}
+	h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
+	w.WriteHeader(obj.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(obj.Body)
+	}
+}
+
+// serveMultipart answers several ranges as multipart/byteranges
+// (RFC 9110 §14.6).
+func serveMultipart(w http.ResponseWriter, r *http.Request, obj *cachestore.Object, ranges []cachepolicy.ByteRange) {
+	size := int64(len(obj.Body))
+	ctype := obj.Header.Get("Content-Type")
+	h := w.Header()
+	// Measure the body first so the response keeps a Content-Length.
+	cw := &countWriter{}
+	mw := multipart.NewWriter(cw)
+	boundary := mw.Boundary()
+	writeParts(mw, obj.Body, ctype, size, ranges)
+	h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
+	h.Set("Content-Length", strconv.FormatInt(cw.n, 10))
+	w.WriteHeader(http.StatusPartialContent)
+	if r.Method == http.MethodHead {
+		return
+	}
+	mw = multipart.NewWriter(w)
+	if err := mw.SetBoundary(boundary); err != nil {
+		panic(fmt.Sprintf("multipart boundary %q rejected: %v", boundary, err))
+	}
+	writeParts(mw, obj.Body, ctype, size, ranges)
+}
+
+// writeParts writes one part per range and the closing delimiter.
+func writeParts(mw *multipart.Writer, body []byte, ctype string, size int64, ranges []cachepolicy.ByteRange) {
+	for _, rg := range ranges {
+		ph := textproto.MIMEHeader{"Content-Range": {rg.ContentRange(size)}}
+		if ctype != "" {
+			ph["Content-Type"] = []string{ctype}
+		}
+		part, err := mw.CreatePart(ph)
+		if err != nil {
+			return
+		}
+		if _, err := part.Write(body[rg.Start : rg.Start+rg.Length]); err != nil {
+			return
+		}
+	}
+	_ = mw.Close()
+}
+
+// countWriter counts bytes written and discards them.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
