@@ -2,11 +2,13 @@ package node_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,17 +78,17 @@ var cachingCases = []struct {
 		{path: "?cc=max-age=1000,s-maxage=30", check: wantTTL(28, 30)},
 	}},
 	{name: "expires minus date", origin: 1, steps: []step{
-		{path: "?cc=&expires=" + url.QueryEscape(time.Now().Add(100*time.Second).UTC().Format(http.TimeFormat)), cache: []string{"stored"}},
-		{path: "?cc=&expires=" + url.QueryEscape(time.Now().Add(100*time.Second).UTC().Format(http.TimeFormat)), check: wantTTL(90, 100)},
+		{path: "?cc=&expires={now+100s}", cache: []string{"stored"}},
+		{path: "?cc=&expires={now+100s}", check: wantTTL(90, 101)},
 	}},
 	{name: "invalid expires is stale", origin: 2, steps: []step{
 		{path: "?cc=&expires=0", cache: []string{"fwd=miss"}},
 		{path: "?cc=&expires=0", cache: []string{"fwd=stale"}},
 	}},
 	{name: "heuristic freshness", origin: 1, steps: []step{
-		{path: "?cc=&lastmod=" + url.QueryEscape(time.Now().Add(-100*time.Hour).UTC().Format(http.TimeFormat)), cache: []string{"stored"}},
+		{path: "?cc=&lastmod={now-100h}", cache: []string{"stored"}},
 		// 10% of 100 hours.
-		{path: "?cc=&lastmod=" + url.QueryEscape(time.Now().Add(-100*time.Hour).UTC().Format(http.TimeFormat)), check: wantTTL(10*3600-60, 10*3600)},
+		{path: "?cc=&lastmod={now-100h}", check: wantTTL(10*3600-60, 10*3600+1)},
 	}},
 	{name: "no freshness not stored", origin: 2, steps: []step{
 		{path: "?cc=", cache: []string{"detail=no-freshness"}},
@@ -237,7 +239,7 @@ func runStep(t *testing.T, h *harness, obj string, i int, s step) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	path := obj + s.path
+	path := obj + expandTimes(s.path)
 	if strings.HasPrefix(s.path, "=") {
 		path = s.path[1:]
 	}
@@ -272,6 +274,21 @@ func runStep(t *testing.T, h *harness, obj string, i int, s step) {
 	if s.check != nil {
 		s.check(t, h, resp, body)
 	}
+}
+
+// timeRef matches a placeholder such as {now+100s} or {now-100h}.
+var timeRef = regexp.MustCompile(`\{now([+-][0-9a-z]+)\}`)
+
+// expandTimes replaces each {now±duration} in path with that HTTP-date,
+// query-escaped, computed when the request is sent.
+func expandTimes(path string) string {
+	return timeRef.ReplaceAllStringFunc(path, func(m string) string {
+		d, err := time.ParseDuration(timeRef.FindStringSubmatch(m)[1])
+		if err != nil {
+			panic(fmt.Sprintf("bad time placeholder %s: %v", m, err))
+		}
+		return url.QueryEscape(time.Now().Add(d).UTC().Format(http.TimeFormat))
+	})
 }
 
 // wantTTL checks that Cache-Status reports a hit whose ttl is in [lo, hi].
