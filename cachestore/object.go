@@ -23,6 +23,11 @@ type Object struct {
 	Policy cachepolicy.Entry
 	Tags   []string // surrogate keys
 
+	// Targeted holds the response's RFC 9213 targeted fields (nil if none).
+	// They are never sent to clients; they are kept so that a 304 which
+	// omits them refreshes the object by the same rules that stored it.
+	Targeted http.Header
+
 	// Vary is non-nil only on a Vary index stored under a primary key: the
 	// request fields (canonical names, sorted) that select a variant, whose
 	// objects live under keys.Key.Variant(Vary, request header).
@@ -38,18 +43,24 @@ const objectOverhead = 256
 // Size is the object's cost in the memory tier, in bytes: body, key and an
 // estimate of the header, so that many small objects still count.
 func (o *Object) Size() int64 {
-	n := int64(objectOverhead + len(o.Key) + len(o.Body))
-	for k, vs := range o.Header {
-		n += int64(len(k) + headerOverhead)
-		for _, v := range vs {
-			n += int64(len(v))
-		}
-	}
+	n := int64(objectOverhead+len(o.Key)+len(o.Body)) + headerSize(o.Header) + headerSize(o.Targeted)
 	for _, t := range o.Tags {
 		n += int64(len(t) + headerOverhead)
 	}
 	for _, f := range o.Vary {
 		n += int64(len(f) + headerOverhead)
+	}
+	return n
+}
+
+// headerSize approximates the bytes h occupies.
+func headerSize(h http.Header) int64 {
+	var n int64
+	for k, vs := range h {
+		n += int64(len(k) + headerOverhead)
+		for _, v := range vs {
+			n += int64(len(v))
+		}
 	}
 	return n
 }

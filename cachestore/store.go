@@ -72,18 +72,24 @@ func (s *Store) Get(k keys.Key) (*Object, bool) {
 	return o, true
 }
 
-// Put stores a complete object under k and waits until it is visible to Get,
-// so the next request sees it. It reports false if the memory tier refused
-// it (too large, or dropped under contention).
+// Put stores a complete object under k, replacing what was there, and
+// waits until it is visible to Get, so the next request sees it. It reports
+// false if the object was not stored: a body over MaxObjectBytes, a total
+// cost over the memory tier, or refused by the tier's admission policy.
 func (s *Store) Put(k keys.Key, o *Object) bool {
 	o.Key = k.Full
 	size := o.Size()
-	if size > s.maxObject+int64(objectOverhead)+int64(len(k.Full)) && !o.IsVaryIndex() {
+	if int64(len(o.Body)) > s.maxObject || size > s.mem.MaxCost() {
 		return false
 	}
-	ok := s.mem.Set(k.Hash, o, size)
+	// A replacement goes through admission and eviction as a new item:
+	// ristretto's in-place update would change the cost without evicting
+	// anything, letting memory grow past its bound.
+	s.mem.Del(k.Hash)
+	s.mem.Set(k.Hash, o, size)
 	s.mem.Wait()
-	return ok
+	got, ok := s.mem.Get(k.Hash)
+	return ok && got == o
 }
 
 // Delete removes whatever is stored under k.

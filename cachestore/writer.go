@@ -1,8 +1,14 @@
 package cachestore
 
 import (
+	"errors"
+
 	"github.com/cdnnode/cdnnode/keys"
 )
+
+// errClosed reports a Write or Commit on a Writer already committed or
+// aborted.
+var errClosed = errors.New("cachestore: writer already committed or aborted")
 
 // Writer fills one object while its body streams from the origin. Nothing
 // is visible to readers until Commit; Abort (or a Write past the size limit)
@@ -13,7 +19,6 @@ type Writer struct {
 	obj  *Object
 	body []byte
 	err  error // sticky: ErrTooLarge, or errClosed after Commit/Abort
-	done bool
 }
 
 // NewWriter starts filling obj (status, header, policy, tags set by the
@@ -52,18 +57,19 @@ func (w *Writer) Err() error { return w.err }
 // only commit a body it knows to be complete. It reports false when nothing
 // was stored (an earlier error, or the memory tier refused it).
 func (w *Writer) Commit() bool {
-	if w.done || w.err != nil {
+	if w.err != nil {
 		w.Abort()
 		return false
 	}
-	w.done = true
 	w.obj.Body = w.body
-	w.body = nil
+	w.body, w.err = nil, errClosed
 	return w.s.Put(w.k, w.obj)
 }
 
 // Abort discards the object. It is a no-op after Commit, so callers defer it.
 func (w *Writer) Abort() {
-	w.done = true
 	w.body = nil
+	if w.err == nil {
+		w.err = errClosed
+	}
 }

@@ -62,7 +62,7 @@ func (c *rawClient) get(b *testing.B) (hit bool) {
 // listener, proxy and memory tier, one request at a time on a keep-alive
 // connection.
 func BenchmarkHitH1(b *testing.B) {
-	h := newHarness(b, "h1", "")
+	h := newHarness(b, "h1", nil)
 	addr := strings.TrimPrefix(h.base, "http://")
 	c := newRawClient(b, addr, "/obj/bench?size=1024")
 	c.get(b) // fill
@@ -77,7 +77,7 @@ func BenchmarkHitH1(b *testing.B) {
 
 // BenchmarkHitH1Parallel is BenchmarkHitH1 from GOMAXPROCS connections.
 func BenchmarkHitH1Parallel(b *testing.B) {
-	h := newHarness(b, "h1", "")
+	h := newHarness(b, "h1", nil)
 	addr := strings.TrimPrefix(h.base, "http://")
 	newRawClient(b, addr, "/obj/bench-par?size=1024").get(b)
 	b.SetBytes(1024)

@@ -215,7 +215,7 @@ func TestCaching(t *testing.T) {
 	for _, proto := range protocols {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, proto, "")
+			h := newHarness(t, proto, nil)
 			for _, tc := range cachingCases {
 				t.Run(tc.name, func(t *testing.T) {
 					obj := "/obj/" + strings.ReplaceAll(tc.name, " ", "-")

@@ -34,7 +34,7 @@ import (
 type harness struct {
 	t      testing.TB
 	origin *httptest.Server
-	demo   *demoorigin.Server
+	demo   *demoorigin.Server // counts requests when the origin is the demo origin
 	node   *node.Node
 	base   string // scheme://host:port of the traffic listener under test
 	client *http.Client
@@ -44,13 +44,15 @@ type harness struct {
 // protocols are the client-side transports every end-to-end case runs over.
 var protocols = []string{"h1", "h2c", "h2"}
 
-// newHarness starts a demo origin and a node configured with the base
-// config plus extra TOML (appended to [cache]-level text), and a client
-// speaking proto.
-func newHarness(t testing.TB, proto, extra string) *harness {
+// newHarness starts an origin serving handler (the demo origin when nil),
+// a node in front of it, and a client speaking proto.
+func newHarness(t testing.TB, proto string, handler http.Handler) *harness {
 	t.Helper()
 	demo := demoorigin.New(nil)
-	originSrv := httptest.NewServer(demo)
+	if handler == nil {
+		handler = demo
+	}
+	originSrv := httptest.NewServer(handler)
 	t.Cleanup(originSrv.Close)
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
@@ -75,12 +77,12 @@ access = false
 peers = [%q]
 response_timeout = "2s"
 connect_timeout = "1s"
-%s
+
 [[sites]]
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, certFile, keyFile, originSrv.Listener.Addr().String(), extra)
+`, certFile, keyFile, originSrv.Listener.Addr().String())
 	path := filepath.Join(dir, "cdnnode.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

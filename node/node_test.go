@@ -11,7 +11,7 @@ import (
 // starts from the origin's Age and grows with time in cache.
 func TestAgeGrows(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "h1", "")
+	h := newHarness(t, "h1", nil)
 	path := "/obj/age-grows?age=5"
 	if _, _, err := h.do("GET", path, nil); err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestAbortedBodyNotStored(t *testing.T) {
 	t.Parallel()
 	for _, proto := range protocols {
 		t.Run(proto, func(t *testing.T) {
-			h := newHarness(t, proto, "")
+			h := newHarness(t, proto, nil)
 			path := "/obj/aborted?size=100000&abort=5000"
 			for i := range 2 {
 				resp, body, err := h.do("GET", path, nil)
@@ -63,7 +63,7 @@ func TestAbortedBodyNotStored(t *testing.T) {
 // timeout 504, each with a short body and a Cache-Status detail.
 func TestOriginFailures(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "h1", "")
+	h := newHarness(t, "h1", nil)
 	resp, body, err := h.do("GET", "/obj/slow?delay=3s", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestOriginFailures(t *testing.T) {
 // the traffic.
 func TestAdmin(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "h1", "")
+	h := newHarness(t, "h1", nil)
 	for range 3 {
 		if _, _, err := h.do("GET", "/obj/metered", nil); err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestAdmin(t *testing.T) {
 // cache is consulted.
 func TestRequestPolicy(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "h1", "")
+	h := newHarness(t, "h1", nil)
 	tests := []struct {
 		name   string
 		header map[string]string

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -81,10 +82,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 		key = x.key.Variant(fields, r.Header)
 	}
 	obj := &cachestore.Object{
-		Status: resp.StatusCode,
-		Header: hdr,
-		Policy: entry(d, resp.Header, start, now),
-		Tags:   surrogateKeys(resp.Header),
+		Status:   resp.StatusCode,
+		Header:   hdr,
+		Policy:   entry(d, resp.Header, start, now),
+		Tags:     surrogateKeys(resp.Header),
+		Targeted: targeted(resp.Header, x.site.policy.TargetedFields),
 	}
 	wr := p.store.NewWriter(key, obj, resp.ContentLength)
 	defer wr.Abort()
@@ -148,14 +150,20 @@ func (p *Proxy) upstreamRequest(r *http.Request, x *exchange, cacheable, revalid
 // response gets the new header fields and freshness and answers the client.
 func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, start, now time.Time) {
 	x.out.fwdStatus = http.StatusNotModified
-	merged := cachepolicy.Freshen(x.stale.Header, resp.Header)
+	stored := x.stale.Header
+	if x.stale.Targeted != nil {
+		stored = stored.Clone()
+		maps.Copy(stored, x.stale.Targeted)
+	}
+	merged := cachepolicy.Freshen(stored, resp.Header)
 	d := cachepolicy.Decide(r.Method, r.Header, x.stale.Status, merged, now, x.site.policy)
 	obj := &cachestore.Object{
-		Status: x.stale.Status,
-		Header: p.clientHeader(merged, x),
-		Body:   x.stale.Body,
-		Policy: entry(d, resp.Header, start, now),
-		Tags:   x.stale.Tags,
+		Status:   x.stale.Status,
+		Header:   p.clientHeader(merged, x),
+		Body:     x.stale.Body,
+		Policy:   entry(d, resp.Header, start, now),
+		Tags:     x.stale.Tags,
+		Targeted: targeted(merged, x.site.policy.TargetedFields),
 	}
 	key := x.key
 	if fields, _ := keys.VaryFields(obj.Header); len(fields) > 0 {
@@ -244,6 +252,20 @@ func (p *Proxy) clientHeader(src http.Header, x *exchange) http.Header {
 	h.Del("Cache-Status")
 	h["Via"] = append(h["Via"], via)
 	return h
+}
+
+// targeted returns the fields of h named in names, or nil if there are none.
+func targeted(h http.Header, names []string) http.Header {
+	var t http.Header
+	for _, name := range names {
+		if vs := h.Values(name); len(vs) > 0 {
+			if t == nil {
+				t = make(http.Header, 1)
+			}
+			t[http.CanonicalHeaderKey(name)] = vs
+		}
+	}
+	return t
 }
 
 // indexVariants records at the primary key which request fields select a

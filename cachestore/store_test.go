@@ -1,0 +1,392 @@
+package cachestore
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/cdnnode/cdnnode/keys"
+)
+
+// newStore builds a Store with a real ristretto memory tier, closed with the test.
+func newStore(tb testing.TB, o Options) *Store {
+	tb.Helper()
+	s, err := New(o)
+	if err != nil {
+		tb.Fatalf("New(%+v): %v", o, err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// key builds a Key by hand, so tests choose the hash (and can collide it).
+func key(hash uint64, full string) keys.Key { return keys.Key{Hash: hash, Full: full} }
+
+func TestNewRejectsNonPositiveMemory(t *testing.T) {
+	for _, n := range []int64{0, -1} {
+		if s, err := New(Options{MemoryBytes: n}); err == nil {
+			s.Close()
+			t.Errorf("New(MemoryBytes: %d) = nil error, want one", n)
+		}
+	}
+}
+
+func TestMaxObjectBytesDefaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		o         Options
+		wantLimit int64
+	}{
+		{"zero means memory size", Options{MemoryBytes: 1 << 20}, 1 << 20},
+		{"negative means memory size", Options{MemoryBytes: 1 << 20, MaxObjectBytes: -5}, 1 << 20},
+		{"capped at memory size", Options{MemoryBytes: 1 << 20, MaxObjectBytes: 2 << 20}, 1 << 20},
+		{"kept when smaller", Options{MemoryBytes: 1 << 20, MaxObjectBytes: 4096}, 4096},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, tt.o)
+			if got := s.MaxObjectBytes(); got != tt.wantLimit {
+				t.Errorf("MaxObjectBytes() = %d, want %d", got, tt.wantLimit)
+			}
+		})
+	}
+}
+
+func TestPutGetDelete(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	k := keys.New("https", "example.com", "/a", "", keys.Options{})
+	if _, ok := s.Get(k); ok {
+		t.Fatalf("Get(%s) on an empty store hit", k)
+	}
+	o := &Object{Status: http.StatusOK, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("hello")}
+	if !s.Put(k, o) {
+		t.Fatalf("Put(%s) = false, want true", k)
+	}
+	if o.Key != k.Full {
+		t.Errorf("Put set Key = %q, want %q", o.Key, k.Full)
+	}
+	got, ok := s.Get(k)
+	if !ok {
+		t.Fatalf("Get(%s) after Put missed", k)
+	}
+	if got != o {
+		t.Errorf("Get(%s) = %p, want the stored object %p", k, got, o)
+	}
+
+	s.Delete(k)
+	if _, ok := s.Get(k); ok {
+		t.Errorf("Get(%s) after Delete hit", k)
+	}
+	s.Delete(k) // deleting a missing key is harmless
+}
+
+func TestPutReplaces(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	k := key(7, "https://example.com/r")
+	s.Put(k, &Object{Status: 200, Body: []byte("old")})
+	s.Put(k, &Object{Status: 200, Body: []byte("new")})
+	got, ok := s.Get(k)
+	if !ok || string(got.Body) != "new" {
+		t.Fatalf("Get after second Put = %v, %v; want body %q", got, ok, "new")
+	}
+}
+
+func TestGetCollisionIsMiss(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	stored := key(0xdeadbeef, "https://example.com/stored")
+	other := key(0xdeadbeef, "https://example.com/other") // same hash, different key
+	if !s.Put(stored, &Object{Status: 200, Body: []byte("x")}) {
+		t.Fatal("Put = false")
+	}
+	if o, ok := s.Get(other); ok {
+		t.Errorf("Get(%q) with a colliding hash = %q, want a miss", other.Full, o.Key)
+	}
+	if _, ok := s.Get(stored); !ok {
+		t.Errorf("Get(%q) missed after a colliding lookup", stored.Full)
+	}
+}
+
+func TestVaryIndexRoundTrip(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	primary := keys.New("https", "example.com", "/page", "", keys.Options{})
+	fields := []string{"Accept-Language"}
+	if !s.Put(primary, &Object{Status: 200, Vary: fields}) {
+		t.Fatal("Put(vary index) = false")
+	}
+	reqH := http.Header{"Accept-Language": {"de"}}
+	variant := primary.Variant(fields, reqH)
+	if !s.Put(variant, &Object{Status: 200, Body: []byte("Hallo")}) {
+		t.Fatal("Put(variant) = false")
+	}
+
+	idx, ok := s.Get(primary)
+	if !ok {
+		t.Fatal("Get(primary) missed")
+	}
+	if !idx.IsVaryIndex() {
+		t.Errorf("IsVaryIndex() on the index = false, want true")
+	}
+	if !slices.Equal(idx.Vary, fields) {
+		t.Errorf("index Vary = %q, want %q", idx.Vary, fields)
+	}
+	v, ok := s.Get(primary.Variant(idx.Vary, reqH))
+	if !ok {
+		t.Fatal("Get(variant) via the index missed")
+	}
+	if v.IsVaryIndex() {
+		t.Errorf("IsVaryIndex() on the variant = true, want false")
+	}
+	if string(v.Body) != "Hallo" {
+		t.Errorf("variant body = %q, want %q", v.Body, "Hallo")
+	}
+	if _, ok := s.Get(primary.Variant(idx.Vary, http.Header{"Accept-Language": {"fr"}})); ok {
+		t.Errorf("Get(variant for fr) hit; only de was stored")
+	}
+}
+
+func TestIsVaryIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		vary []string
+		want bool
+	}{
+		{"nil", nil, false},
+		{"empty but non-nil", []string{}, true},
+		{"one field", []string{"Accept-Language"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Object{Vary: tt.vary}
+			if got := o.IsVaryIndex(); got != tt.want {
+				t.Errorf("Object{Vary: %#v}.IsVaryIndex() = %v, want %v", tt.vary, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStatsFollowPutsAndDeletes(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	if got := s.Stats(); got != (Stats{}) {
+		t.Fatalf("Stats() of a new store = %+v, want zero", got)
+	}
+	var objs []*Object
+	var want Stats
+	for i := range 3 {
+		k := key(uint64(i+1), fmt.Sprintf("https://example.com/%d", i))
+		o := &Object{Status: 200, Body: bytes.Repeat([]byte("b"), 100*(i+1))}
+		if !s.Put(k, o) {
+			t.Fatalf("Put(%s) = false", k)
+		}
+		objs = append(objs, o)
+		want.Objects++
+		want.Bytes += uint64(o.Size()) // Size after Put: Put sets Key
+		if got := s.Stats(); got != want {
+			t.Fatalf("Stats() after %d puts = %+v, want %+v", i+1, got, want)
+		}
+	}
+
+	s.Delete(key(2, "https://example.com/1"))
+	want.Objects--
+	want.Bytes -= uint64(objs[1].Size())
+	if got := s.Stats(); got != want {
+		t.Errorf("Stats() after a delete = %+v, want %+v", got, want)
+	}
+}
+
+func TestEvictionKeepsMemoryBounded(t *testing.T) {
+	const memory = 64 << 10
+	s := newStore(t, Options{MemoryBytes: memory})
+	body := bytes.Repeat([]byte("x"), 4<<10)
+	const n = 100
+	for i := range n {
+		k := key(uint64(i+1), fmt.Sprintf("https://example.com/obj/%d", i))
+		s.Put(k, &Object{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: body})
+		if st := s.Stats(); st.Bytes > memory {
+			t.Fatalf("after %d puts Stats().Bytes = %d, want <= %d", i+1, st.Bytes, memory)
+		}
+	}
+	st := s.Stats()
+	if st.Evictions == 0 {
+		t.Errorf("Stats().Evictions = 0 after %d puts of 4KiB into %d bytes, want > 0", n, memory)
+	}
+	if st.Objects == 0 || st.Objects >= n {
+		t.Errorf("Stats().Objects = %d, want between 1 and %d", st.Objects, n-1)
+	}
+	if st.Objects > memory/uint64(len(body)) {
+		t.Errorf("Stats().Objects = %d, more 4KiB bodies than fit in %d bytes", st.Objects, memory)
+	}
+	// Every stored object is still whole: Get and the counters agree.
+	var hits uint64
+	for i := range n {
+		if o, ok := s.Get(key(uint64(i+1), fmt.Sprintf("https://example.com/obj/%d", i))); ok {
+			hits++
+			if !bytes.Equal(o.Body, body) {
+				t.Fatalf("object %d body has %d bytes, want %d", i, len(o.Body), len(body))
+			}
+		}
+	}
+	if hits != st.Objects {
+		t.Errorf("%d objects answer Get, Stats().Objects = %d", hits, st.Objects)
+	}
+}
+
+func TestPutRefusesOversizedObject(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxObjectBytes: 1024})
+	k := key(1, "https://example.com/big")
+	if s.Put(k, &Object{Status: 200, Body: make([]byte, 4096)}) {
+		t.Errorf("Put of a 4096-byte body with MaxObjectBytes 1024 = true, want false")
+	}
+	if _, ok := s.Get(k); ok {
+		t.Errorf("Get after a refused Put hit")
+	}
+	if got := s.Stats(); got.Objects != 0 {
+		t.Errorf("Stats().Objects = %d after a refused Put, want 0", got.Objects)
+	}
+}
+
+func TestObjectSize(t *testing.T) {
+	base := &Object{Status: 200}
+	withKey := &Object{Status: 200, Key: "https://example.com/a"}
+	withHeader := &Object{Status: 200, Header: http.Header{"Content-Type": {"text/html"}}}
+	withBody := &Object{Status: 200, Body: make([]byte, 1000)}
+	withTags := &Object{Status: 200, Tags: []string{"product-1", "category-2"}}
+	withVary := &Object{Status: 200, Vary: []string{"Accept-Language"}}
+
+	if got := base.Size(); got <= 0 {
+		t.Errorf("Size() of an empty object = %d, want > 0 (fixed overhead)", got)
+	}
+	tests := []struct {
+		name     string
+		o        *Object
+		minGrown int64 // at least this much over the empty object
+	}{
+		{"key", withKey, int64(len(withKey.Key))},
+		{"header", withHeader, int64(len("Content-Type") + len("text/html"))},
+		{"body", withBody, 1000},
+		{"tags", withTags, int64(len("product-1") + len("category-2"))},
+		{"vary", withVary, int64(len("Accept-Language"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, min := tt.o.Size()-base.Size(), tt.minGrown; got < min {
+				t.Errorf("Size() grew by %d with a %s, want >= %d", got, tt.name, min)
+			}
+		})
+	}
+
+	// Growth is monotonic in each part.
+	more := &Object{Status: 200, Header: http.Header{"Content-Type": {"text/html"}, "Etag": {`"v1"`}}}
+	if more.Size() <= withHeader.Size() {
+		t.Errorf("Size() with two fields = %d, want > one field's %d", more.Size(), withHeader.Size())
+	}
+	twoValues := &Object{Status: 200, Header: http.Header{"Content-Type": {"text/html", "text/plain"}}}
+	if twoValues.Size() <= withHeader.Size() {
+		t.Errorf("Size() with two values = %d, want > one value's %d", twoValues.Size(), withHeader.Size())
+	}
+	bigger := &Object{Status: 200, Body: make([]byte, 2000)}
+	if got, want := bigger.Size()-withBody.Size(), int64(1000); got != want {
+		t.Errorf("Size() of a 2000-byte body - 1000-byte body = %d, want %d", got, want)
+	}
+}
+
+// newWarmStore returns a store holding one object under the key for target.
+func newWarmStore(tb testing.TB, target string) (*Store, keys.Key) {
+	tb.Helper()
+	s := newStore(tb, Options{MemoryBytes: 64 << 20})
+	k := keys.New("https", "example.com", target, "", keys.Options{})
+	o := &Object{Status: 200, Header: http.Header{"Content-Type": {"text/css"}}, Body: make([]byte, 4096)}
+	if !s.Put(k, o) {
+		tb.Fatalf("Put(%s) = false", k)
+	}
+	return s, k
+}
+
+func BenchmarkStoreGet(b *testing.B) {
+	s, k := newWarmStore(b, "/static/app.css") // real memory tier, one object
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := s.Get(k); !ok {
+			b.Fatal("miss on a warmed key")
+		}
+	}
+}
+
+// BenchmarkMapGet is the baseline for BenchmarkStoreGet: a plain map under
+// a sync.RWMutex, keyed by the same hash, with the same collision check.
+func BenchmarkMapGet(b *testing.B) {
+	k := keys.New("https", "example.com", "/static/app.css", "", keys.Options{})
+	var mu sync.RWMutex
+	m := map[uint64]*Object{k.Hash: {Key: k.Full, Status: 200, Body: make([]byte, 4096)}}
+	get := func(k keys.Key) (*Object, bool) {
+		mu.RLock()
+		o, ok := m[k.Hash]
+		mu.RUnlock()
+		if !ok || o.Key != k.Full {
+			return nil, false
+		}
+		return o, true
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := get(k); !ok {
+			b.Fatal("miss on a warmed key")
+		}
+	}
+}
+
+// TestCommitReportsRefusal: an object whose cost exceeds the whole memory
+// tier is refused, and Commit says so rather than claiming a store.
+func TestCommitReportsRefusal(t *testing.T) {
+	const memory = 64 << 10
+	s := newStore(t, Options{MemoryBytes: memory})
+	k := key(1, "https://example.com/near")
+	w := s.NewWriter(k, newObject(), -1)
+	if _, err := w.Write(make([]byte, memory-100)); err != nil {
+		t.Fatalf("Write within MaxObjectBytes: %v", err)
+	}
+	if w.Commit() {
+		t.Error("Commit() = true for an object costing more than the memory tier")
+	}
+	if _, ok := s.Get(k); ok {
+		t.Error("refused object is visible")
+	}
+}
+
+// TestCommitBodyAtLimitWithHeader: MaxObjectBytes bounds the body, so a
+// body exactly at the limit is stored even with header fields.
+func TestCommitBodyAtLimitWithHeader(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxObjectBytes: 1024})
+	k := key(1, "https://example.com/lim")
+	w := s.NewWriter(k, newObject(), -1)
+	if _, err := w.Write(make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Commit() {
+		t.Fatal("Commit() = false for a body exactly at MaxObjectBytes")
+	}
+	if o, ok := s.Get(k); !ok || len(o.Body) != 1024 {
+		t.Errorf("Get = %v, %v; want the 1024-byte body", o, ok)
+	}
+}
+
+// TestReplacementStaysBounded: replacing a key with a larger object evicts
+// others so the memory tier never exceeds its size.
+func TestReplacementStaysBounded(t *testing.T) {
+	const memory = 64 << 10
+	s := newStore(t, Options{MemoryBytes: memory})
+	body := bytes.Repeat([]byte("x"), 4<<10)
+	for i := range 14 {
+		s.Put(key(uint64(i+1), fmt.Sprintf("k%d", i)), &Object{Status: 200, Body: body})
+	}
+	ok := s.Put(key(1, "k0"), &Object{Status: 200, Body: make([]byte, 60<<10)})
+	st := s.Stats()
+	if st.Bytes > memory {
+		t.Errorf("after replacing with a larger object: %d bytes stored, want at most %d", st.Bytes, memory)
+	}
+	if o, hit := s.Get(key(1, "k0")); hit != ok || (hit && len(o.Body) != 60<<10) {
+		t.Errorf("Put = %v but Get hit = %v", ok, hit)
+	}
+}
