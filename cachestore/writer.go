@@ -2,6 +2,8 @@ package cachestore
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
 
 	"github.com/cdnnode/cdnnode/keys"
 )
@@ -53,8 +55,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Err reports why the Writer can no longer commit, or nil.
 func (w *Writer) Err() error { return w.err }
 
-// Commit stores the object with the body written so far; the caller must
-// only commit a body it knows to be complete. It reports false when nothing
+// Commit stores the object with the body written so far, setting its
+// Content-Length field to the body's length (a chunked origin response
+// gets one too); the caller must only commit a body it knows to be complete. It reports false when nothing
 // was stored (an earlier error, or the memory tier refused it).
 func (w *Writer) Commit() bool {
 	if w.err != nil {
@@ -62,6 +65,10 @@ func (w *Writer) Commit() bool {
 		return false
 	}
 	w.obj.Body = w.body
+	if w.obj.Header == nil {
+		w.obj.Header = make(http.Header, 1)
+	}
+	w.obj.Header["Content-Length"] = []string{strconv.Itoa(len(w.body))}
 	w.body, w.err = nil, errClosed
 	return w.s.Put(w.k, w.obj)
 }

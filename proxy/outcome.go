@@ -21,6 +21,7 @@ type exchange struct {
 	key   keys.Key
 	stale *cachestore.Object // the stored response being revalidated, if any
 	out   outcome
+	vals  [2]string // backing for Age and Cache-Status when served from cache
 }
 
 // outcome is what the cache did with a request; it feeds Cache-Status

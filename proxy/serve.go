@@ -25,8 +25,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 		x.out.ttl = obj.Policy.TTL(now)
 	}
 	h := w.Header()
-	age := strconv.FormatInt(int64(obj.Policy.Age(now)/time.Second), 10)
-	status := x.out.String()
+	// One backing array for the two per-response values.
+	x.vals = [2]string{strconv.FormatInt(int64(obj.Policy.Age(now)/time.Second), 10), x.out.String()}
+	age, status := x.vals[0:1:1], x.vals[1:2:2]
 
 	if cachepolicy.NotModified(r.Header, obj.Header) {
 		for _, f := range notModifiedFields {
@@ -34,16 +35,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 				h[f] = vs
 			}
 		}
-		h["Age"] = []string{age}
-		h["Cache-Status"] = []string{status}
+		h["Age"], h["Cache-Status"] = age, status
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	for k, vs := range obj.Header {
 		h[k] = vs
 	}
-	h["Age"] = []string{age}
-	h["Cache-Status"] = []string{status}
+	h["Age"], h["Cache-Status"] = age, status
 
 	size := int64(len(obj.Body))
 	if rng := r.Header.Get("Range"); rng != "" && obj.Status == http.StatusOK && cachepolicy.IfRange(r.Header, obj.Header) {
@@ -69,7 +68,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 		}
 		// An invalid Range is ignored: the whole representation follows.
 	}
-	h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
+	// The stored header carries Content-Length (set at commit).
 	w.WriteHeader(obj.Status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(obj.Body)
