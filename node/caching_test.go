@@ -69,6 +69,12 @@ var cachingCases = []struct {
 		{path: "?vary=Accept-Language", header: map[string]string{"Accept-Language": "en"}, cache: []string{"hit"}, respHeader: map[string]string{"X-Vary-Value": "en"}},
 		{path: "?vary=Accept-Language", header: map[string]string{"Accept-Language": "fr"}, cache: []string{"hit"}, respHeader: map[string]string{"X-Vary-Value": "fr"}},
 	}},
+	{name: "vary variant revalidated alone", origin: 4, steps: []step{
+		{path: "?vary=Accept-Language&etag=1&cc=max-age=0", header: map[string]string{"Accept-Language": "en"}, cache: []string{"fwd=miss", "stored"}},
+		{path: "?vary=Accept-Language&etag=1&cc=max-age=0", header: map[string]string{"Accept-Language": "fr"}, cache: []string{"fwd=vary-miss", "stored"}},
+		{path: "?vary=Accept-Language&etag=1&cc=max-age=0", header: map[string]string{"Accept-Language": "en"}, cache: []string{"fwd=stale", "fwd-status=304"}, respHeader: map[string]string{"X-Vary-Value": "en"}},
+		{path: "?vary=Accept-Language&etag=1&cc=max-age=0", header: map[string]string{"Accept-Language": "fr"}, cache: []string{"fwd=stale", "fwd-status=304"}, respHeader: map[string]string{"X-Vary-Value": "fr"}},
+	}},
 	{name: "vary star", origin: 2, steps: []step{
 		{path: "?vary=*", cache: []string{"detail=vary-star"}},
 		{path: "?vary=*", cache: []string{"fwd=miss"}},

@@ -3,6 +3,7 @@ package node_test
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -47,6 +48,38 @@ func TestRevalidationKeepsTargetedFields(t *testing.T) {
 			}
 		default:
 			t.Errorf("request %d: the origin was not asked, want a revalidation", i)
+		}
+	}
+}
+
+// TestUnstorableVariantDropsOnlyItself proves that when a stale variant's
+// refetch is no longer storable, only that variant is dropped: the Vary
+// index and the other variants stay.
+func TestUnstorableVariantDropsOnlyItself(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	h := newHarness(t, "h1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Accept-Language")
+		w.Header().Set("Cache-Control", "max-age=0")
+		if calls.Add(1) == 3 {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		_, _ = w.Write([]byte(r.Header.Get("Accept-Language")))
+	}))
+	want := []struct{ lang, cache string }{
+		{"en", "fwd=miss; stored"},
+		{"fr", "fwd=vary-miss; stored"},
+		{"en", "fwd=stale; fwd-status=200; detail=no-store"},
+		{"fr", "fwd=stale; fwd-status=200; stored"},
+		{"en", "fwd=vary-miss; stored"},
+	}
+	for i, w := range want {
+		resp, body, err := h.do("GET", "/variants", map[string]string{"Accept-Language": w.lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, w.cache) || string(body) != w.lang {
+			t.Errorf("request %d (%s): Cache-Status %q body %q, want %q", i, w.lang, cs, body, w.cache)
 		}
 	}
 }

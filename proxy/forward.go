@@ -66,7 +66,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if d.Reason != cachepolicy.Stored {
 		x.out.detail = d.Reason.String()
 		if x.stale != nil {
-			p.store.Delete(x.key)
+			p.store.Delete(x.staleKey)
 		}
 		p.stream(w, r, x, resp, hdr, nil)
 		return
@@ -165,15 +165,11 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 		Tags:     x.stale.Tags,
 		Targeted: targeted(merged, x.site.policy.TargetedFields),
 	}
-	key := x.key
-	if fields, _ := keys.VaryFields(obj.Header); len(fields) > 0 {
-		key = x.key.Variant(fields, r.Header)
-	}
 	if d.Reason == cachepolicy.Stored {
-		x.out.stored = p.store.Put(key, obj)
+		x.out.stored = p.store.Put(x.staleKey, obj)
 	} else {
 		x.out.detail = d.Reason.String()
-		p.store.Delete(key)
+		p.store.Delete(x.staleKey)
 	}
 	p.serve(w, r, x, obj, now)
 }

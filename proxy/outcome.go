@@ -15,13 +15,14 @@ const statusClientClosed = 499
 
 // exchange is the state of one request as it moves through the pipeline.
 type exchange struct {
-	start time.Time
-	rw    responseRecorder
-	site  *site
-	key   keys.Key
-	stale *cachestore.Object // the stored response being revalidated, if any
-	out   outcome
-	vals  [2]string // backing for Age and Cache-Status when served from cache
+	start    time.Time
+	rw       responseRecorder
+	site     *site
+	key      keys.Key
+	stale    *cachestore.Object // the stored response being revalidated, if any
+	staleKey keys.Key           // the key stale is stored under (a variant's own)
+	out      outcome
+	vals     [2]string // backing for Age and Cache-Status when served from cache
 }
 
 // outcome is what the cache did with a request; it feeds Cache-Status

@@ -113,7 +113,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 	now := p.now()
 	req := cachepolicy.RequestDirectives(r.Header)
-	obj, varyMiss := p.lookup(x.key, r.Header)
+	obj, objKey, varyMiss := p.lookup(x.key, r.Header)
 	if obj == nil {
 		if req.OnlyIfCached {
 			x.out = outcome{cache: "only-if-cached", detail: "only-if-cached"}
@@ -147,26 +147,26 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if cachepolicy.Reuse(cachepolicy.NewDirectives(), obj.Policy, now) == cachepolicy.Fresh {
 		x.out.cache = "request"
 	}
-	x.stale = obj
+	x.stale, x.staleKey = obj, objKey
 	p.forward(w, r, x)
 }
 
-// lookup finds the object for k, following a Vary index to the variant the
-// request selects. varyMiss is true when the URI is known but not this
-// variant.
-func (p *Proxy) lookup(k keys.Key, h http.Header) (obj *cachestore.Object, varyMiss bool) {
+// lookup finds the object for k and the key it is stored under, following a
+// Vary index to the variant the request selects. varyMiss is true when the
+// URI is known but not this variant.
+func (p *Proxy) lookup(k keys.Key, h http.Header) (obj *cachestore.Object, at keys.Key, varyMiss bool) {
 	obj, ok := p.store.Get(k)
 	if !ok {
-		return nil, false
+		return nil, k, false
 	}
 	if !obj.IsVaryIndex() {
-		return obj, false
+		return obj, k, false
 	}
-	obj, ok = p.store.Get(k.Variant(obj.Vary, h))
-	if !ok {
-		return nil, true
+	at = k.Variant(obj.Vary, h)
+	if obj, ok = p.store.Get(at); !ok {
+		return nil, at, true
 	}
-	return obj, false
+	return obj, at, false
 }
 
 // refuse answers with a short plain-text error of the proxy's own.
