@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Delta is a delta-seconds value (RFC 9111 §1.2.2). Absent means the
@@ -263,7 +265,7 @@ func appendFields(dst *[]string, name, arg string) error {
 		if f == "" {
 			continue
 		}
-		if !isToken(f) {
+		if !httpguts.ValidHeaderFieldName(f) {
 			return fmt.Errorf("%s: %q is not a field name", name, f)
 		}
 		*dst = append(*dst, textproto.CanonicalMIMEHeaderKey(f))

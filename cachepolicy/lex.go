@@ -3,33 +3,9 @@ package cachepolicy
 import (
 	"errors"
 	"fmt"
+
+	"golang.org/x/net/http/httpguts"
 )
-
-// isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// isToken reports whether s is a non-empty token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
 
 // skipOWS returns the index of the first byte at or after i that is not
 // optional whitespace (SP or HTAB, RFC 9110 §5.6.3).
@@ -43,7 +19,7 @@ func skipOWS(s string, i int) int {
 // scanToken returns the end of the token starting at i (i itself when there
 // is none).
 func scanToken(s string, i int) int {
-	for i < len(s) && isTchar(s[i]) {
+	for i < len(s) && httpguts.IsTokenRune(rune(s[i])) {
 		i++
 	}
 	return i

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2/unstable"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Defaults, as documented on the Config fields and in config.toml.
@@ -196,7 +197,7 @@ func (b *builder) cache(at path, r *rawCache) Cache {
 	case c.MaxObjectSize > c.Memory:
 		b.errorf(at.with("max_object_size"), "%s is larger than cache.memory (%s)", c.MaxObjectSize, c.Memory)
 	}
-	if !validToken(c.TargetedField) {
+	if !httpguts.ValidHeaderFieldName(c.TargetedField) {
 		b.errorf(at.with("targeted_field"), "invalid field name %q (RFC 9110 §5.1: a token)", c.TargetedField)
 	}
 	return c

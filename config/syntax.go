@@ -68,24 +68,6 @@ func validHostname(s string) bool {
 	return true
 }
 
-// validToken reports whether s is an RFC 9110 §5.6.2 token, the syntax of
-// a field name (§5.1).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
 var errPattern = errors.New(`want "example.com", "*.example.com" or "*", with no scheme, port or path`)
 
 // normalizePattern checks a site host pattern and returns its canonical

@@ -3,6 +3,8 @@ package demoorigin
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 func FuzzParseParams(f *testing.F) {
@@ -29,11 +31,11 @@ func FuzzParseParams(f *testing.F) {
 		if p.hasAbort && (p.abort < 0 || p.abort > p.size) {
 			t.Fatalf("abort %d of %d accepted", p.abort, p.size)
 		}
-		if p.vary != "" && !validName(p.vary) {
+		if p.vary != "" && !httpguts.ValidHeaderFieldName(p.vary) {
 			t.Fatalf("vary %q accepted", p.vary)
 		}
 		for _, v := range append([]string{p.ctype, p.cc, strings.Join(p.tags, " ")}, rawValues(p.raw)...) {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				t.Fatalf("field value %q accepted", v)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Limits and defaults of the object parameters.
@@ -100,7 +102,7 @@ func parseParams(rawQuery string) (params, error) {
 		}
 	}
 	if v, ok := lookup(q, "vary"); ok && v != "" {
-		if !validName(v) {
+		if !httpguts.ValidHeaderFieldName(v) {
 			return p, fmt.Errorf("vary %q: want one header field name", v)
 		}
 		p.vary = http.CanonicalHeaderKey(v)
@@ -131,7 +133,7 @@ func parseParams(rawQuery string) (params, error) {
 		}
 	}
 	for _, v := range append([]string{p.ctype, p.cc, strings.Join(p.tags, " ")}, rawValues(p.raw)...) {
-		if !validValue(v) {
+		if !httpguts.ValidHeaderFieldValue(v) {
 			return p, fmt.Errorf("%q: not a valid header field value", v)
 		}
 	}
@@ -167,32 +169,4 @@ func rawValues(fs []rawField) []string {
 		vs[i] = f.value
 	}
 	return vs
-}
-
-// validName reports whether s is a field name: a token (RFC 9110 §5.1, §5.6.2).
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validValue reports whether s may be sent as a field value (RFC 9110 §5.5):
-// no control characters but HTAB.
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

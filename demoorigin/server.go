@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // maxPaths bounds the paths Stats counts one by one, so that a client
@@ -141,7 +143,7 @@ func serveUnsafe(w http.ResponseWriter, r *http.Request) {
 		if v == "" {
 			continue
 		}
-		if !validValue(v) {
+		if !httpguts.ValidHeaderFieldValue(v) {
 			http.Error(w, f.param+": invalid header value", http.StatusBadRequest)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Variant returns the secondary key for a response that varies on fields:
@@ -111,7 +112,7 @@ func VaryFields(h http.Header) (fields []string, star bool) {
 			case elem == "":
 			case elem == "*":
 				star = true
-			case !validFieldName(elem):
+			case !httpguts.ValidHeaderFieldName(elem):
 				star = true
 			default:
 				fields = append(fields, textproto.CanonicalMIMEHeaderKey(elem))
@@ -120,23 +121,4 @@ func VaryFields(h http.Header) (fields []string, star bool) {
 	}
 	slices.Sort(fields)
 	return slices.Compact(fields), star
-}
-
-// validFieldName reports whether s is an RFC 9110 §5.1 field name (a token).
-func validFieldName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// isTokenChar reports whether c is a tchar (RFC 9110 §5.6.2).
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
