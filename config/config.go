@@ -59,8 +59,8 @@ type TLSListener struct {
 	Key    string // PEM private key, required; must exist; resolved like Cert
 }
 
-// Admin configures the admin listener ([admin]): /metrics, /healthz,
-// /purge and /debug/pprof/.
+// Admin configures the admin listener ([admin]): /metrics, /healthz
+// and /debug/pprof/.
 type Admin struct {
 	Listen string // "host:port", non-empty; default "127.0.0.1:9090" (loopback: the admin API has no authentication)
 }
