@@ -72,9 +72,17 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestSIGTERMDrains starts the real binary, holds a slow request in flight,
-// sends SIGTERM, and checks the request completes and the process exits 0.
-func TestSIGTERMDrains(t *testing.T) {
+// running is a real node and demo origin started by startNode.
+type running struct {
+	node       *exec.Cmd
+	addr       string // node's traffic address
+	originAddr string
+}
+
+// startNode starts the real demo origin and node binaries on loopback and
+// waits until both serve. The node's log is drained in the background.
+func startNode(t *testing.T) *running {
+	t.Helper()
 	originAddr := freeAddr(t)
 	origin := exec.Command(binary, "origin", "--listen", originAddr)
 	origin.Stderr = io.Discard
@@ -83,8 +91,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = origin.Process.Kill(); _ = origin.Wait() })
 
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "node.toml")
+	cfg := filepath.Join(t.TempDir(), "node.toml")
 	text := fmt.Sprintf(`
 [server]
 listen = ["127.0.0.1:0"]
@@ -114,16 +121,28 @@ pool = "demo"
 	t.Cleanup(func() { _ = n.Process.Kill() })
 	lines := bufio.NewScanner(stderr)
 	addr := waitListening(t, lines)
+	go func() {
+		for lines.Scan() { // keep draining the log so the node never blocks on stderr
+		}
+	}()
 	waitUp(t, "http://"+originAddr+"/__origin/stats")
+	return &running{node: n, addr: addr, originAddr: originAddr}
+}
 
-	type result struct {
-		status int
-		n      int
-		err    error
-	}
+// result is what a client got for one request.
+type result struct {
+	status int
+	n      int
+	err    error
+}
+
+// slowRequest starts a GET whose origin answer takes delay and returns
+// once the origin has received it; the outcome arrives on the channel.
+func (r *running) slowRequest(t *testing.T, delay string) <-chan result {
+	t.Helper()
 	done := make(chan result, 1)
 	go func() {
-		resp, err := http.Get("http://" + addr + "/obj/slow?delay=1500ms&size=5000")
+		resp, err := http.Get("http://" + r.addr + "/obj/slow?size=5000&delay=" + delay)
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -132,30 +151,57 @@ pool = "demo"
 		b, err := io.ReadAll(resp.Body)
 		done <- result{resp.StatusCode, len(b), err}
 	}()
-	// The request is in flight once the origin has counted it.
 	deadline := time.Now().Add(10 * time.Second)
-	for !bytes.Contains(get(t, "http://"+originAddr+"/__origin/stats"), []byte(`"/obj/slow":1`)) {
+	for !bytes.Contains(get(t, "http://"+r.originAddr+"/__origin/stats"), []byte(`"/obj/slow":1`)) {
 		if time.Now().After(deadline) {
 			t.Fatal("slow request never reached the origin")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := n.Process.Signal(syscall.SIGTERM); err != nil {
+	return done
+}
+
+// TestSIGTERMDrains holds a slow request in flight, sends SIGTERM, and
+// checks the request completes and the process exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	r := startNode(t)
+	done := r.slowRequest(t, "1500ms")
+	if err := r.node.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for lines.Scan() { // keep draining the log so the node never blocks on stderr
-		}
-	}()
-	r := <-done
-	if r.err != nil || r.status != 200 || r.n != 5000 {
-		t.Errorf("in-flight request during drain: status %d, %d bytes, err %v; want 200 with 5000 bytes", r.status, r.n, r.err)
+	res := <-done
+	if res.err != nil || res.status != 200 || res.n != 5000 {
+		t.Errorf("in-flight request during drain: status %d, %d bytes, err %v; want 200 with 5000 bytes", res.status, res.n, res.err)
 	}
-	if err := n.Wait(); err != nil {
+	if err := r.node.Wait(); err != nil {
 		t.Errorf("node exit after SIGTERM: %v, want status 0", err)
 	}
-	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		t.Errorf("node still accepts connections on %s after exit", addr)
+	if _, err := net.DialTimeout("tcp", r.addr, time.Second); err == nil {
+		t.Errorf("node still accepts connections on %s after exit", r.addr)
+	}
+}
+
+// TestSIGINTStopsAtOnce: SIGINT does not wait for a slow in-flight request;
+// the process exits and the request is cut.
+func TestSIGINTStopsAtOnce(t *testing.T) {
+	r := startNode(t)
+	done := r.slowRequest(t, "20s")
+	if err := r.node.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- r.node.Wait() }()
+	// The request still has 20 s to go: an exit well before that was not a drain.
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("node exit after SIGINT: %v, want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("node still running 10s after SIGINT")
+	}
+	if res := <-done; res.err == nil && res.status == 200 && res.n == 5000 {
+		t.Error("the in-flight request completed; SIGINT must cut it")
 	}
 }
 
