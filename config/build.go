@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,12 @@ const (
 	defaultMaxHeaderBytes    = Size(64 << 10)
 	defaultMemory            = Size(256 << 20)
 	minMemory                = Size(1 << 20)
-	defaultMaxObjectSize     = Size(16 << 20)
+	defaultMaxMemoryObject   = Size(1 << 20)
+	defaultMaxObject         = Size(1 << 30)
+	defaultDiskSize          = Size(10 << 30)
+	minDiskSize              = Size(16 << 20)
+	defaultDiskRetry         = Duration(30 * time.Second)
+	maxWorkers               = 1024
 	defaultTargetedField     = "Cdnnode-Cache-Control"
 	defaultHeuristicMax      = Duration(24 * time.Hour)
 	defaultConnectTimeout    = Duration(5 * time.Second)
@@ -36,7 +42,7 @@ const (
 // collecting one *Error per broken rule, at the line positions gives.
 type builder struct {
 	file string     // for messages
-	dir  string     // relative TLS file names are resolved against it
+	dir  string     // relative file names (TLS, cache.disk.path) are resolved against it
 	ps   *positions // where each key is
 	errs []*Error
 }
@@ -98,9 +104,19 @@ func (b *builder) server(at path, r *rawServer) Server {
 		WriteTimeout:      b.duration(at.with("write_timeout"), r.WriteTimeout, 0),
 		IdleTimeout:       b.duration(at.with("idle_timeout"), r.IdleTimeout, defaultIdleTimeout),
 		MaxHeaderBytes:    b.size(at.with("max_header_bytes"), r.MaxHeaderBytes, defaultMaxHeaderBytes),
+		Workers:           min(runtime.GOMAXPROCS(0), maxWorkers),
+		Pin:               boolOr(r.Pin, true),
 	}
 	if s.MaxHeaderBytes <= 0 {
 		b.errorf(at.with("max_header_bytes"), "must be positive")
+	}
+	if r.Workers != nil {
+		switch n := *r.Workers; {
+		case n < 0 || n > maxWorkers:
+			b.errorf(at.with("workers"), "%d is out of range: want 0 (one per CPU) to %d", n, maxWorkers)
+		case n > 0:
+			s.Workers = n
+		}
 	}
 	b.arrayOfTables(at.with("tls"), len(r.TLS))
 	for i, rt := range r.TLS {
@@ -183,24 +199,53 @@ func (b *builder) log(at path, r *rawLog) Log {
 
 func (b *builder) cache(at path, r *rawCache) Cache {
 	c := Cache{
-		Memory:        b.size(at.with("memory"), r.Memory, defaultMemory),
-		MaxObjectSize: b.size(at.with("max_object_size"), r.MaxObjectSize, defaultMaxObjectSize),
-		TargetedField: stringOr(r.TargetedField, defaultTargetedField),
-		HeuristicMax:  b.duration(at.with("heuristic_max"), r.HeuristicMax, defaultHeuristicMax),
+		Memory:          b.size(at.with("memory"), r.Memory, defaultMemory),
+		MaxMemoryObject: b.size(at.with("max_memory_object"), r.MaxMemoryObject, defaultMaxMemoryObject),
+		MaxObject:       b.size(at.with("max_object"), r.MaxObject, defaultMaxObject),
+		TargetedField:   stringOr(r.TargetedField, defaultTargetedField),
+		HeuristicMax:    b.duration(at.with("heuristic_max"), r.HeuristicMax, defaultHeuristicMax),
+		Disk:            b.disk(at.with("disk"), &r.Disk),
 	}
-	if c.Memory < minMemory {
+	memOK := c.Memory >= minMemory
+	if !memOK {
 		b.errorf(at.with("memory"), "%s is below the minimum of %s", c.Memory, minMemory)
 	}
 	switch {
-	case c.MaxObjectSize <= 0:
-		b.errorf(at.with("max_object_size"), "must be positive")
-	case c.MaxObjectSize > c.Memory:
-		b.errorf(at.with("max_object_size"), "%s is larger than cache.memory (%s)", c.MaxObjectSize, c.Memory)
+	case c.MaxMemoryObject <= 0:
+		b.errorf(at.with("max_memory_object"), "must be positive")
+	case memOK && c.MaxMemoryObject > c.Memory:
+		// The default (1MiB) never exceeds a valid memory, so the key is written.
+		b.errorf(at.with("max_memory_object"), "%s is larger than cache.memory (%s)", c.MaxMemoryObject, c.Memory)
+	case c.MaxObject < c.MaxMemoryObject:
+		// Blame the key the user wrote: max_object, or else max_memory_object.
+		if r.MaxObject != nil {
+			b.errorf(at.with("max_object"), "%s is smaller than cache.max_memory_object (%s)", c.MaxObject, c.MaxMemoryObject)
+		} else {
+			b.errorf(at.with("max_memory_object"), "%s is larger than cache.max_object (%s, the default)", c.MaxMemoryObject, c.MaxObject)
+		}
 	}
 	if !httpguts.ValidHeaderFieldName(c.TargetedField) {
 		b.errorf(at.with("targeted_field"), "invalid field name %q (RFC 9110 §5.1: a token)", c.TargetedField)
 	}
 	return c
+}
+
+func (b *builder) disk(at path, r *rawDisk) Disk {
+	d := Disk{
+		Path:          stringOr(r.Path, ""),
+		Size:          b.size(at.with("size"), r.Size, defaultDiskSize),
+		RetryInterval: b.duration(at.with("retry_interval"), r.RetryInterval, defaultDiskRetry),
+	}
+	if d.Path != "" && !filepath.IsAbs(d.Path) {
+		d.Path = filepath.Join(b.dir, d.Path)
+	}
+	if d.Path != "" && d.Size < minDiskSize {
+		b.errorf(at.with("size"), "%s is below the minimum of %s", d.Size, minDiskSize)
+	}
+	if d.RetryInterval <= 0 {
+		b.errorf(at.with("retry_interval"), "must be positive")
+	}
+	return d
 }
 
 func (b *builder) pool(at path, r *rawPool) Pool {

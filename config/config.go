@@ -50,6 +50,12 @@ type Server struct {
 	IdleTimeout Duration
 	// MaxHeaderBytes caps a request's header block; default 64KiB.
 	MaxHeaderBytes Size
+	// Workers is the number of worker groups, 1-1024. The file's default,
+	// 0, is resolved by Parse to runtime.GOMAXPROCS(0) (the CPUs the
+	// process may use, capped at 1024), so Workers is never 0 here.
+	Workers int
+	// Pin pins shard-owner goroutines to CPUs; default true.
+	Pin bool
 }
 
 // TLSListener is one [[server.tls]] listener.
@@ -74,14 +80,36 @@ type Log struct {
 
 // Cache configures the cache ([cache]).
 type Cache struct {
-	Memory        Size // memory tier size in bytes; default 256MiB, minimum 1MiB
-	MaxObjectSize Size // largest object stored, in bytes; default 16MiB; at most Memory
+	Memory Size // memory tier size in bytes; default 256MiB, minimum 1MiB
+	// MaxMemoryObject is the largest object the memory tier holds; larger
+	// ones go straight to the disk tier. Default 1MiB; positive, at most
+	// Memory.
+	MaxMemoryObject Size
+	// MaxObject is the largest object cached at all; larger responses are
+	// passed through uncached. Default 1GiB; at least MaxMemoryObject.
+	MaxObject Size
 	// TargetedField is an extra targeted cache-control field (RFC 9213)
 	// that takes precedence over CDN-Cache-Control; a valid field name,
 	// default "Cdnnode-Cache-Control".
 	TargetedField string
 	// HeuristicMax caps heuristic freshness (RFC 9111 §4.2.2); default 24h.
 	HeuristicMax Duration
+	// Disk is the disk tier ([cache.disk]); off when Disk.Path is "".
+	Disk Disk
+}
+
+// Disk configures the disk tier ([cache.disk]).
+type Disk struct {
+	// Path is the directory holding the tier; default "" = no disk tier.
+	// A relative path is resolved against the config file's directory.
+	// Parse does not check that it exists.
+	Path string
+	// Size is the tier's capacity in bytes; default 10GiB, minimum 16MiB
+	// when Path is set.
+	Size Size
+	// RetryInterval is how long a tier that hit a disk error waits before
+	// trying the disk again; default 30s, never 0.
+	RetryInterval Duration
 }
 
 // Pool is a group of origin servers ([pools.NAME]).

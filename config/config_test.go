@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,14 +42,18 @@ func TestParseDefaults(t *testing.T) {
 			WriteTimeout:      0,
 			IdleTimeout:       Duration(60 * time.Second),
 			MaxHeaderBytes:    64 << 10,
+			Workers:           min(runtime.GOMAXPROCS(0), maxWorkers),
+			Pin:               true,
 		},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Log:   Log{Format: "text", Level: "info", Access: true},
 		Cache: Cache{
-			Memory:        256 << 20,
-			MaxObjectSize: 16 << 20,
-			TargetedField: "Cdnnode-Cache-Control",
-			HeuristicMax:  Duration(24 * time.Hour),
+			Memory:          256 << 20,
+			MaxMemoryObject: 1 << 20,
+			MaxObject:       1 << 30,
+			TargetedField:   "Cdnnode-Cache-Control",
+			HeuristicMax:    Duration(24 * time.Hour),
+			Disk:            Disk{Size: 10 << 30, RetryInterval: Duration(30 * time.Second)},
 		},
 		Pools: map[string]Pool{"demo": {
 			Peers:           []string{"127.0.0.1:8081"},
@@ -79,6 +84,8 @@ func TestParseExplicit(t *testing.T) {
 		`h2c = false`,
 		`write_timeout = "1m30s"`,
 		`max_header_bytes = 8192`,
+		`workers = 3`,
+		`pin = false`,
 		`[[server.tls]]`,
 		`listen = "127.0.0.1:0"`,
 		`cert = "cert.pem"`,
@@ -89,7 +96,12 @@ func TestParseExplicit(t *testing.T) {
 		`access = false`,
 		`[cache]`,
 		`memory = "1GiB"`,
-		`max_object_size = 1_048_576`,
+		`max_memory_object = "64KiB"`,
+		`max_object = 1_048_576`,
+		`[cache.disk]`,
+		`path = "cache-data"`,
+		`size = "16MiB"`,
+		`retry_interval = "1m"`,
 		`[pools.tls]`,
 		`peers = ["origin.example:443", "[::1]:8443"]`,
 		`scheme = "https"`,
@@ -118,8 +130,8 @@ func TestParseExplicit(t *testing.T) {
 	if len(c.Server.Listen) != 0 {
 		t.Errorf("Server.Listen = %q, want none (explicitly empty, with a TLS listener)", c.Server.Listen)
 	}
-	if c.Server.H2C || c.Server.WriteTimeout.D() != 90*time.Second || c.Server.MaxHeaderBytes != 8192 {
-		t.Errorf("Server = %+v, want h2c off, write_timeout 1m30s, max_header_bytes 8192", c.Server)
+	if c.Server.H2C || c.Server.WriteTimeout.D() != 90*time.Second || c.Server.MaxHeaderBytes != 8192 || c.Server.Workers != 3 || c.Server.Pin {
+		t.Errorf("Server = %+v, want h2c off, write_timeout 1m30s, max_header_bytes 8192, workers 3, pin off", c.Server)
 	}
 	wantTLS := []TLSListener{{Listen: "127.0.0.1:0", Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}}
 	if !reflect.DeepEqual(c.Server.TLS, wantTLS) {
@@ -128,8 +140,12 @@ func TestParseExplicit(t *testing.T) {
 	if got, want := c.Log, (Log{Format: "json", Level: "warn", Access: false}); got != want {
 		t.Errorf("Log = %+v, want %+v", got, want)
 	}
-	if c.Cache.Memory != 1<<30 || c.Cache.MaxObjectSize != 1<<20 {
-		t.Errorf("Cache = %+v, want memory 1GiB, max_object_size 1MiB", c.Cache)
+	if c.Cache.Memory != 1<<30 || c.Cache.MaxMemoryObject != 64<<10 || c.Cache.MaxObject != 1<<20 {
+		t.Errorf("Cache = %+v, want memory 1GiB, max_memory_object 64KiB, max_object 1MiB", c.Cache)
+	}
+	wantDisk := Disk{Path: filepath.Join(dir, "cache-data"), Size: 16 << 20, RetryInterval: Duration(time.Minute)}
+	if c.Cache.Disk != wantDisk {
+		t.Errorf("Cache.Disk = %+v, want %+v (relative path resolved against the file's directory)", c.Cache.Disk, wantDisk)
 	}
 	wantPool := Pool{
 		Peers:           []string{"origin.example:443", "[::1]:8443"},
@@ -156,6 +172,52 @@ func TestParseExplicit(t *testing.T) {
 	}
 	if len(c.Sites) != 2 || !reflect.DeepEqual(c.Sites[0], wantSite) || c.Sites[1].Name != "rest" || !c.Sites[1].Cache {
 		t.Errorf("Sites = %+v, want [%+v, rest with cache on]", c.Sites, wantSite)
+	}
+}
+
+// TestParseWorkers checks that workers = 0, written or by default,
+// becomes GOMAXPROCS at parse time.
+func TestParseWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	tests := []struct {
+		name string
+		doc  string
+		want int
+	}{
+		{"default", minimal, 3},
+		{"zero", lines(`[server]`, `workers = 0`) + minimal, 3},
+		{"explicit", lines(`[server]`, `workers = 1024`) + minimal, 1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("w.toml", []byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Server.Workers != tt.want {
+				t.Errorf("Server.Workers = %d, want %d", c.Server.Workers, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseDiskOff checks that without a path the disk tier's size is not
+// held to its minimum, and that an absolute path is kept as written.
+func TestParseDiskOff(t *testing.T) {
+	c, err := Parse("d.toml", []byte(lines(`[cache.disk]`, `size = "1MiB"`)+minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Disk{Size: 1 << 20, RetryInterval: Duration(30 * time.Second)}); c.Cache.Disk != want {
+		t.Errorf("Cache.Disk = %+v, want %+v", c.Cache.Disk, want)
+	}
+	abs := filepath.Join(t.TempDir(), "disk")
+	c, err = Parse("sub/d.toml", []byte(lines(`[cache.disk]`, `path = "`+abs+`"`)+minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cache.Disk.Path != abs {
+		t.Errorf("Cache.Disk.Path = %q, want %q", c.Cache.Disk.Path, abs)
 	}
 }
 
@@ -194,8 +256,27 @@ func TestParseErrors(t *testing.T) {
 		{"negative size string", lines(`[cache]`, `memory = "-5MiB"`) + minimal, 2, `cache.memory: invalid size "-5MiB": negative`},
 		{"negative size integer", lines(`[server]`, `max_header_bytes = -5`) + minimal, 2, `server.max_header_bytes: invalid size -5: negative`},
 		{"zero max_header_bytes", lines(`[server]`, `max_header_bytes = 0`) + minimal, 2, `server.max_header_bytes: must be positive`},
-		{"memory below minimum", lines(`[cache]`, `memory = "512KiB"`, `max_object_size = "1KiB"`) + minimal, 2, `cache.memory: 512KiB is below the minimum of 1MiB`},
-		{"max_object_size above memory", lines(`[cache]`, `memory = "2MiB"`, `max_object_size = "4MiB"`) + minimal, 3, `cache.max_object_size: 4MiB is larger than cache.memory (2MiB)`},
+		{"memory below minimum", lines(`[cache]`, `memory = "512KiB"`) + minimal, 2, `cache.memory: 512KiB is below the minimum of 1MiB`},
+		{"negative workers", lines(`[server]`, `workers = -1`) + minimal, 2, `server.workers: -1 is out of range: want 0 (one per CPU) to 1024`},
+		{"too many workers", lines(`[server]`, `workers = 1025`) + minimal, 2, `server.workers: 1025 is out of range`},
+		{"wrong type: workers given a string", lines(`[server]`, `workers = "4"`) + minimal, 2, `server.workers: wrong type: got string, want integer`},
+		{"wrong type: pin given a string", lines(`[server]`, `pin = "yes"`) + minimal, 2, `server.pin: wrong type: got string, want boolean`},
+		{"old key max_object_size", lines(`[cache]`, `max_object_size = "16MiB"`) + minimal, 2, `unknown key "max_object_size" in [cache]`},
+		{"zero max_memory_object", lines(`[cache]`, `max_memory_object = 0`) + minimal, 2, `cache.max_memory_object: must be positive`},
+		{"bad max_memory_object", lines(`[cache]`, `max_memory_object = "1 MiB!"`) + minimal, 2, `cache.max_memory_object: invalid size "1 MiB!"`},
+		{"max_memory_object above memory", lines(`[cache]`, `memory = "2MiB"`, `max_memory_object = "4MiB"`, `max_object = "8MiB"`) + minimal, 3, `cache.max_memory_object: 4MiB is larger than cache.memory (2MiB)`},
+		{"max_object below max_memory_object", lines(`[cache]`, `max_memory_object = "2MiB"`, `max_object = "1MiB"`) + minimal, 3, `cache.max_object: 1MiB is smaller than cache.max_memory_object (2MiB)`},
+		{"zero max_object", lines(`[cache]`, `max_object = 0`) + minimal, 2, `cache.max_object: 0B is smaller than cache.max_memory_object (1MiB)`},
+		{"bad max_object", lines(`[cache]`, `max_object = -1`) + minimal, 2, `cache.max_object: invalid size -1: negative`},
+		{"max_memory_object above default max_object", lines(`[cache]`, `memory = "4GiB"`, `max_memory_object = "2GiB"`) + minimal, 3, `cache.max_memory_object: 2GiB is larger than cache.max_object (1GiB, the default)`},
+		{"wrong type: disk given a string", lines(`[cache]`, `disk = "./d"`) + minimal, 2, `cache.disk: wrong type: got string, want table`},
+		{"unknown key in cache.disk", lines(`[cache.disk]`, `pth = "d"`) + minimal, 2, `unknown key "pth" in [cache.disk]`},
+		{"wrong type: disk path given an integer", lines(`[cache.disk]`, `path = 1`) + minimal, 2, `cache.disk.path: wrong type: got integer, want string`},
+		{"disk size below minimum", lines(`[cache.disk]`, `path = "d"`, `size = "8MiB"`) + minimal, 3, `cache.disk.size: 8MiB is below the minimum of 16MiB`},
+		{"bad disk size", lines(`[cache.disk]`, `size = "lots"`) + minimal, 2, `cache.disk.size: invalid size "lots"`},
+		{"zero disk retry_interval", lines(`[cache.disk]`, `retry_interval = "0s"`) + minimal, 2, `cache.disk.retry_interval: must be positive`},
+		{"negative disk retry_interval", lines(`[cache.disk]`, `retry_interval = "-1s"`) + minimal, 2, `cache.disk.retry_interval: invalid duration "-1s": negative`},
+		{"wrong type: disk retry_interval given an integer", lines(`[cache.disk]`, `retry_interval = 30`) + minimal, 2, `cache.disk.retry_interval: wrong type: got integer, want a duration string`},
 		{"bad targeted field", lines(`[cache]`, `targeted_field = "My Field"`) + minimal, 2, `cache.targeted_field: invalid field name "My Field"`},
 		{"bad log format", lines(`[log]`, `format = "xml"`) + minimal, 2, `log.format: invalid format "xml"`},
 		{"bad log level", lines(`[log]`, `level = "loud"`) + minimal, 2, `log.level: invalid level "loud"`},

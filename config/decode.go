@@ -30,8 +30,10 @@ func Load(path string) (*Config, error) {
 // defaults and validates the result. Unknown keys and tables, values of the
 // wrong type, invalid values and broken rules are all errors of the form
 // "name:line: reason", one *Error per problem (several are joined with
-// errors.Join, in line order). Relative TLS file names are resolved against
-// name's directory. Parse never panics, whatever data holds.
+// errors.Join, in line order). Relative TLS file names and cache.disk.path
+// are resolved against name's directory, and server.workers = 0 becomes
+// runtime.GOMAXPROCS(0) at the time of the call. Parse never panics,
+// whatever data holds.
 func Parse(name string, data []byte) (*Config, error) {
 	var raw rawConfig
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -70,6 +72,8 @@ type rawServer struct {
 	WriteTimeout      *text     `toml:"write_timeout"`
 	IdleTimeout       *text     `toml:"idle_timeout"`
 	MaxHeaderBytes    *text     `toml:"max_header_bytes"`
+	Workers           *int      `toml:"workers"`
+	Pin               *bool     `toml:"pin"`
 }
 
 type rawTLS struct {
@@ -89,10 +93,18 @@ type rawLog struct {
 }
 
 type rawCache struct {
-	Memory        *text   `toml:"memory"`
-	MaxObjectSize *text   `toml:"max_object_size"`
-	TargetedField *string `toml:"targeted_field"`
-	HeuristicMax  *text   `toml:"heuristic_max"`
+	Memory          *text   `toml:"memory"`
+	MaxMemoryObject *text   `toml:"max_memory_object"`
+	MaxObject       *text   `toml:"max_object"`
+	TargetedField   *string `toml:"targeted_field"`
+	HeuristicMax    *text   `toml:"heuristic_max"`
+	Disk            rawDisk `toml:"disk"`
+}
+
+type rawDisk struct {
+	Path          *string `toml:"path"`
+	Size          *text   `toml:"size"`
+	RetryInterval *text   `toml:"retry_interval"`
 }
 
 type rawPool struct {

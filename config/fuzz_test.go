@@ -21,7 +21,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(minimal))                                                       // smallest valid file
 	f.Add([]byte("[server]\nlistn = 1\n"))                                       // unknown key
-	f.Add([]byte("[cache]\nmemory = true\nmax_object_size = \"9EiB\"\n"))        // wrong type, bad unit
+	f.Add([]byte("[cache]\nmemory = true\nmax_object = \"9EiB\"\n"))             // wrong type, bad unit
+	f.Add([]byte("[cache.disk]\npath = \"d\"\nsize = 1\n"))                      // disk tier too small
 	f.Add([]byte("sites = [{name = \"a\", hosts = [\"*.x\"], pool = \"p\"}]\n")) // inline array of tables
 	f.Add([]byte("[[server.tls]]\n[[server.tls]]\nlisten = 1\n[sites]\n"))       // nested arrays, table for array
 	f.Add([]byte("[pools.\"a\\nb\"]\npeers = [\"[::1]:0\"]\n"))                  // quoted name with a newline
@@ -42,8 +43,12 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if c.Cache.MaxObjectSize > c.Cache.Memory || c.Cache.Memory < minMemory {
-			t.Fatalf("accepted cache sizes %+v", c.Cache)
+		if cc := c.Cache; cc.Memory < minMemory || cc.MaxMemoryObject <= 0 || cc.MaxMemoryObject > cc.Memory || cc.MaxObject < cc.MaxMemoryObject ||
+			cc.Disk.Path != "" && cc.Disk.Size < minDiskSize || cc.Disk.RetryInterval <= 0 {
+			t.Fatalf("accepted cache sizes %+v", cc)
+		}
+		if w := c.Server.Workers; w < 1 || w > maxWorkers {
+			t.Fatalf("accepted or resolved %d workers", w)
 		}
 		if len(c.Server.Listen)+len(c.Server.TLS) == 0 {
 			t.Fatal("accepted a config with no listeners")

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // shipped is the example configuration at the repository root.
@@ -29,6 +30,9 @@ func TestShippedConfigLoads(t *testing.T) {
 	s := c.Match("localhost:8080")
 	if s == nil || s.Pool != "demo" || !s.Cache {
 		t.Errorf("Match(localhost:8080) = %+v, want a caching site on pool demo", s)
+	}
+	if got, want := c.Cache.Disk, (Disk{Path: "../cache-data", Size: 1 << 30, RetryInterval: Duration(30 * time.Second)}); got != want {
+		t.Errorf("Cache.Disk = %+v, want %+v (the disk tier on, beside the file)", got, want)
 	}
 	if c.Path != shipped {
 		t.Errorf("Path = %q, want %q", c.Path, shipped)
@@ -58,7 +62,7 @@ func TestShippedConfigIsComplete(t *testing.T) {
 	}
 	walk(reflect.TypeFor[rawConfig]())
 	for _, k := range keys {
-		re := regexp.MustCompile(`(?m)^# .*\n(# )?(` + k + ` = |\[\[?(server\.)?` + k + `[\].])`)
+		re := regexp.MustCompile(`(?m)^# .*\n(# )?(` + k + ` = |\[\[?(\w+\.)?` + k + `[\].])`)
 		if !re.MatchString(text) {
 			t.Errorf("%s: no commented entry for key %q", shipped, k)
 		}

@@ -13,13 +13,9 @@ import (
 
 // Metrics are the node's collectors. Safe for concurrent use.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg     *prometheus.Registry
+	workers []*Worker
 
-	// Requests counts client requests by cache outcome ("hit", "miss",
-	// "stale", "bypass", ...) and status code.
-	Requests *prometheus.CounterVec
-	// Duration observes request durations in seconds by cache outcome.
-	Duration *prometheus.HistogramVec
 	// OriginRequests counts requests sent upstream by pool.
 	OriginRequests *prometheus.CounterVec
 	// OriginErrors counts failed upstream exchanges by pool and kind
@@ -27,26 +23,20 @@ type Metrics struct {
 	OriginErrors *prometheus.CounterVec
 }
 
-// CacheStats is what the cache reports at scrape time.
+// CacheStats is what one cache shard reports at scrape time.
 type CacheStats struct {
-	Objects, Bytes, Evictions uint64
+	Objects, Bytes                    uint64 // now
+	Hits, Misses, Rejected, Evictions uint64 // since start
 }
 
-// New registers the node's collectors, plus the Go runtime and process
-// collectors. cache is called at every scrape.
-func New(cache func() CacheStats) *Metrics {
+// New registers the node's collectors for the given number of worker
+// groups, plus the Go runtime and process collectors. cache is called at
+// every scrape and returns one entry per cache shard.
+func New(workers int, cache func() []CacheStats) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
-		reg: reg,
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdnnode_requests_total",
-			Help: "Client requests by cache outcome and status code.",
-		}, []string{"cache", "code"}),
-		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "cdnnode_request_duration_seconds",
-			Help:    "Time from request start to the end of the response, by cache outcome.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"cache"}),
+		reg:     reg,
+		workers: make([]*Worker, workers),
 		OriginRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdnnode_origin_requests_total",
 			Help: "Requests sent to origin pools.",
@@ -56,24 +46,19 @@ func New(cache func() CacheStats) *Metrics {
 			Help: "Failed origin exchanges by pool and kind.",
 		}, []string{"pool", "kind"}),
 	}
-	reg.MustRegister(m.Requests, m.Duration, m.OriginRequests, m.OriginErrors,
+	for i := range m.workers {
+		m.workers[i] = newWorker(i)
+	}
+	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cdnnode_cache_objects",
-			Help: "Objects in the memory tier.",
-		}, func() float64 { return float64(cache().Objects) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "cdnnode_cache_bytes",
-			Help: "Bytes in the memory tier.",
-		}, func() float64 { return float64(cache().Bytes) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "cdnnode_cache_evictions_total",
-			Help: "Objects evicted from the memory tier for capacity.",
-		}, func() float64 { return float64(cache().Evictions) }),
+		newCacheCollector(cache),
 	)
 	return m
 }
+
+// Worker returns worker group i's counters (0 <= i < the count given to New).
+func (m *Metrics) Worker(i int) *Worker { return m.workers[i] }
 
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {

@@ -60,6 +60,7 @@ func newHarness(t testing.TB, proto string, handler http.Handler) *harness {
 [server]
 listen = ["127.0.0.1:0"]
 grace_period = "5s"
+workers = 2
 
 [[server.tls]]
 listen = "127.0.0.1:0"

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/cdnnode/cdnnode/admin"
 	"github.com/cdnnode/cdnnode/cachestore"
@@ -30,13 +31,17 @@ type Node struct {
 	traffic *worker.Group
 	admin   *http.Server
 	adminL  net.Listener
+
+	stopOwners context.CancelFunc // ends the shard owners' loops
+	owners     sync.WaitGroup
 }
 
 // New builds a node for cfg; Start binds and serves it.
 func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	store, err := cachestore.New(cachestore.Options{
+		Shards:         cfg.Server.Workers,
 		MemoryBytes:    int64(cfg.Cache.Memory),
-		MaxObjectBytes: int64(cfg.Cache.MaxObjectSize),
+		MaxObjectBytes: int64(cfg.Cache.MaxMemoryObject),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -45,9 +50,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	for name, pc := range cfg.Pools {
 		pools[name] = origin.NewPool(name, pc)
 	}
-	m := metrics.New(func() metrics.CacheStats {
-		s := store.Stats()
-		return metrics.CacheStats{Objects: s.Objects, Bytes: s.Bytes, Evictions: s.Evictions}
+	m := metrics.New(cfg.Server.Workers, func() []metrics.CacheStats {
+		shards := store.Shards()
+		out := make([]metrics.CacheStats, len(shards))
+		for i, sh := range shards {
+			s := sh.Stats()
+			out[i] = metrics.CacheStats{Objects: s.Objects, Bytes: s.Bytes, Hits: s.Hits, Misses: s.Misses, Rejected: s.Rejected, Evictions: s.Evictions}
+		}
+		return out
 	})
 	p, err := proxy.New(cfg, store, pools, m, log)
 	if err != nil {
@@ -59,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		log:     log,
 		store:   store,
 		pools:   pools,
-		traffic: worker.New(cfg.Server, p, log),
+		traffic: worker.New(cfg.Server, p.Handler, m, log),
 		admin: &http.Server{
 			Handler:           admin.Handler(m.Handler()),
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
@@ -79,6 +89,16 @@ func (n *Node) Start() error {
 		return fmt.Errorf("node: admin listen %s: %w", n.cfg.Admin.Listen, err)
 	}
 	n.adminL = l
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopOwners = cancel
+	for i, sh := range n.store.Shards() {
+		n.owners.Go(func() {
+			if err := worker.RunPinned(ctx, i, n.cfg.Server.Pin, sh.Run); err != nil {
+				n.log.Warn("shard owner not pinned", "shard", i, "err", err)
+				sh.Run(ctx)
+			}
+		})
+	}
 	n.traffic.Serve()
 	go func() {
 		if err := n.admin.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -115,6 +135,10 @@ func (n *Node) Close() {
 
 func (n *Node) release() {
 	_ = n.admin.Close()
+	if n.stopOwners != nil {
+		n.stopOwners()
+		n.owners.Wait()
+	}
 	for _, p := range n.pools {
 		p.CloseIdle()
 	}

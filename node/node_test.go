@@ -96,12 +96,16 @@ func TestAdmin(t *testing.T) {
 		`cdnnode_requests_total{cache="hit",code="200"} 2`,
 		`cdnnode_requests_total{cache="miss",code="200"} 1`,
 		`cdnnode_origin_requests_total{pool="demo"} 1`,
-		`cdnnode_cache_objects 1`,
-		`cdnnode_request_duration_seconds_bucket`,
-		`cdnnode_cache_evictions_total 0`,
+		`cdnnode_request_duration_seconds_bucket{cache="hit",le="+Inf"} 2`,
+		`cdnnode_cache_evictions_total{shard="1"} 0`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for name, want := range map[string]float64{"cdnnode_cache_objects": 1, "cdnnode_cache_hits_total": 2} {
+		if got := sumMetric(m, name); got != want {
+			t.Errorf("%s summed over shards = %v, want %v", name, got, want)
 		}
 	}
 	if got := h.adminGet("/healthz"); got != "ok\n" {
@@ -110,6 +114,50 @@ func TestAdmin(t *testing.T) {
 	if got := h.adminGet("/debug/pprof/"); !strings.Contains(got, "goroutine") {
 		t.Errorf("/debug/pprof/ does not list profiles")
 	}
+}
+
+// TestWorkersShareTraffic proves that with 2 workers the kernel spreads
+// connections over both workers' reuseport listeners.
+func TestWorkersShareTraffic(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil)
+	for range 40 {
+		h.client.CloseIdleConnections() // a new connection each time
+		if _, _, err := h.do("GET", "/obj/spread", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := h.adminGet("/metrics")
+	for _, w := range []string{"0", "1"} {
+		name := `cdnnode_worker_connections_accepted_total{worker="` + w + `"}`
+		if got := sumMetric(m, name); got == 0 {
+			t.Errorf("worker %s accepted no connection of 40", w)
+		}
+	}
+	if got := sumMetric(m, "cdnnode_worker_connections_accepted_total"); got != 40 {
+		t.Errorf("connections accepted = %v, want 40", got)
+	}
+}
+
+// sumMetric adds every sample in a Prometheus text exposition whose series
+// starts with name (a bare name sums over all its label sets).
+func sumMetric(exposition, name string) float64 {
+	var sum float64
+	for line := range strings.SplitSeq(exposition, "\n") {
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		rest := line[len(name):]
+		if rest == "" || (rest[0] != ' ' && rest[0] != '{' && !strings.HasSuffix(name, "}")) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
 }
 
 // TestRequestPolicy covers requests the node refuses or routes before the

@@ -13,6 +13,7 @@ import (
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/keys"
+	"github.com/cdnnode/cdnnode/metrics"
 	"github.com/cdnnode/cdnnode/origin"
 )
 
@@ -35,7 +36,7 @@ var surrogateFields = [...]string{"Surrogate-Key", "Cache-Tag"}
 // forward sends r to the site's pool and streams the answer to the client,
 // storing it on the way when the request is cacheable and policy allows.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
-	cacheable := x.out.cache != "bypass"
+	cacheable := x.out.cache != metrics.Bypass
 	revalidate := cacheable && x.stale != nil && cachepolicy.HasValidators(x.stale.Header)
 	out := p.upstreamRequest(r, x, cacheable, revalidate)
 	p.metrics.OriginRequests.WithLabelValues(x.site.pool.Name()).Inc()

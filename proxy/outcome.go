@@ -7,6 +7,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/keys"
+	"github.com/cdnnode/cdnnode/metrics"
 )
 
 // statusClientClosed is logged, never sent, when the client went away
@@ -28,11 +29,9 @@ type exchange struct {
 // outcome is what the cache did with a request; it feeds Cache-Status
 // (RFC 9211), the access log and the metrics alike.
 type outcome struct {
-	// cache is "hit", or why the request went forward: "miss", "vary-miss",
-	// "stale", "request" (the request's directives), "bypass"; or a local
-	// answer: "only-if-cached", "error".
-	cache     string
-	hit       bool
+	// cache is Hit, or why the request went forward (Miss, VaryMiss, Stale,
+	// Request, Bypass), or a local answer (OnlyIfCached, Error).
+	cache     metrics.Outcome
 	ttl       time.Duration // on hits: remaining freshness, negative when stale
 	stored    bool
 	fwdStatus int    // status the origin answered with, when it differs in meaning
@@ -44,13 +43,13 @@ type outcome struct {
 func (o *outcome) String() string {
 	b := make([]byte, 0, 64)
 	b = append(b, "cdnnode"...)
-	switch {
-	case o.hit:
+	switch o.cache {
+	case metrics.Hit:
 		b = append(b, "; hit; ttl="...)
 		b = strconv.AppendInt(b, int64(o.ttl/time.Second), 10)
-	case o.cache == "miss", o.cache == "vary-miss", o.cache == "stale", o.cache == "request", o.cache == "bypass":
+	case metrics.Miss, metrics.VaryMiss, metrics.Stale, metrics.Request, metrics.Bypass:
 		b = append(b, "; fwd="...)
-		b = append(b, o.cache...)
+		b = append(b, o.cache.String()...)
 		if o.fwdStatus != 0 {
 			b = append(b, "; fwd-status="...)
 			b = strconv.AppendInt(b, int64(o.fwdStatus), 10)
@@ -94,24 +93,19 @@ func (rw *responseRecorder) Unwrap() http.ResponseWriter { return rw.ResponseWri
 
 // finish logs the request and records its metrics. It runs deferred, so an
 // aborted transfer is recorded too.
-func (p *Proxy) finish(rw *responseRecorder, r *http.Request, x *exchange) {
+func (p *Proxy) finish(rw *responseRecorder, r *http.Request, x *exchange, stats *metrics.Worker) {
 	status := rw.status
 	if status == 0 {
 		status = statusClientClosed
 	}
 	dur := p.now().Sub(x.start)
-	label := x.out.cache
-	if label == "" {
-		label = "error"
-	}
-	p.metrics.Requests.WithLabelValues(label, strconv.Itoa(status)).Inc()
-	p.metrics.Duration.WithLabelValues(label).Observe(dur.Seconds())
+	stats.Request(x.out.cache, status, dur)
 	if !p.access {
 		return
 	}
 	p.log.Info("access",
 		"remote", r.RemoteAddr, "proto", r.Proto, "method", r.Method, "host", r.Host,
 		"uri", r.RequestURI, "status", status, "bytes", rw.bytes, "dur_ms", float64(dur.Microseconds())/1000,
-		"cache", label, "stored", x.out.stored, "detail", x.out.detail,
+		"cache", x.out.cache.String(), "stored", x.out.stored, "detail", x.out.detail,
 	)
 }

@@ -76,20 +76,36 @@ func New(cfg *config.Config, store *cachestore.Store, pools map[string]*origin.P
 	return p, nil
 }
 
-// ServeHTTP runs one request through the pipeline.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Handler returns the pipeline for worker group i, which counts its
+// requests in that worker's own metrics.
+func (p *Proxy) Handler(i int) http.Handler {
+	return &handler{p: p, stats: p.metrics.Worker(i)}
+}
+
+// handler is the pipeline as one worker group serves it.
+type handler struct {
+	p     *Proxy
+	stats *metrics.Worker
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.p.serveHTTP(w, r, h.stats)
+}
+
+// serveHTTP runs one request through the pipeline, counting it in stats.
+func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics.Worker) {
 	x := &exchange{start: p.now(), rw: responseRecorder{ResponseWriter: w}}
-	defer p.finish(&x.rw, r, x)
+	defer p.finish(&x.rw, r, x, stats)
 	w = &x.rw
 
 	if err := origin.CheckConnection(r.Header); err != nil {
-		x.out = outcome{cache: "error", detail: "bad-connection"}
+		x.out = outcome{cache: metrics.Error, detail: "bad-connection"}
 		p.refuse(w, x, http.StatusBadRequest, err.Error())
 		return
 	}
 	cs := p.cfg.Match(r.Host)
 	if cs == nil {
-		x.out = outcome{cache: "error", detail: "no-site"}
+		x.out = outcome{cache: metrics.Error, detail: "no-site"}
 		p.refuse(w, x, http.StatusNotFound, "no site is configured for this host")
 		return
 	}
@@ -98,10 +114,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		x.out = outcome{cache: "bypass", detail: "method"}
+		x.out = outcome{cache: metrics.Bypass, detail: "method"}
 		p.forward(w, r, x)
 	case !x.site.cache:
-		x.out = outcome{cache: "bypass", detail: "cache-off"}
+		x.out = outcome{cache: metrics.Bypass, detail: "cache-off"}
 		p.forward(w, r, x)
 	default:
 		p.cached(w, r, x)
@@ -116,36 +132,36 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 	obj, objKey, varyMiss := p.lookup(x.key, r.Header)
 	if obj == nil {
 		if req.OnlyIfCached {
-			x.out = outcome{cache: "only-if-cached", detail: "only-if-cached"}
+			x.out = outcome{cache: metrics.OnlyIfCached, detail: "only-if-cached"}
 			p.refuse(w, x, http.StatusGatewayTimeout, "not in cache and the request is only-if-cached")
 			return
 		}
-		x.out = outcome{cache: "miss"}
+		x.out = outcome{cache: metrics.Miss}
 		if varyMiss {
-			x.out.cache = "vary-miss"
+			x.out.cache = metrics.VaryMiss
 		}
 		p.forward(w, r, x)
 		return
 	}
 	switch cachepolicy.Reuse(req, obj.Policy, now) {
 	case cachepolicy.Fresh:
-		x.out = outcome{cache: "hit", hit: true}
+		x.out = outcome{cache: metrics.Hit}
 		p.serve(w, r, x, obj, now)
 		return
 	case cachepolicy.StaleOK:
-		x.out = outcome{cache: "hit", hit: true, detail: "max-stale"}
+		x.out = outcome{cache: metrics.Hit, detail: "max-stale"}
 		p.serve(w, r, x, obj, now)
 		return
 	}
 	if req.OnlyIfCached {
-		x.out = outcome{cache: "only-if-cached", detail: "only-if-cached"}
+		x.out = outcome{cache: metrics.OnlyIfCached, detail: "only-if-cached"}
 		p.refuse(w, x, http.StatusGatewayTimeout, "cached response is stale and the request is only-if-cached")
 		return
 	}
 	// Stale, or the request demands a fresher answer than we hold.
-	x.out = outcome{cache: "stale"}
+	x.out = outcome{cache: metrics.Stale}
 	if cachepolicy.Reuse(cachepolicy.NewDirectives(), obj.Policy, now) == cachepolicy.Fresh {
-		x.out.cache = "request"
+		x.out.cache = metrics.Request
 	}
 	x.stale, x.staleKey = obj, objKey
 	p.forward(w, r, x)

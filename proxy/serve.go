@@ -11,6 +11,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/metrics"
 )
 
 // notModifiedFields are the stored fields a 304 from cache carries
@@ -21,7 +22,7 @@ var notModifiedFields = [...]string{"Cache-Control", "Content-Location", "Date",
 // satisfied conditional, 206 or 416 for a Range, headers only for HEAD.
 // This is the one place where a stored object becomes response bytes.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *cachestore.Object, now time.Time) {
-	if x.out.hit {
+	if x.out.cache == metrics.Hit {
 		x.out.ttl = obj.Policy.TTL(now)
 	}
 	h := w.Header()

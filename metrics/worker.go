@@ -1,0 +1,153 @@
+package metrics
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcome is what the cache did with a request: the "cache" label of the
+// request metrics and the fwd value of Cache-Status.
+type Outcome uint8
+
+// The outcomes, in label order.
+const (
+	Error        Outcome = iota // refused or failed before the cache had a say
+	Hit                         // served from cache
+	Miss                        // not in cache
+	VaryMiss                    // the URI is cached, this Vary variant is not
+	Stale                       // the stored response was stale
+	Request                     // the request's directives demanded a fresh answer
+	Bypass                      // not cacheable by method or site
+	OnlyIfCached                // 504: only-if-cached and nothing usable
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"error", "hit", "miss", "vary-miss", "stale", "request", "bypass", "only-if-cached"}
+
+func (o Outcome) String() string {
+	if o >= numOutcomes {
+		return "unknown"
+	}
+	return outcomeNames[o]
+}
+
+// durationBuckets are the upper bounds, in seconds, of the request duration
+// histogram.
+var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// minCode and maxCode bound the status codes counted individually; others
+// count as 0 ("other").
+const minCode, maxCode = 100, 599
+
+// Worker holds one worker group's request counters. Only that worker's
+// goroutines add to it, so a request never writes a cache line another
+// worker writes; /metrics sums every worker when it is read.
+type Worker struct {
+	id       int
+	accepted atomic.Uint64
+	requests [numOutcomes][maxCode - minCode + 2]atomic.Uint64 // last slot: codes out of range
+	buckets  [numOutcomes][]atomic.Uint64                      // cumulative at scrape, per-bucket here; last is +Inf
+	sumNanos [numOutcomes]atomic.Uint64
+}
+
+func newWorker(id int) *Worker {
+	w := &Worker{id: id}
+	for o := range w.buckets {
+		w.buckets[o] = make([]atomic.Uint64, len(durationBuckets)+1)
+	}
+	return w
+}
+
+// Accepted counts one connection accepted by this worker's listeners.
+func (w *Worker) Accepted() { w.accepted.Add(1) }
+
+// Request counts one finished request with its outcome, status code and
+// duration.
+func (w *Worker) Request(o Outcome, code int, d time.Duration) {
+	if o >= numOutcomes {
+		o = Error
+	}
+	slot := maxCode - minCode + 1
+	if code >= minCode && code <= maxCode {
+		slot = code - minCode
+	}
+	w.requests[o][slot].Add(1)
+	secs := d.Seconds()
+	b := len(durationBuckets)
+	for i, ub := range durationBuckets {
+		if secs <= ub {
+			b = i
+			break
+		}
+	}
+	w.buckets[o][b].Add(1)
+	w.sumNanos[o].Add(uint64(max(d, 0)))
+}
+
+// workerCollector exports the workers' counters, summed across workers,
+// plus connections accepted per worker.
+type workerCollector struct {
+	workers  []*Worker
+	requests *prometheus.Desc
+	duration *prometheus.Desc
+	accepted *prometheus.Desc
+}
+
+func newWorkerCollector(workers []*Worker) *workerCollector {
+	return &workerCollector{
+		workers: workers,
+		requests: prometheus.NewDesc("cdnnode_requests_total",
+			"Client requests by cache outcome and status code.", []string{"cache", "code"}, nil),
+		duration: prometheus.NewDesc("cdnnode_request_duration_seconds",
+			"Time from request start to the end of the response, by cache outcome.", []string{"cache"}, nil),
+		accepted: prometheus.NewDesc("cdnnode_worker_connections_accepted_total",
+			"Client connections accepted, by worker.", []string{"worker"}, nil),
+	}
+}
+
+func (c *workerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.requests
+	ch <- c.duration
+	ch <- c.accepted
+}
+
+func (c *workerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, w := range c.workers {
+		ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(w.accepted.Load()), strconv.Itoa(w.id))
+	}
+	for o := range numOutcomes {
+		for slot := range maxCode - minCode + 2 {
+			var n uint64
+			for _, w := range c.workers {
+				n += w.requests[o][slot].Load()
+			}
+			if n == 0 {
+				continue
+			}
+			code := "other"
+			if slot <= maxCode-minCode {
+				code = strconv.Itoa(slot + minCode)
+			}
+			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(n), o.String(), code)
+		}
+		var count, sum uint64
+		cumulative := make(map[float64]uint64, len(durationBuckets))
+		for i, ub := range durationBuckets {
+			for _, w := range c.workers {
+				count += w.buckets[o][i].Load()
+			}
+			cumulative[ub] = count
+		}
+		for _, w := range c.workers {
+			count += w.buckets[o][len(durationBuckets)].Load()
+			sum += w.sumNanos[o].Load()
+		}
+		if count == 0 {
+			continue
+		}
+		ch <- prometheus.MustNewConstHistogram(c.duration, count, float64(sum)/1e9, cumulative, o.String())
+	}
+}
