@@ -7,9 +7,13 @@
 package cachestore
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"sync"
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
+	"github.com/cdnnode/cdnnode/cachestore/disk"
 )
 
 // Object is one stored response, or a Vary index that names the request
@@ -19,7 +23,7 @@ type Object struct {
 	Key    string      // full cache key, compared on lookup to rule out hash collisions
 	Status int         // response status code
 	Header http.Header // response header as stored: no hop-by-hop, targeted or surrogate fields
-	Body   []byte      // the whole body; shared, read-only
+	Body   []byte      // the whole body when it is in memory; shared, read-only. Use BodySize and WriteBody.
 	Policy cachepolicy.Entry
 	Tags   []string // surrogate keys
 
@@ -32,6 +36,54 @@ type Object struct {
 	// request fields (canonical names, sorted) that select a variant, whose
 	// objects live under keys.Key.Variant(Vary, request header).
 	Vary []string
+
+	// record holds the body of an object too large for memory, open for
+	// this one request; nil when Body holds it.
+	record *disk.Record
+}
+
+// copyBufs are the buffers disk bodies stream through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// BodySize is the length of the body, wherever it is.
+func (o *Object) BodySize() int64 {
+	if o.record != nil {
+		return o.record.Size()
+	}
+	return int64(len(o.Body))
+}
+
+// WriteBody writes n body bytes from off to w: from memory, or streamed
+// from disk reading only the blocks that hold them. A disk body that fails
+// its checksum stops with an error before any bad byte is written (the
+// record is removed); the caller must abort the response.
+func (o *Object) WriteBody(w io.Writer, off, n int64) error {
+	if o.record == nil {
+		_, err := w.Write(o.Body[off : off+n])
+		return err
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	if _, err := io.CopyBuffer(w, o.record.NewReader(off, n), *bp); err != nil {
+		return fmt.Errorf("cachestore: body of %s: %w", o.Key, err)
+	}
+	return nil
+}
+
+// Release ends the caller's use of an object from Get: it closes a disk
+// body. A no-op for objects in memory and for nil.
+func (o *Object) Release() {
+	if o != nil && o.record != nil {
+		_ = o.record.Close()
+	}
+}
+
+// Refreshed returns a copy of o with a new header, targeted fields and
+// reuse state (after a 304), sharing o's body wherever it is.
+func (o *Object) Refreshed(h http.Header, targeted http.Header, p cachepolicy.Entry) *Object {
+	c := *o
+	c.Header, c.Targeted, c.Policy = h, targeted, p
+	return &c
 }
 
 // headerOverhead approximates the bytes a header field costs beyond its text.

@@ -1,24 +1,28 @@
 package cachestore
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/dgraph-io/ristretto/v2"
 
+	"github.com/cdnnode/cdnnode/cachestore/disk"
 	"github.com/cdnnode/cdnnode/keys"
 )
 
-// ErrTooLarge reports an object larger than the store's MaxObjectBytes.
-var ErrTooLarge = errors.New("cachestore: object larger than the memory tier accepts")
+// ErrTooLarge reports an object larger than the store accepts.
+var ErrTooLarge = errors.New("cachestore: object larger than the cache accepts")
 
 // Options size a Store.
 type Options struct {
-	Shards         int   // number of shards, one per worker group; 0 means 1
-	MemoryBytes    int64 // memory tier capacity across all shards, in bytes of Object.Size
-	MaxObjectBytes int64 // largest object a Writer accepts; 0 means one shard's memory
+	Shards               int   // number of shards, one per worker group; 0 means 1
+	MemoryBytes          int64 // memory tier capacity across all shards, in bytes of Object.Size
+	MaxMemoryObjectBytes int64 // largest body kept in memory; 0 means one shard's memory
+	MaxObjectBytes       int64 // largest body stored at all, on disk past MaxMemoryObjectBytes; without a disk tier, MaxMemoryObjectBytes
+	Disk                 DiskOptions
+	Logger               *slog.Logger // nil discards
 }
 
 // Store is the cache: a fixed set of shards, each owning the keys whose hash
@@ -26,14 +30,21 @@ type Options struct {
 // all shards. Safe for concurrent use.
 type Store struct {
 	shards    []*Shard
-	maxObject int64
+	maxMemory int64 // largest body in memory
+	maxObject int64 // largest body stored
 }
 
-// Shard is one shard's memory tier. Its counters are its own.
+// Shard is one shard: its memory tier, its disk tier if any, and its own
+// counters.
 type Shard struct {
 	id        int
+	log       *slog.Logger
 	mem       *ristretto.Cache[uint64, *Object]
 	evictions atomic.Uint64 // objects pushed out by capacity, not by Delete
+
+	disk     *disk.Tier   // nil without a disk tier
+	jobs     chan diskJob // write-throughs and deletes for the owner, in order
+	counters diskCounters
 }
 
 // assumedObjectBytes sizes ristretto's admission counters: about ten
@@ -49,13 +60,23 @@ func New(o Options) (*Store, error) {
 	if o.MemoryBytes <= 0 {
 		return nil, fmt.Errorf("cachestore: memory size %d must be positive", o.MemoryBytes)
 	}
-	perShard := o.MemoryBytes / int64(o.Shards)
-	if o.MaxObjectBytes <= 0 || o.MaxObjectBytes > perShard {
-		o.MaxObjectBytes = perShard
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{shards: make([]*Shard, o.Shards), maxObject: o.MaxObjectBytes}
+	perShard := o.MemoryBytes / int64(o.Shards)
+	if o.MaxMemoryObjectBytes <= 0 || o.MaxMemoryObjectBytes > perShard {
+		o.MaxMemoryObjectBytes = perShard
+	}
+	if o.Disk.Dir == "" || o.MaxObjectBytes < o.MaxMemoryObjectBytes {
+		o.MaxObjectBytes = o.MaxMemoryObjectBytes
+	}
+	s := &Store{shards: make([]*Shard, o.Shards), maxMemory: o.MaxMemoryObjectBytes, maxObject: o.MaxObjectBytes}
 	for i := range s.shards {
-		sh, err := newShard(i, perShard)
+		sh, err := newShard(i, perShard, o.Logger)
+		if err == nil && o.Disk.Dir != "" {
+			sh.disk, err = openDisk(i, o.Shards, o.Disk, o.Logger)
+			sh.jobs = make(chan diskJob, diskQueue)
+		}
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -65,8 +86,8 @@ func New(o Options) (*Store, error) {
 	return s, nil
 }
 
-func newShard(id int, memory int64) (*Shard, error) {
-	sh := &Shard{id: id}
+func newShard(id int, memory int64, log *slog.Logger) (*Shard, error) {
+	sh := &Shard{id: id, log: log}
 	mem, err := ristretto.NewCache(&ristretto.Config[uint64, *Object]{
 		NumCounters:        max(memory/assumedObjectBytes*10, 1000),
 		MaxCost:            memory,
@@ -95,35 +116,50 @@ func (s *Store) Close() {
 // Shards are the store's shards, indexed as keys.Key.Shard numbers them.
 func (s *Store) Shards() []*Shard { return s.shards }
 
-// Run is the shard owner's loop: the work on the shard's own state that no
-// request does inline. It returns when ctx ends.
-func (sh *Shard) Run(ctx context.Context) { <-ctx.Done() }
-
 // shard is the shard that owns k.
 func (s *Store) shard(k keys.Key) *Shard { return s.shards[k.Shard(len(s.shards))] }
 
-// MaxObjectBytes is the largest body a Writer accepts.
+// MaxObjectBytes is the largest body the store keeps, in memory or on disk.
 func (s *Store) MaxObjectBytes() int64 { return s.maxObject }
 
-// Get returns the object stored under k. A hash match whose full key differs
-// (a collision) is a miss.
+// Get returns the object stored under k: from memory, or else from the
+// disk tier (a memory hit never touches the disk). A hash match whose full
+// key differs (a collision) is a miss. The caller must Release the object
+// when done with it.
 func (s *Store) Get(k keys.Key) (*Object, bool) {
-	o, ok := s.shard(k).mem.Get(k.Hash)
-	if !ok || o.Key != k.Full {
+	sh := s.shard(k)
+	if o, ok := sh.mem.Get(k.Hash); ok && o.Key == k.Full {
+		return o, true
+	}
+	if sh.disk == nil {
 		return nil, false
 	}
-	return o, true
+	return sh.fromDisk(k, s.maxMemory)
 }
 
-// Put stores a complete object under k, replacing what was there, and
-// waits until it is visible to Get, so the next request sees it. It reports
-// false if the object was not stored: a body over MaxObjectBytes, a total
-// cost over the shard's memory, or refused by the tier's admission policy.
+// Put stores a complete in-memory object under k, replacing what was
+// there, waits until it is visible to Get, and queues it for the disk tier.
+// It reports false if the object was stored nowhere: a body over the memory
+// limit, a cost over the shard's memory or refused by its admission policy,
+// and no room in the disk queue. An object whose body is on disk is not
+// stored again.
 func (s *Store) Put(k keys.Key, o *Object) bool {
+	if o.record != nil {
+		return false
+	}
 	o.Key = k.Full
-	mem := s.shard(k).mem
+	sh := s.shard(k)
+	inMemory := sh.putMemory(k, o, s.maxMemory)
+	onDisk := sh.disk != nil && sh.writeThrough(k, o)
+	return inMemory || onDisk
+}
+
+// putMemory stores o in the shard's memory tier and reports whether it was
+// admitted.
+func (sh *Shard) putMemory(k keys.Key, o *Object, maxMemory int64) bool {
+	mem := sh.mem
 	size := o.Size()
-	if int64(len(o.Body)) > s.maxObject || size > mem.MaxCost() {
+	if int64(len(o.Body)) > maxMemory || size > mem.MaxCost() {
 		return false
 	}
 	// A replacement goes through admission and eviction as a new item:
@@ -137,27 +173,38 @@ func (s *Store) Put(k keys.Key, o *Object) bool {
 	return ok
 }
 
-// Delete removes whatever is stored under k.
+// Delete removes whatever is stored under k, in memory at once and on
+// disk after any write-through of it still queued.
 func (s *Store) Delete(k keys.Key) {
-	mem := s.shard(k).mem
-	mem.Del(k.Hash)
-	mem.Wait()
+	sh := s.shard(k)
+	sh.mem.Del(k.Hash)
+	sh.mem.Wait()
+	if sh.disk != nil {
+		sh.deleteFromDisk(k)
+	}
 }
 
-// Stats are a memory tier's counters.
+// Stats are a shard's counters (or all shards', summed).
 type Stats struct {
-	Objects   uint64 // objects stored now
+	Objects   uint64 // objects in memory now
 	Bytes     uint64 // their total cost
-	Evictions uint64 // objects evicted for capacity since start
-	Hits      uint64 // lookups that found an object
-	Misses    uint64 // lookups that found none
-	Rejected  uint64 // objects the admission policy turned away
+	Evictions uint64 // objects evicted from memory for capacity since start
+	Hits      uint64 // memory lookups that found an object
+	Misses    uint64 // memory lookups that found none
+	Rejected  uint64 // objects the memory admission policy turned away
+
+	DiskObjects, DiskBytes uint64 // records on disk now, and their bytes
+	DiskEvictions          uint64 // records evicted for the disk budget
+	DiskCorrupt            uint64 // records found damaged and removed
+	DiskWriteErrors        uint64 // disk writes that failed
+	DiskDropped            uint64 // write-throughs dropped for a full queue
+	DiskDegraded           uint64 // shards whose disk tier is degraded now
 }
 
 // Stats reads one shard's counters.
 func (sh *Shard) Stats() Stats {
 	m := sh.mem.Metrics
-	return Stats{
+	st := Stats{
 		Objects:   m.KeysAdded() - m.KeysEvicted(),
 		Bytes:     m.CostAdded() - m.CostEvicted(),
 		Evictions: sh.evictions.Load(),
@@ -165,6 +212,17 @@ func (sh *Shard) Stats() Stats {
 		Misses:    m.Misses(),
 		Rejected:  m.SetsRejected(),
 	}
+	if sh.disk != nil {
+		d := sh.disk.Stats()
+		st.DiskObjects, st.DiskBytes = uint64(d.Objects), uint64(d.Bytes)
+		st.DiskEvictions, st.DiskWriteErrors = d.Evictions, d.WriteErrors
+		st.DiskCorrupt = d.Corrupt + sh.counters.badMeta.Load()
+		st.DiskDropped = sh.counters.dropped.Load()
+		if d.Degraded {
+			st.DiskDegraded = 1
+		}
+	}
+	return st
 }
 
 // Stats sums every shard's counters.
@@ -178,6 +236,13 @@ func (s *Store) Stats() Stats {
 		t.Hits += st.Hits
 		t.Misses += st.Misses
 		t.Rejected += st.Rejected
+		t.DiskObjects += st.DiskObjects
+		t.DiskBytes += st.DiskBytes
+		t.DiskEvictions += st.DiskEvictions
+		t.DiskCorrupt += st.DiskCorrupt
+		t.DiskWriteErrors += st.DiskWriteErrors
+		t.DiskDropped += st.DiskDropped
+		t.DiskDegraded += st.DiskDegraded
 	}
 	return t
 }

@@ -34,16 +34,16 @@ func TestNewRejectsNonPositiveMemory(t *testing.T) {
 	}
 }
 
-func TestMaxObjectBytesDefaults(t *testing.T) {
+func TestMaxObjectBytesWithoutDisk(t *testing.T) {
 	tests := []struct {
 		name      string
 		o         Options
 		wantLimit int64
 	}{
 		{"zero means memory size", Options{MemoryBytes: 1 << 20}, 1 << 20},
-		{"negative means memory size", Options{MemoryBytes: 1 << 20, MaxObjectBytes: -5}, 1 << 20},
-		{"capped at memory size", Options{MemoryBytes: 1 << 20, MaxObjectBytes: 2 << 20}, 1 << 20},
-		{"kept when smaller", Options{MemoryBytes: 1 << 20, MaxObjectBytes: 4096}, 4096},
+		{"negative means memory size", Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: -5}, 1 << 20},
+		{"capped at memory size", Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: 2 << 20}, 1 << 20},
+		{"kept when smaller", Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: 4096}, 4096},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,10 +234,10 @@ func TestEvictionKeepsMemoryBounded(t *testing.T) {
 }
 
 func TestPutRefusesOversizedObject(t *testing.T) {
-	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxObjectBytes: 1024})
+	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: 1024})
 	k := key(1, "https://example.com/big")
 	if s.Put(k, &Object{Status: 200, Body: make([]byte, 4096)}) {
-		t.Errorf("Put of a 4096-byte body with MaxObjectBytes 1024 = true, want false")
+		t.Errorf("Put of a 4096-byte body with MaxMemoryObjectBytes 1024 and no disk = true, want false")
 	}
 	if _, ok := s.Get(k); ok {
 		t.Errorf("Get after a refused Put hit")
@@ -358,7 +358,7 @@ func TestCommitReportsRefusal(t *testing.T) {
 // TestCommitBodyAtLimitWithHeader: MaxObjectBytes bounds the body, so a
 // body exactly at the limit is stored even with header fields.
 func TestCommitBodyAtLimitWithHeader(t *testing.T) {
-	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxObjectBytes: 1024})
+	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: 1024})
 	k := key(1, "https://example.com/lim")
 	w := s.NewWriter(k, newObject(), -1)
 	if _, err := w.Write(make([]byte, 1024)); err != nil {

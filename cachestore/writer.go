@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/cdnnode/cdnnode/cachestore/disk"
 	"github.com/cdnnode/cdnnode/keys"
 )
 
@@ -12,44 +13,97 @@ import (
 // aborted.
 var errClosed = errors.New("cachestore: writer already committed or aborted")
 
-// Writer fills one object while its body streams from the origin. Nothing
-// is visible to readers until Commit; Abort (or a Write past the size limit)
-// discards it. A Writer is used by one goroutine.
+// Writer fills one object while its body streams from the origin. A body
+// up to the memory limit is buffered and committed to memory (and written
+// through to disk by the shard's owner); a larger one spills to a disk
+// record as it streams, so memory holds no more than the memory limit of
+// it. Nothing is visible to readers until Commit; Abort (or a Write past
+// the size limit) discards it. A Writer is used by one goroutine.
 type Writer struct {
 	s    *Store
+	sh   *Shard
 	k    keys.Key
 	obj  *Object
 	body []byte
-	err  error // sticky: ErrTooLarge, or errClosed after Commit/Abort
+	dw   *disk.Writer // set once the body spilled to disk
+	n    int64        // body bytes written
+	err  error        // sticky: ErrTooLarge, a disk error, or errClosed after Commit/Abort
 }
 
 // NewWriter starts filling obj (status, header, policy, tags set by the
 // caller; Body is ignored) under k. sizeHint is the expected body length,
 // or -1 when unknown; a hint over the limit fails the Writer at once.
 func (s *Store) NewWriter(k keys.Key, obj *Object, sizeHint int64) *Writer {
-	w := &Writer{s: s, k: k, obj: obj}
+	obj.Key = k.Full
+	w := &Writer{s: s, sh: s.shard(k), k: k, obj: obj}
 	switch {
 	case sizeHint > s.maxObject:
 		w.err = ErrTooLarge
+	case sizeHint > s.maxMemory:
+		w.spill(sizeHint)
 	case sizeHint > 0:
 		w.body = make([]byte, 0, sizeHint)
 	}
 	return w
 }
 
-// Write appends p to the body. Past the size limit it returns ErrTooLarge
-// and drops what it had: the caller stops teeing and the stream goes on.
+// spill moves the body to a new disk record: without a usable disk tier
+// the Writer fails with ErrTooLarge.
+func (w *Writer) spill(sizeHint int64) {
+	if w.sh.disk == nil {
+		w.fail(ErrTooLarge)
+		return
+	}
+	m, err := encodeMeta(w.obj)
+	if err == nil {
+		w.dw, err = w.sh.disk.Create(w.k.Hash, w.k.Full, m, sizeHint)
+	}
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	if _, err := w.dw.Write(w.body); err != nil {
+		w.fail(err)
+	}
+	w.body = nil
+}
+
+// Write adds p to the body. Past the size limit, or when the disk fails,
+// it returns an error and drops what it had: the caller stops teeing and
+// the stream goes on.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if int64(len(w.body)+len(p)) > w.s.maxObject {
-		w.err = ErrTooLarge
-		w.body = nil
+	if w.n+int64(len(p)) > w.s.maxObject {
+		w.fail(ErrTooLarge)
 		return 0, w.err
+	}
+	if w.dw == nil && w.n+int64(len(p)) > w.s.maxMemory {
+		w.spill(-1)
+		if w.err != nil {
+			return 0, w.err
+		}
+	}
+	w.n += int64(len(p))
+	if w.dw != nil {
+		if _, err := w.dw.Write(p); err != nil {
+			w.fail(err)
+			return 0, w.err
+		}
+		return len(p), nil
 	}
 	w.body = append(w.body, p...)
 	return len(p), nil
+}
+
+// fail makes err sticky and discards the body.
+func (w *Writer) fail(err error) {
+	w.err = err
+	w.body = nil
+	if w.dw != nil {
+		w.dw.Abort()
+	}
 }
 
 // Err reports why the Writer can no longer commit, or nil.
@@ -57,26 +111,39 @@ func (w *Writer) Err() error { return w.err }
 
 // Commit stores the object with the body written so far, setting its
 // Content-Length field to the body's length (a chunked origin response
-// gets one too); the caller must only commit a body it knows to be complete. It reports false when nothing
-// was stored (an earlier error, or the memory tier refused it).
+// gets one too); the caller must only commit a body it knows to be
+// complete. It reports false when nothing was stored.
 func (w *Writer) Commit() bool {
 	if w.err != nil {
 		w.Abort()
 		return false
+	}
+	w.err = errClosed
+	if w.dw != nil {
+		if err := w.dw.Commit(); err != nil {
+			return false
+		}
+		// The disk record is now the object: drop an older copy in memory.
+		w.sh.mem.Del(w.k.Hash)
+		w.sh.mem.Wait()
+		return true
 	}
 	w.obj.Body = w.body
 	if w.obj.Header == nil {
 		w.obj.Header = make(http.Header, 1)
 	}
 	w.obj.Header["Content-Length"] = []string{strconv.Itoa(len(w.body))}
-	w.body, w.err = nil, errClosed
+	w.body = nil
 	return w.s.Put(w.k, w.obj)
 }
 
 // Abort discards the object. It is a no-op after Commit, so callers defer it.
 func (w *Writer) Abort() {
-	w.body = nil
 	if w.err == nil {
 		w.err = errClosed
+	}
+	w.body = nil
+	if w.dw != nil {
+		w.dw.Abort()
 	}
 }

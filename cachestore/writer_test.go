@@ -124,7 +124,7 @@ func TestWriterCommitTwice(t *testing.T) {
 
 func TestWriterTooLarge(t *testing.T) {
 	const limit = 1024
-	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxObjectBytes: limit})
+	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: limit})
 	k := key(5, "https://example.com/large")
 	w := s.NewWriter(k, newObject(), -1)
 
@@ -154,7 +154,7 @@ func TestWriterTooLarge(t *testing.T) {
 
 func TestWriterSizeHintTooLarge(t *testing.T) {
 	const limit = 1024
-	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxObjectBytes: limit})
+	s := newStore(t, Options{MemoryBytes: 1 << 20, MaxMemoryObjectBytes: limit})
 	k := key(6, "https://example.com/hinted")
 
 	w := s.NewWriter(k, newObject(), limit+1)

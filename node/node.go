@@ -39,9 +39,16 @@ type Node struct {
 // New builds a node for cfg; Start binds and serves it.
 func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	store, err := cachestore.New(cachestore.Options{
-		Shards:         cfg.Server.Workers,
-		MemoryBytes:    int64(cfg.Cache.Memory),
-		MaxObjectBytes: int64(cfg.Cache.MaxMemoryObject),
+		Shards:               cfg.Server.Workers,
+		MemoryBytes:          int64(cfg.Cache.Memory),
+		MaxMemoryObjectBytes: int64(cfg.Cache.MaxMemoryObject),
+		MaxObjectBytes:       int64(cfg.Cache.MaxObject),
+		Disk: cachestore.DiskOptions{
+			Dir:           cfg.Cache.Disk.Path,
+			Bytes:         int64(cfg.Cache.Disk.Size),
+			RetryInterval: cfg.Cache.Disk.RetryInterval.D(),
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -92,12 +99,14 @@ func (n *Node) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopOwners = cancel
 	for i, sh := range n.store.Shards() {
-		n.owners.Go(func() {
-			if err := worker.RunPinned(ctx, i, n.cfg.Server.Pin, sh.Run); err != nil {
-				n.log.Warn("shard owner not pinned", "shard", i, "err", err)
-				sh.Run(ctx)
-			}
-		})
+		for _, owner := range sh.Owners() {
+			n.owners.Go(func() {
+				if err := worker.RunPinned(ctx, i, n.cfg.Server.Pin, owner); err != nil {
+					n.log.Warn("shard owner not pinned", "shard", i, "err", err)
+					owner(ctx)
+				}
+			})
+		}
 	}
 	n.traffic.Serve()
 	go func() {

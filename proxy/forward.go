@@ -158,14 +158,7 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	}
 	merged := cachepolicy.Freshen(stored, resp.Header)
 	d := cachepolicy.Decide(r.Method, r.Header, x.stale.Status, merged, now, x.site.policy)
-	obj := &cachestore.Object{
-		Status:   x.stale.Status,
-		Header:   p.clientHeader(merged, x),
-		Body:     x.stale.Body,
-		Policy:   entry(d, resp.Header, start, now),
-		Tags:     x.stale.Tags,
-		Targeted: targeted(merged, x.site.policy.TargetedFields),
-	}
+	obj := x.stale.Refreshed(p.clientHeader(merged, x), targeted(merged, x.site.policy.TargetedFields), entry(d, resp.Header, start, now))
 	if d.Reason == cachepolicy.Stored {
 		x.out.stored = p.store.Put(x.staleKey, obj)
 	} else {

@@ -130,6 +130,7 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 	now := p.now()
 	req := cachepolicy.RequestDirectives(r.Header)
 	obj, objKey, varyMiss := p.lookup(x.key, r.Header)
+	defer obj.Release()
 	if obj == nil {
 		if req.OnlyIfCached {
 			x.out = outcome{cache: metrics.OnlyIfCached, detail: "only-if-cached"}
@@ -178,6 +179,7 @@ func (p *Proxy) lookup(k keys.Key, h http.Header) (obj *cachestore.Object, at ke
 	if !obj.IsVaryIndex() {
 		return obj, k, false
 	}
+	obj.Release()
 	at = k.Variant(obj.Vary, h)
 	if obj, ok = p.store.Get(at); !ok {
 		return nil, at, true

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/cachestore/disk"
 	"github.com/cdnnode/cdnnode/metrics"
 )
 
@@ -45,7 +47,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 	}
 	h["Age"], h["Cache-Status"] = age, status
 
-	size := int64(len(obj.Body))
+	size := obj.BodySize()
 	if rng := r.Header.Get("Range"); rng != "" && obj.Status == http.StatusOK && cachepolicy.IfRange(r.Header, obj.Header) {
 		ranges, err := cachepolicy.ParseRange(rng, size)
 		switch {
@@ -60,7 +62,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 			h.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
 			w.WriteHeader(http.StatusPartialContent)
 			if r.Method != http.MethodHead {
-				_, _ = w.Write(obj.Body[rg.Start : rg.Start+rg.Length])
+				writeBody(w, obj, rg.Start, rg.Length)
 			}
 			return
 		case err == nil:
@@ -72,21 +74,34 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 	// The stored header carries Content-Length (set at commit).
 	w.WriteHeader(obj.Status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(obj.Body)
+		writeBody(w, obj, 0, size)
+	}
+}
+
+// writeBody sends n body bytes from off. A client that went away just ends
+// the response; a stored body that fails its checks aborts it, so the
+// client sees an incomplete transfer rather than bad bytes.
+func writeBody(w http.ResponseWriter, obj *cachestore.Object, off, n int64) {
+	if err := obj.WriteBody(w, off, n); errors.Is(err, disk.ErrCorrupt) {
+		panic(http.ErrAbortHandler)
 	}
 }
 
 // serveMultipart answers several ranges as multipart/byteranges
 // (RFC 9110 §14.6).
 func serveMultipart(w http.ResponseWriter, r *http.Request, obj *cachestore.Object, ranges []cachepolicy.ByteRange) {
-	size := int64(len(obj.Body))
+	size := obj.BodySize()
 	ctype := obj.Header.Get("Content-Type")
 	h := w.Header()
-	// Measure the body first so the response keeps a Content-Length.
+	// Measure the body first, without reading it, so the response keeps a
+	// Content-Length.
 	cw := &countWriter{}
 	mw := multipart.NewWriter(cw)
 	boundary := mw.Boundary()
-	writeParts(mw, obj.Body, ctype, size, ranges)
+	_ = writeParts(mw, ctype, size, ranges, func(_ io.Writer, rg cachepolicy.ByteRange) error {
+		cw.n += rg.Length
+		return nil
+	})
 	h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
 	h.Set("Content-Length", strconv.FormatInt(cw.n, 10))
 	w.WriteHeader(http.StatusPartialContent)
@@ -97,11 +112,17 @@ func serveMultipart(w http.ResponseWriter, r *http.Request, obj *cachestore.Obje
 	if err := mw.SetBoundary(boundary); err != nil {
 		panic(fmt.Sprintf("multipart boundary %q rejected: %v", boundary, err))
 	}
-	writeParts(mw, obj.Body, ctype, size, ranges)
+	err := writeParts(mw, ctype, size, ranges, func(part io.Writer, rg cachepolicy.ByteRange) error {
+		return obj.WriteBody(part, rg.Start, rg.Length)
+	})
+	if errors.Is(err, disk.ErrCorrupt) {
+		panic(http.ErrAbortHandler)
+	}
 }
 
-// writeParts writes one part per range and the closing delimiter.
-func writeParts(mw *multipart.Writer, body []byte, ctype string, size int64, ranges []cachepolicy.ByteRange) {
+// writeParts writes one part per range, its bytes written by body, and the
+// closing delimiter.
+func writeParts(mw *multipart.Writer, ctype string, size int64, ranges []cachepolicy.ByteRange, body func(io.Writer, cachepolicy.ByteRange) error) error {
 	for _, rg := range ranges {
 		ph := textproto.MIMEHeader{"Content-Range": {rg.ContentRange(size)}}
 		if ctype != "" {
@@ -109,13 +130,13 @@ func writeParts(mw *multipart.Writer, body []byte, ctype string, size int64, ran
 		}
 		part, err := mw.CreatePart(ph)
 		if err != nil {
-			return
+			return err
 		}
-		if _, err := part.Write(body[rg.Start : rg.Start+rg.Length]); err != nil {
-			return
+		if err := body(part, rg); err != nil {
+			return err
 		}
 	}
-	_ = mw.Close()
+	return mw.Close()
 }
 
 // countWriter counts bytes written and discards them.

@@ -1,0 +1,174 @@
+package cachestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdnnode/cdnnode/cachestore/disk"
+	"github.com/cdnnode/cdnnode/keys"
+)
+
+// DiskOptions configure the disk tier; an empty Dir means none.
+type DiskOptions struct {
+	Dir           string        // parent of the shards' directories
+	Bytes         int64         // budget across all shards
+	RetryInterval time.Duration // how often a shard whose disk failed tries again
+}
+
+// diskQueue is how many write-throughs and deletes a shard's owner may have
+// pending; a write-through that finds it full is dropped (the object stays
+// in memory only), a delete waits.
+const diskQueue = 256
+
+// deleteWait bounds how long a Delete waits for room in the owner's queue
+// before deleting from disk itself.
+const deleteWait = time.Second
+
+// diskJob is one change the shard owner applies to the disk tier, in the
+// order it was asked for: a write-through of obj, or a delete when obj is nil.
+type diskJob struct {
+	k   keys.Key
+	obj *Object
+}
+
+// diskCounters are the shard's disk-side counters beyond the tier's own.
+type diskCounters struct {
+	dropped atomic.Uint64 // write-throughs dropped for a full queue
+	badMeta atomic.Uint64 // records whose metadata did not decode
+}
+
+// openDisk opens shard id's disk tier under o.Dir; the directory name
+// carries the shard count, so a node restarted with another worker count
+// starts cold rather than looking for keys in the wrong shard.
+func openDisk(id, shards int, o DiskOptions, log *slog.Logger) (*disk.Tier, error) {
+	t, err := disk.Open(disk.Options{
+		Dir:           fmt.Sprintf("%s/shard-%d-of-%d", o.Dir, id, shards),
+		MaxBytes:      o.Bytes / int64(shards),
+		RetryInterval: o.RetryInterval,
+		Logger:        log.With("shard", id),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cachestore: shard %d disk tier: %w", id, err)
+	}
+	return t, nil
+}
+
+// Owners are the loops that own the shard's disk-side state: the disk
+// tier's own (rebuild, eviction, recovery) and the one that applies
+// write-throughs and deletes in order. The caller runs each on its own
+// goroutine, pinned, until ctx ends. A memory-only shard has none.
+func (sh *Shard) Owners() []func(context.Context) {
+	if sh.disk == nil {
+		return nil
+	}
+	return []func(context.Context){sh.disk.Run, sh.applyJobs}
+}
+
+// applyJobs writes objects through to disk and deletes, in queue order.
+func (sh *Shard) applyJobs(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-sh.jobs:
+			sh.apply(j)
+		}
+	}
+}
+
+// apply carries out one disk job.
+func (sh *Shard) apply(j diskJob) {
+	if j.obj == nil {
+		sh.disk.Delete(j.k.Hash)
+		return
+	}
+	m, err := encodeMeta(j.obj)
+	if err != nil {
+		sh.log.Warn("disk write-through skipped", "key", j.k.Full, "err", err)
+		return
+	}
+	w, err := sh.disk.Create(j.k.Hash, j.k.Full, m, int64(len(j.obj.Body)))
+	if err != nil {
+		return // degraded or over budget: the tier counts and logs it
+	}
+	defer w.Abort()
+	if _, err := w.Write(j.obj.Body); err != nil {
+		return
+	}
+	_ = w.Commit()
+}
+
+// writeThrough queues obj for the disk tier without waiting; it reports
+// whether it was queued.
+func (sh *Shard) writeThrough(k keys.Key, obj *Object) bool {
+	select {
+	case sh.jobs <- diskJob{k: k, obj: obj}:
+		return true
+	default:
+		sh.counters.dropped.Add(1)
+		return false
+	}
+}
+
+// deleteFromDisk queues a delete behind any pending write-through of the
+// same key, so an older copy can't come back after it.
+func (sh *Shard) deleteFromDisk(k keys.Key) {
+	t := time.NewTimer(deleteWait)
+	defer t.Stop()
+	select {
+	case sh.jobs <- diskJob{k: k}:
+	case <-t.C:
+		sh.disk.Delete(k.Hash)
+	}
+}
+
+// fromDisk looks k up in the disk tier. An object up to maxMemory is read
+// whole, offered to the memory tier (admission decides) and returned with
+// its body in memory; a larger one is returned holding its open record, to
+// be streamed and then released. Damaged records are misses.
+func (sh *Shard) fromDisk(k keys.Key, maxMemory int64) (*Object, bool) {
+	rec, err := sh.disk.Open(k.Hash, k.Full)
+	if err != nil {
+		if !errors.Is(err, disk.ErrNotFound) && !errors.Is(err, disk.ErrCorrupt) {
+			sh.log.Warn("disk lookup failed", "key", k.Full, "err", err)
+		}
+		return nil, false
+	}
+	obj, err := decodeMeta(rec.Meta())
+	if err == nil && obj.Key != k.Full {
+		err = fmt.Errorf("metadata key %q", obj.Key)
+	}
+	if err != nil {
+		_ = rec.Close()
+		sh.counters.badMeta.Add(1)
+		sh.log.Warn("disk record with bad metadata removed", "key", k.Full, "err", err)
+		sh.disk.Delete(k.Hash)
+		return nil, false
+	}
+	if !obj.IsVaryIndex() {
+		obj.Header = obj.Header.Clone()
+		if obj.Header == nil {
+			obj.Header = make(http.Header, 1)
+		}
+		obj.Header["Content-Length"] = []string{strconv.FormatInt(rec.Size(), 10)}
+	}
+	if rec.Size() > maxMemory {
+		obj.record = rec
+		return obj, true
+	}
+	defer rec.Close()
+	body := make([]byte, rec.Size())
+	if _, err := io.ReadFull(rec.NewReader(0, rec.Size()), body); err != nil {
+		return nil, false // a damaged body: the tier removed and counted it
+	}
+	obj.Body = body
+	sh.mem.Set(k.Hash, obj, obj.Size()) // promotion, if admitted
+	return obj, true
+}
