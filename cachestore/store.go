@@ -10,6 +10,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/cachestore/disk"
 	"github.com/cdnnode/cdnnode/keys"
+	"github.com/cdnnode/cdnnode/metrics"
 )
 
 // ErrTooLarge reports an object larger than the store accepts.
@@ -184,22 +185,9 @@ func (s *Store) Delete(k keys.Key) {
 	}
 }
 
-// Stats are a shard's counters (or all shards', summed).
-type Stats struct {
-	Objects   uint64 // objects in memory now
-	Bytes     uint64 // their total cost
-	Evictions uint64 // objects evicted from memory for capacity since start
-	Hits      uint64 // memory lookups that found an object
-	Misses    uint64 // memory lookups that found none
-	Rejected  uint64 // objects the memory admission policy turned away
-
-	DiskObjects, DiskBytes uint64 // records on disk now, and their bytes
-	DiskEvictions          uint64 // records evicted for the disk budget
-	DiskCorrupt            uint64 // records found damaged and removed
-	DiskWriteErrors        uint64 // disk writes that failed
-	DiskDropped            uint64 // write-throughs dropped for a full queue
-	DiskDegraded           uint64 // shards whose disk tier is degraded now
-}
+// Stats are a shard's counters (or all shards', summed), in the form the
+// metrics package exports them.
+type Stats = metrics.CacheStats
 
 // Stats reads one shard's counters.
 func (sh *Shard) Stats() Stats {
@@ -218,6 +206,7 @@ func (sh *Shard) Stats() Stats {
 		st.DiskEvictions, st.DiskWriteErrors = d.Evictions, d.WriteErrors
 		st.DiskCorrupt = d.Corrupt + sh.counters.badMeta.Load()
 		st.DiskDropped = sh.counters.dropped.Load()
+		st.DiskHits, st.DiskMisses = sh.counters.hits.Load(), sh.counters.misses.Load()
 		if d.Degraded {
 			st.DiskDegraded = 1
 		}
@@ -236,6 +225,8 @@ func (s *Store) Stats() Stats {
 		t.Hits += st.Hits
 		t.Misses += st.Misses
 		t.Rejected += st.Rejected
+		t.DiskHits += st.DiskHits
+		t.DiskMisses += st.DiskMisses
 		t.DiskObjects += st.DiskObjects
 		t.DiskBytes += st.DiskBytes
 		t.DiskEvictions += st.DiskEvictions

@@ -40,6 +40,8 @@ type diskJob struct {
 
 // diskCounters are the shard's disk-side counters beyond the tier's own.
 type diskCounters struct {
+	hits    atomic.Uint64 // memory misses the disk tier answered
+	misses  atomic.Uint64 // memory misses it could not
 	dropped atomic.Uint64 // write-throughs dropped for a full queue
 	badMeta atomic.Uint64 // records whose metadata did not decode
 }
@@ -134,6 +136,17 @@ func (sh *Shard) deleteFromDisk(k keys.Key) {
 // its body in memory; a larger one is returned holding its open record, to
 // be streamed and then released. Damaged records are misses.
 func (sh *Shard) fromDisk(k keys.Key, maxMemory int64) (*Object, bool) {
+	obj, ok := sh.readDisk(k, maxMemory)
+	if ok {
+		sh.counters.hits.Add(1)
+	} else {
+		sh.counters.misses.Add(1)
+	}
+	return obj, ok
+}
+
+// readDisk is fromDisk without the counting.
+func (sh *Shard) readDisk(k keys.Key, maxMemory int64) (*Object, bool) {
 	rec, err := sh.disk.Open(k.Hash, k.Full)
 	if err != nil {
 		if !errors.Is(err, disk.ErrNotFound) && !errors.Is(err, disk.ErrCorrupt) {
@@ -169,6 +182,9 @@ func (sh *Shard) fromDisk(k keys.Key, maxMemory int64) (*Object, bool) {
 		return nil, false // a damaged body: the tier removed and counted it
 	}
 	obj.Body = body
-	sh.mem.Set(k.Hash, obj, obj.Size()) // promotion, if admitted
+	// Promotion, if admitted; waiting makes the next request a memory hit
+	// and costs little beside the disk read.
+	sh.mem.Set(k.Hash, obj, obj.Size())
+	sh.mem.Wait()
 	return obj, true
 }

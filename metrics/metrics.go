@@ -25,8 +25,13 @@ type Metrics struct {
 
 // CacheStats is what one cache shard reports at scrape time.
 type CacheStats struct {
-	Objects, Bytes                    uint64 // now
-	Hits, Misses, Rejected, Evictions uint64 // since start
+	Objects, Bytes                    uint64 // memory tier, now
+	Hits, Misses, Rejected, Evictions uint64 // memory tier, since start
+
+	DiskObjects, DiskBytes, DiskDegraded uint64 // disk tier, now (degraded: 0 or 1)
+	DiskHits, DiskMisses, DiskEvictions  uint64 // disk tier, since start
+	DiskCorrupt, DiskWriteErrors         uint64
+	DiskDropped                          uint64 // write-throughs dropped for a full queue
 }
 
 // New registers the node's collectors for the given number of worker

@@ -61,8 +61,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		shards := store.Shards()
 		out := make([]metrics.CacheStats, len(shards))
 		for i, sh := range shards {
-			s := sh.Stats()
-			out[i] = metrics.CacheStats{Objects: s.Objects, Bytes: s.Bytes, Hits: s.Hits, Misses: s.Misses, Rejected: s.Rejected, Evictions: s.Evictions}
+			out[i] = sh.Stats()
 		}
 		return out
 	})
