@@ -22,6 +22,7 @@ type Options struct {
 	MemoryBytes          int64 // memory tier capacity across all shards, in bytes of Object.Size
 	MaxMemoryObjectBytes int64 // largest body kept in memory; 0 means one shard's memory
 	MaxObjectBytes       int64 // largest body stored at all, on disk past MaxMemoryObjectBytes; without a disk tier, MaxMemoryObjectBytes
+	FillBytes            int64 // memory all in-flight fills may buffer, across shards; 0 means MemoryBytes/8
 	Disk                 DiskOptions
 	Logger               *slog.Logger // nil discards
 }
@@ -43,6 +44,8 @@ type Shard struct {
 	mem       *ristretto.Cache[uint64, *Object]
 	evictions atomic.Uint64 // objects pushed out by capacity, not by Delete
 
+	fillCap  int64        // bytes this shard's in-flight fills may buffer
+	filling  atomic.Int64 // bytes they buffer now
 	disk     *disk.Tier   // nil without a disk tier
 	jobs     chan diskJob // write-throughs and deletes for the owner, in order
 	counters diskCounters
@@ -71,9 +74,15 @@ func New(o Options) (*Store, error) {
 	if o.Disk.Dir == "" || o.MaxObjectBytes < o.MaxMemoryObjectBytes {
 		o.MaxObjectBytes = o.MaxMemoryObjectBytes
 	}
+	if o.FillBytes <= 0 {
+		o.FillBytes = o.MemoryBytes / 8
+	}
 	s := &Store{shards: make([]*Shard, o.Shards), maxMemory: o.MaxMemoryObjectBytes, maxObject: o.MaxObjectBytes}
 	for i := range s.shards {
 		sh, err := newShard(i, perShard, o.Logger)
+		if err == nil {
+			sh.fillCap = o.FillBytes / int64(o.Shards)
+		}
 		if err == nil && o.Disk.Dir != "" {
 			sh.disk, err = openDisk(i, o.Shards, o.Disk, o.Logger)
 			sh.jobs = make(chan diskJob, diskQueue)

@@ -341,7 +341,7 @@ func BenchmarkMapGet(b *testing.B) {
 // tier is refused, and Commit says so rather than claiming a store.
 func TestCommitReportsRefusal(t *testing.T) {
 	const memory = 64 << 10
-	s := newStore(t, Options{MemoryBytes: memory})
+	s := newStore(t, Options{MemoryBytes: memory, FillBytes: memory})
 	k := key(1, "https://example.com/near")
 	w := s.NewWriter(k, newObject(), -1)
 	if _, err := w.Write(make([]byte, memory-100)); err != nil {

@@ -74,10 +74,15 @@ func (sh *Shard) Owners() []func(context.Context) {
 }
 
 // applyJobs writes objects through to disk and deletes, in queue order.
+// When ctx ends it applies what is already queued, so a graceful stop
+// loses no write-through and no delete, then returns.
 func (sh *Shard) applyJobs(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			for range len(sh.jobs) {
+				sh.apply(<-sh.jobs)
+			}
 			return
 		case j := <-sh.jobs:
 			sh.apply(j)

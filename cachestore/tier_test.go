@@ -15,8 +15,16 @@ import (
 )
 
 // tieredStore builds a Store with a disk tier under dir and runs its shard
-// owners until the test ends.
+// owners until the test ends or stop is called.
 func tieredStore(tb testing.TB, dir string, shards int) *Store {
+	s, _ := stoppableStore(tb, dir, shards)
+	return s
+}
+
+// stoppableStore is tieredStore with a stop function that ends the owners
+// (applying what they have queued) and waits for them, as a node's
+// shutdown does.
+func stoppableStore(tb testing.TB, dir string, shards int) (*Store, func()) {
 	tb.Helper()
 	s := newStore(tb, Options{
 		Shards:               shards,
@@ -32,8 +40,9 @@ func tieredStore(tb testing.TB, dir string, shards int) *Store {
 			wg.Go(func() { owner(ctx) })
 		}
 	}
-	tb.Cleanup(func() { cancel(); wg.Wait() })
-	return s
+	stop := func() { cancel(); wg.Wait() }
+	tb.Cleanup(stop)
+	return s, stop
 }
 
 // fill writes body under k through a Writer and commits it.
@@ -46,18 +55,6 @@ func fill(tb testing.TB, s *Store, k keys.Key, body []byte) {
 	}
 	if !w.Commit() {
 		tb.Fatalf("Commit of %s: nothing stored", k.Full)
-	}
-}
-
-// waitDisk waits (bounded) until the store's disk tier holds n records.
-func waitDisk(tb testing.TB, s *Store, n uint64) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().DiskObjects != n {
-		if time.Now().After(deadline) {
-			tb.Fatalf("disk tier holds %d records, want %d", s.Stats().DiskObjects, n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -78,10 +75,13 @@ func TestColdStartFromDisk(t *testing.T) {
 	dir := t.TempDir()
 	small, large := bytes.Repeat([]byte("s"), 1000), bytes.Repeat([]byte("L"), 200<<10)
 	ks, kl := keys.New("http", "a", "/small", "", keys.Options{}), keys.New("http", "a", "/large", "", keys.Options{})
-	first := tieredStore(t, dir, 2)
+	first, stop := stoppableStore(t, dir, 2)
 	fill(t, first, ks, small)
 	fill(t, first, kl, large)
-	waitDisk(t, first, 2)
+	stop() // a graceful stop writes through what is queued
+	if n := first.Stats().DiskObjects; n != 2 {
+		t.Fatalf("after stop: %d records on disk, want 2", n)
+	}
 
 	second := tieredStore(t, dir, 2)
 	for _, tt := range []struct {
@@ -142,6 +142,44 @@ func TestLargeBodySpillsToDisk(t *testing.T) {
 	}
 }
 
+// TestFillBudget: fills together buffer no more than the shard's share of
+// FillBytes; past it a fill spills to disk, or without disk stops storing,
+// and a finished fill gives its share back.
+func TestFillBudget(t *testing.T) {
+	for _, withDisk := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory only", true: "with disk"}[withDisk], func(t *testing.T) {
+			o := Options{MemoryBytes: 8 << 20, MaxMemoryObjectBytes: 64 << 10, MaxObjectBytes: 1 << 20, FillBytes: 100 << 10}
+			if withDisk {
+				o.Disk = DiskOptions{Dir: t.TempDir(), Bytes: 64 << 20}
+			}
+			s := newStore(t, o)
+			chunk := make([]byte, 60<<10)
+			first := s.NewWriter(keys.New("http", "a", "/1", "", keys.Options{}), newObject(), -1)
+			second := s.NewWriter(keys.New("http", "a", "/2", "", keys.Options{}), newObject(), -1)
+			if _, err := first.Write(chunk); err != nil {
+				t.Fatalf("first fill: %v", err)
+			}
+			_, err := second.Write(chunk) // 120 KiB buffered would pass the 100 KiB budget
+			if got := s.Shards()[0].filling.Load(); got > o.FillBytes {
+				t.Errorf("fills buffer %d bytes, budget %d", got, o.FillBytes)
+			}
+			if withDisk && (err != nil || second.dw == nil) {
+				t.Errorf("second fill with disk: %v, spilled %v; want it spilled to disk", err, second.dw != nil)
+			}
+			if !withDisk && err != ErrTooLarge {
+				t.Errorf("second fill without disk: %v, want ErrTooLarge", err)
+			}
+			if !first.Commit() {
+				t.Error("first fill not stored")
+			}
+			second.Abort()
+			if got := s.Shards()[0].filling.Load(); got != 0 {
+				t.Errorf("after commit and abort %d bytes still reserved, want 0", got)
+			}
+		})
+	}
+}
+
 // TestTooLargeWithoutDisk: without a disk tier a body past the memory limit
 // is not stored and the Writer says why.
 func TestTooLargeWithoutDisk(t *testing.T) {
@@ -159,11 +197,14 @@ func TestTooLargeWithoutDisk(t *testing.T) {
 // too, so a restart cannot bring the object back.
 func TestDeleteReachesDisk(t *testing.T) {
 	dir := t.TempDir()
-	s := tieredStore(t, dir, 1)
+	s, stop := stoppableStore(t, dir, 1)
 	k := keys.New("http", "a", "/gone", "", keys.Options{})
 	fill(t, s, k, []byte("body"))
 	s.Delete(k)
-	waitDisk(t, s, 0)
+	stop()
+	if st := s.Stats(); st.DiskObjects != 0 {
+		t.Errorf("after the owners stopped: %d records on disk, want 0", st.DiskObjects)
+	}
 	if o, ok := tieredStore(t, dir, 1).Get(k); ok {
 		o.Release()
 		t.Error("a deleted object came back after a restart")

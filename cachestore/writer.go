@@ -17,7 +17,9 @@ var errClosed = errors.New("cachestore: writer already committed or aborted")
 // up to the memory limit is buffered and committed to memory (and written
 // through to disk by the shard's owner); a larger one spills to a disk
 // record as it streams, so memory holds no more than the memory limit of
-// it. Nothing is visible to readers until Commit; Abort (or a Write past
+// it. All fills of a shard together buffer at most its share of
+// Options.FillBytes: a fill that finds the budget spent spills to disk at
+// once, or without a disk tier stops storing. Nothing is visible to readers until Commit; Abort (or a Write past
 // the size limit) discards it. A Writer is used by one goroutine.
 type Writer struct {
 	s    *Store
@@ -27,6 +29,7 @@ type Writer struct {
 	body []byte
 	dw   *disk.Writer // set once the body spilled to disk
 	n    int64        // body bytes written
+	held int64        // bytes reserved from the shard's fill budget
 	err  error        // sticky: ErrTooLarge, a disk error, or errClosed after Commit/Abort
 }
 
@@ -41,10 +44,27 @@ func (s *Store) NewWriter(k keys.Key, obj *Object, sizeHint int64) *Writer {
 		w.err = ErrTooLarge
 	case sizeHint > s.maxMemory:
 		w.spill(sizeHint)
-	case sizeHint > 0:
+	case sizeHint > 0 && w.reserve(sizeHint):
 		w.body = make([]byte, 0, sizeHint)
 	}
 	return w
+}
+
+// reserve takes n more bytes from the shard's fill budget, or reports that
+// it is spent.
+func (w *Writer) reserve(n int64) bool {
+	if w.sh.filling.Add(n) > w.sh.fillCap {
+		w.sh.filling.Add(-n)
+		return false
+	}
+	w.held += n
+	return true
+}
+
+// release gives the Writer's reservation back.
+func (w *Writer) release() {
+	w.sh.filling.Add(-w.held)
+	w.held = 0
 }
 
 // spill moves the body to a new disk record: without a usable disk tier
@@ -66,6 +86,7 @@ func (w *Writer) spill(sizeHint int64) {
 		w.fail(err)
 	}
 	w.body = nil
+	w.release()
 }
 
 // Write adds p to the body. Past the size limit, or when the disk fails,
@@ -79,10 +100,13 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.fail(ErrTooLarge)
 		return 0, w.err
 	}
-	if w.dw == nil && w.n+int64(len(p)) > w.s.maxMemory {
-		w.spill(-1)
-		if w.err != nil {
-			return 0, w.err
+	if w.dw == nil {
+		grow := int64(len(w.body)+len(p)) - w.held
+		if w.n+int64(len(p)) > w.s.maxMemory || (grow > 0 && !w.reserve(grow)) {
+			w.spill(-1)
+			if w.err != nil {
+				return 0, w.err
+			}
 		}
 	}
 	w.n += int64(len(p))
@@ -101,6 +125,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 func (w *Writer) fail(err error) {
 	w.err = err
 	w.body = nil
+	w.release()
 	if w.dw != nil {
 		w.dw.Abort()
 	}
@@ -129,6 +154,7 @@ func (w *Writer) Commit() bool {
 		return true
 	}
 	w.obj.Body = w.body
+	w.release()
 	if w.obj.Header == nil {
 		w.obj.Header = make(http.Header, 1)
 	}
@@ -143,6 +169,7 @@ func (w *Writer) Abort() {
 		w.err = errClosed
 	}
 	w.body = nil
+	w.release()
 	if w.dw != nil {
 		w.dw.Abort()
 	}
