@@ -91,9 +91,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	}
 	wr := p.store.NewWriter(key, obj, resp.ContentLength)
 	defer wr.Abort()
-	// The header announces the store before the body is complete; the log
-	// and metrics record what really happened.
-	x.out.stored = true
+	// The header announces the store before the body is complete (unless
+	// the writer already knows it can't); the log and metrics record what
+	// really happened.
+	x.out.stored = wr.Err() == nil
+	if !x.out.stored {
+		x.out.detail = storeFailure(wr.Err())
+	}
 	if !p.stream(w, r, x, resp, hdr, wr) {
 		x.out.stored = false
 		return
@@ -203,7 +207,7 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 			}
 			if wr != nil && wr.Err() == nil {
 				if _, werr := wr.Write(buf[:n]); werr != nil {
-					x.out.detail = "too-large"
+					x.out.detail = storeFailure(werr)
 					if !toClient {
 						return false
 					}
@@ -228,6 +232,14 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 			return false
 		}
 	}
+}
+
+// storeFailure names why a cache writer gave up, for Cache-Status detail.
+func storeFailure(err error) string {
+	if errors.Is(err, cachestore.ErrTooLarge) {
+		return "too-large"
+	}
+	return "store-error"
 }
 
 // clientHeader is the origin's response header as a client of this node
