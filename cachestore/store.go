@@ -39,10 +39,18 @@ type Store struct {
 // Shard is one shard: its memory tier, its disk tier if any, and its own
 // counters.
 type Shard struct {
-	id        int
-	log       *slog.Logger
-	mem       *ristretto.Cache[uint64, *Object]
-	evictions atomic.Uint64 // objects pushed out by capacity, not by Delete
+	id  int
+	log *slog.Logger
+	mem *ristretto.Cache[uint64, *Object]
+
+	// Counted off the hit path, so a hit writes no shared cache line: sets
+	// and misses by the requests that fill or miss, the rest by ristretto's
+	// own goroutine. Memory hits are counted per worker by the caller.
+	sets      atomic.Uint64 // objects handed to the memory tier
+	exits     atomic.Uint64 // objects that left it: evicted, rejected or deleted
+	evictions atomic.Uint64 // objects evicted for capacity
+	rejected  atomic.Uint64 // objects the admission policy turned away
+	misses    atomic.Uint64 // memory lookups that found nothing
 
 	fillCap  int64        // bytes this shard's in-flight fills may buffer
 	filling  atomic.Int64 // bytes they buffer now
@@ -102,10 +110,15 @@ func newShard(id int, memory int64, log *slog.Logger) (*Shard, error) {
 		NumCounters:        max(memory/assumedObjectBytes*10, 1000),
 		MaxCost:            memory,
 		BufferItems:        64,
-		Metrics:            true,
 		IgnoreInternalCost: true,
 		KeyToHash:          func(h uint64) (uint64, uint64) { return h, 0 },
 		OnEvict:            func(*ristretto.Item[*Object]) { sh.evictions.Add(1) },
+		OnReject:           func(*ristretto.Item[*Object]) { sh.rejected.Add(1) },
+		OnExit: func(o *Object) {
+			if o != nil {
+				sh.exits.Add(1)
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cachestore: shard %d memory tier: %w", id, err)
@@ -132,19 +145,39 @@ func (s *Store) shard(k keys.Key) *Shard { return s.shards[k.Shard(len(s.shards)
 // MaxObjectBytes is the largest body the store keeps, in memory or on disk.
 func (s *Store) MaxObjectBytes() int64 { return s.maxObject }
 
-// Get returns the object stored under k: from memory, or else from the
-// disk tier (a memory hit never touches the disk). A hash match whose full
-// key differs (a collision) is a miss. The caller must Release the object
-// when done with it.
-func (s *Store) Get(k keys.Key) (*Object, bool) {
+// Tier says where Lookup found an object.
+type Tier uint8
+
+// The tiers.
+const (
+	Missed Tier = iota // in neither tier
+	Memory
+	Disk
+)
+
+// Lookup returns the object stored under k and the tier it came from:
+// memory, or else the disk tier (a memory hit never touches the disk nor
+// writes a counter). A hash match whose full key differs (a collision) is
+// a miss. The caller must Release the object when done with it.
+func (s *Store) Lookup(k keys.Key) (*Object, Tier) {
 	sh := s.shard(k)
 	if o, ok := sh.mem.Get(k.Hash); ok && o.Key == k.Full {
-		return o, true
+		return o, Memory
 	}
+	sh.misses.Add(1)
 	if sh.disk == nil {
-		return nil, false
+		return nil, Missed
 	}
-	return sh.fromDisk(k, s.maxMemory)
+	if o, ok := sh.fromDisk(k, s.maxMemory); ok {
+		return o, Disk
+	}
+	return nil, Missed
+}
+
+// Get is Lookup without the tier.
+func (s *Store) Get(k keys.Key) (*Object, bool) {
+	o, t := s.Lookup(k)
+	return o, t != Missed
 }
 
 // Put stores a complete in-memory object under k, replacing what was
@@ -176,11 +209,18 @@ func (sh *Shard) putMemory(k keys.Key, o *Object, maxMemory int64) bool {
 	// ristretto's in-place update would change the cost without evicting
 	// anything, letting memory grow past its bound.
 	mem.Del(k.Hash)
-	mem.Set(k.Hash, o, size)
+	sh.set(k, o, size)
 	mem.Wait()
 	// GetTTL sees whether it was admitted without counting a lookup.
 	_, ok := mem.GetTTL(k.Hash)
 	return ok
+}
+
+// set hands o to the memory tier, counting it.
+func (sh *Shard) set(k keys.Key, o *Object, size int64) {
+	if sh.mem.Set(k.Hash, o, size) {
+		sh.sets.Add(1)
+	}
 }
 
 // Delete removes whatever is stored under k, in memory at once and on
@@ -200,14 +240,14 @@ type Stats = metrics.CacheStats
 
 // Stats reads one shard's counters.
 func (sh *Shard) Stats() Stats {
-	m := sh.mem.Metrics
+	// Exits are counted after sets, so read them first: never negative.
+	exits := sh.exits.Load()
 	st := Stats{
-		Objects:   m.KeysAdded() - m.KeysEvicted(),
-		Bytes:     m.CostAdded() - m.CostEvicted(),
+		Objects:   sh.sets.Load() - exits,
+		Bytes:     uint64(sh.mem.MaxCost() - sh.mem.RemainingCost()),
 		Evictions: sh.evictions.Load(),
-		Hits:      m.Hits(),
-		Misses:    m.Misses(),
-		Rejected:  m.SetsRejected(),
+		Misses:    sh.misses.Load(),
+		Rejected:  sh.rejected.Load(),
 	}
 	if sh.disk != nil {
 		d := sh.disk.Stats()
@@ -231,7 +271,6 @@ func (s *Store) Stats() Stats {
 		t.Objects += st.Objects
 		t.Bytes += st.Bytes
 		t.Evictions += st.Evictions
-		t.Hits += st.Hits
 		t.Misses += st.Misses
 		t.Rejected += st.Rejected
 		t.DiskHits += st.DiskHits

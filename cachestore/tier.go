@@ -189,7 +189,7 @@ func (sh *Shard) readDisk(k keys.Key, maxMemory int64) (*Object, bool) {
 	obj.Body = body
 	// Promotion, if admitted; waiting makes the next request a memory hit
 	// and costs little beside the disk read.
-	sh.mem.Set(k.Hash, obj, obj.Size())
+	sh.set(k, obj, obj.Size())
 	sh.mem.Wait()
 	return obj, true
 }

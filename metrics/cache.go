@@ -27,7 +27,6 @@ func newCacheCollector(read func() []CacheStats) *cacheCollector {
 	return &cacheCollector{read: read, series: []cacheSeries{
 		s("cdnnode_cache_objects", "Objects in the memory tier.", g, func(s CacheStats) uint64 { return s.Objects }),
 		s("cdnnode_cache_bytes", "Bytes in the memory tier.", g, func(s CacheStats) uint64 { return s.Bytes }),
-		s("cdnnode_cache_hits_total", "Memory tier lookups that found an object.", c, func(s CacheStats) uint64 { return s.Hits }),
 		s("cdnnode_cache_misses_total", "Memory tier lookups that found none.", c, func(s CacheStats) uint64 { return s.Misses }),
 		s("cdnnode_cache_rejected_total", "Objects the memory tier's admission policy turned away.", c, func(s CacheStats) uint64 { return s.Rejected }),
 		s("cdnnode_cache_evictions_total", "Objects evicted from the memory tier for capacity.", c, func(s CacheStats) uint64 { return s.Evictions }),

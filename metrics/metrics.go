@@ -25,8 +25,8 @@ type Metrics struct {
 
 // CacheStats is what one cache shard reports at scrape time.
 type CacheStats struct {
-	Objects, Bytes                    uint64 // memory tier, now
-	Hits, Misses, Rejected, Evictions uint64 // memory tier, since start
+	Objects, Bytes              uint64 // memory tier, now
+	Misses, Rejected, Evictions uint64 // memory tier, since start (hits are counted per worker)
 
 	DiskObjects, DiskBytes, DiskDegraded uint64 // disk tier, now (degraded: 0 or 1)
 	DiskHits, DiskMisses, DiskEvictions  uint64 // disk tier, since start

@@ -46,11 +46,12 @@ const minCode, maxCode = 100, 599
 // goroutines add to it, so a request never writes a cache line another
 // worker writes; /metrics sums every worker when it is read.
 type Worker struct {
-	id       int
-	accepted atomic.Uint64
-	requests [numOutcomes][maxCode - minCode + 2]atomic.Uint64 // last slot: codes out of range
-	buckets  [numOutcomes][]atomic.Uint64                      // cumulative at scrape, per-bucket here; last is +Inf
-	sumNanos [numOutcomes]atomic.Uint64
+	id         int
+	accepted   atomic.Uint64
+	memoryHits atomic.Uint64
+	requests   [numOutcomes][maxCode - minCode + 2]atomic.Uint64 // last slot: codes out of range
+	buckets    [numOutcomes][]atomic.Uint64                      // cumulative at scrape, per-bucket here; last is +Inf
+	sumNanos   [numOutcomes]atomic.Uint64
 }
 
 func newWorker(id int) *Worker {
@@ -63,6 +64,9 @@ func newWorker(id int) *Worker {
 
 // Accepted counts one connection accepted by this worker's listeners.
 func (w *Worker) Accepted() { w.accepted.Add(1) }
+
+// MemoryHit counts one lookup answered by the memory tier.
+func (w *Worker) MemoryHit() { w.memoryHits.Add(1) }
 
 // Request counts one finished request with its outcome, status code and
 // duration.
@@ -90,10 +94,11 @@ func (w *Worker) Request(o Outcome, code int, d time.Duration) {
 // workerCollector exports the workers' counters, summed across workers,
 // plus connections accepted per worker.
 type workerCollector struct {
-	workers  []*Worker
-	requests *prometheus.Desc
-	duration *prometheus.Desc
-	accepted *prometheus.Desc
+	workers    []*Worker
+	requests   *prometheus.Desc
+	duration   *prometheus.Desc
+	accepted   *prometheus.Desc
+	memoryHits *prometheus.Desc
 }
 
 func newWorkerCollector(workers []*Worker) *workerCollector {
@@ -105,6 +110,8 @@ func newWorkerCollector(workers []*Worker) *workerCollector {
 			"Time from request start to the end of the response, by cache outcome.", []string{"cache"}, nil),
 		accepted: prometheus.NewDesc("cdnnode_worker_connections_accepted_total",
 			"Client connections accepted, by worker.", []string{"worker"}, nil),
+		memoryHits: prometheus.NewDesc("cdnnode_cache_hits_total",
+			"Memory tier lookups that found an object, by the worker that looked (disk hits: cdnnode_disk_hits_total).", []string{"worker"}, nil),
 	}
 }
 
@@ -112,11 +119,14 @@ func (c *workerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.requests
 	ch <- c.duration
 	ch <- c.accepted
+	ch <- c.memoryHits
 }
 
 func (c *workerCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, w := range c.workers {
-		ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(w.accepted.Load()), strconv.Itoa(w.id))
+		id := strconv.Itoa(w.id)
+		ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(w.accepted.Load()), id)
+		ch <- prometheus.MustNewConstMetric(c.memoryHits, prometheus.CounterValue, float64(w.memoryHits.Load()), id)
 	}
 	for o := range numOutcomes {
 		for slot := range maxCode - minCode + 2 {

@@ -103,9 +103,9 @@ func TestAdmin(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	for name, want := range map[string]float64{"cdnnode_cache_objects": 1, "cdnnode_cache_hits_total": 2} {
+	for name, want := range map[string]float64{"cdnnode_cache_objects": 1, "cdnnode_cache_hits_total": 2, "cdnnode_cache_misses_total": 1} {
 		if got := sumMetric(m, name); got != want {
-			t.Errorf("%s summed over shards = %v, want %v", name, got, want)
+			t.Errorf("%s summed over shards or workers = %v, want %v", name, got, want)
 		}
 	}
 	if got := h.adminGet("/healthz"); got != "ok\n" {

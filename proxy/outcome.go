@@ -17,6 +17,7 @@ const statusClientClosed = 499
 // exchange is the state of one request as it moves through the pipeline.
 type exchange struct {
 	start    time.Time
+	stats    *metrics.Worker // the serving worker's counters
 	rw       responseRecorder
 	site     *site
 	key      keys.Key
@@ -93,13 +94,13 @@ func (rw *responseRecorder) Unwrap() http.ResponseWriter { return rw.ResponseWri
 
 // finish logs the request and records its metrics. It runs deferred, so an
 // aborted transfer is recorded too.
-func (p *Proxy) finish(rw *responseRecorder, r *http.Request, x *exchange, stats *metrics.Worker) {
+func (p *Proxy) finish(rw *responseRecorder, r *http.Request, x *exchange) {
 	status := rw.status
 	if status == 0 {
 		status = statusClientClosed
 	}
 	dur := p.now().Sub(x.start)
-	stats.Request(x.out.cache, status, dur)
+	x.stats.Request(x.out.cache, status, dur)
 	if !p.access {
 		return
 	}

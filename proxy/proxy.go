@@ -94,8 +94,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveHTTP runs one request through the pipeline, counting it in stats.
 func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics.Worker) {
-	x := &exchange{start: p.now(), rw: responseRecorder{ResponseWriter: w}}
-	defer p.finish(&x.rw, r, x, stats)
+	x := &exchange{start: p.now(), stats: stats, rw: responseRecorder{ResponseWriter: w}}
+	defer p.finish(&x.rw, r, x)
 	w = &x.rw
 
 	if err := origin.CheckConnection(r.Header); err != nil {
@@ -129,7 +129,7 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 	now := p.now()
 	req := cachepolicy.RequestDirectives(r.Header)
-	obj, objKey, varyMiss := p.lookup(x.key, r.Header)
+	obj, objKey, varyMiss := p.lookup(x.key, r.Header, x.stats)
 	defer obj.Release()
 	if obj == nil {
 		if req.OnlyIfCached {
@@ -169,10 +169,10 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 }
 
 // lookup finds the object for k and the key it is stored under, following a
-// Vary index to the variant the request selects. varyMiss is true when the
-// URI is known but not this variant.
-func (p *Proxy) lookup(k keys.Key, h http.Header) (obj *cachestore.Object, at keys.Key, varyMiss bool) {
-	obj, ok := p.store.Get(k)
+// Vary index to the variant the request selects, and counts memory hits in
+// stats. varyMiss is true when the URI is known but not this variant.
+func (p *Proxy) lookup(k keys.Key, h http.Header, stats *metrics.Worker) (obj *cachestore.Object, at keys.Key, varyMiss bool) {
+	obj, ok := p.find(k, stats)
 	if !ok {
 		return nil, k, false
 	}
@@ -181,10 +181,19 @@ func (p *Proxy) lookup(k keys.Key, h http.Header) (obj *cachestore.Object, at ke
 	}
 	obj.Release()
 	at = k.Variant(obj.Vary, h)
-	if obj, ok = p.store.Get(at); !ok {
+	if obj, ok = p.find(at, stats); !ok {
 		return nil, at, true
 	}
 	return obj, at, false
+}
+
+// find is one store lookup, counting a memory hit in the worker's stats.
+func (p *Proxy) find(k keys.Key, stats *metrics.Worker) (*cachestore.Object, bool) {
+	obj, tier := p.store.Lookup(k)
+	if tier == cachestore.Memory {
+		stats.MemoryHit()
+	}
+	return obj, tier != cachestore.Missed
 }
 
 // refuse answers with a short plain-text error of the proxy's own.
