@@ -861,3 +861,30 @@ max_object = "2GiB"`, `size = "3GiB"`)
 	}
 	n.stop(t)
 }
+
+// TestTwoWorkersAcceptConnections: with workers = 2 the kernel spreads new
+// connections over both workers' SO_REUSEPORT listeners, and /metrics says
+// how many each accepted.
+func TestTwoWorkersAcceptConnections(t *testing.T) {
+	originAddr := startOrigin(t, binary)
+	n := launch(t, binary, nodeConfig(t, originAddr, filepath.Join(t.TempDir(), "cache"), "", ""))
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	const conns = 40
+	for range conns {
+		if r := fetch(c, n.url("/obj/spread")); r.err != nil || r.status != http.StatusOK {
+			t.Fatalf("GET through the node: %d, %v", r.status, r.err)
+		}
+	}
+	var total float64
+	for _, w := range []string{"0", "1"} {
+		got, ok := metricSum(t, n.admin, `cdnnode_worker_connections_accepted_total{worker="`+w+`"}`)
+		if !ok || got == 0 {
+			t.Errorf("worker %s accepted %v of %d connections, want some", w, got, conns)
+		}
+		total += got
+	}
+	if total != conns {
+		t.Errorf("workers accepted %v connections in all, want %d", total, conns)
+	}
+	n.stop(t)
+}
