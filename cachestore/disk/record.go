@@ -326,6 +326,15 @@ type reader struct {
 	err      error  // sticky
 	buf      []byte // one verified block, holding body bytes [bufOff, bufOff+len(buf))
 	bufOff   int64
+	pooled   *[]byte // buf's storage when it came from the tier's pool
+}
+
+// done hands a pooled block buffer back once the range has been delivered.
+func (rd *reader) done() {
+	if rd.pooled != nil && (rd.off >= rd.end || rd.err != nil) {
+		rd.r.t.putBlock(rd.pooled)
+		rd.pooled, rd.buf = nil, nil
+	}
 }
 
 func (rd *reader) Read(p []byte) (int, error) {
@@ -352,6 +361,7 @@ func (rd *reader) Read(p []byte) (int, error) {
 			return 0, rd.err
 		}
 		rd.off += n
+		rd.done()
 		return int(n), nil
 	}
 	b, err := rd.block()
@@ -360,6 +370,7 @@ func (rd *reader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, b)
 	rd.off += int64(n)
+	rd.done()
 	return n, nil
 }
 
@@ -371,7 +382,12 @@ func (rd *reader) block() ([]byte, error) {
 		start := rd.off / bs * bs
 		blen := min(bs, r.l.body-start)
 		if rd.buf == nil {
-			rd.buf = make([]byte, 0, min(bs, r.l.body))
+			if r.l.body >= bs {
+				rd.pooled = r.t.getBlock(bs)
+				rd.buf = (*rd.pooled)[:0]
+			} else {
+				rd.buf = make([]byte, 0, r.l.body)
+			}
 		}
 		rd.buf = rd.buf[:0] // invalid until verified
 		if err := r.readBlocks(rd.buf[:blen], start/bs); err != nil {
@@ -401,5 +417,6 @@ func (rd *reader) WriteTo(w io.Writer) (int64, error) {
 			return total, io.ErrShortWrite
 		}
 	}
+	rd.done()
 	return total, rd.err
 }
