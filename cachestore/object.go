@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore/disk"
@@ -42,9 +41,6 @@ type Object struct {
 	record *disk.Record
 }
 
-// copyBufs are the buffers disk bodies stream through.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // BodySize is the length of the body, wherever it is.
 func (o *Object) BodySize() int64 {
 	if o.record != nil {
@@ -62,9 +58,9 @@ func (o *Object) WriteBody(w io.Writer, off, n int64) error {
 		_, err := w.Write(o.Body[off : off+n])
 		return err
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	if _, err := io.CopyBuffer(w, o.record.NewReader(off, n), *bp); err != nil {
+	// The disk reader writes verified blocks straight to w (io.WriterTo):
+	// no buffer of our own.
+	if _, err := io.Copy(w, o.record.NewReader(off, n)); err != nil {
 		return fmt.Errorf("cachestore: body of %s: %w", o.Key, err)
 	}
 	return nil

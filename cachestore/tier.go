@@ -171,8 +171,7 @@ func (sh *Shard) readDisk(k keys.Key, maxMemory int64) (*Object, bool) {
 		return nil, false
 	}
 	if !obj.IsVaryIndex() {
-		obj.Header = obj.Header.Clone()
-		if obj.Header == nil {
+		if obj.Header == nil { // decodeMeta built it: ours to extend
 			obj.Header = make(http.Header, 1)
 		}
 		obj.Header["Content-Length"] = []string{strconv.FormatInt(rec.Size(), 10)}
