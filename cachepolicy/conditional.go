@@ -99,11 +99,11 @@ func matchList(v string, stored entityTag, haveStored, strong bool) bool {
 // stored Last-Modified is at or before it (§13.1.3); an invalid date on either
 // side means no 304.
 func NotModified(reqH, storedH http.Header) bool {
-	if inm := reqH.Values("If-None-Match"); len(inm) > 0 {
+	if inm := reqH["If-None-Match"]; len(inm) > 0 {
 		tag, ok := storedETag(storedH)
 		return matchList(strings.Join(inm, ", "), tag, ok, false)
 	}
-	ims := reqH.Values("If-Modified-Since")
+	ims := reqH["If-Modified-Since"]
 	if len(ims) != 1 {
 		return false
 	}

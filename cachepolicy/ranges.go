@@ -182,7 +182,7 @@ func coalesce(rs []ByteRange) []ByteRange {
 // an HTTP-date, true only when it equals the stored Last-Modified exactly.
 // Anything else, or an invalid value, means "send the whole representation".
 func IfRange(reqH, storedH http.Header) bool {
-	vs := reqH.Values("If-Range")
+	vs := reqH["If-Range"]
 	if len(vs) == 0 {
 		return true
 	}

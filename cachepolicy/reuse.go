@@ -69,7 +69,7 @@ func Reuse(req Directives, e Entry, now time.Time) Verdict {
 // (§5.2.1). A malformed field is ignored, and then, as when Cache-Control is
 // absent, "Pragma: no-cache" counts as no-cache (§5.4).
 func RequestDirectives(reqH http.Header) Directives {
-	if len(reqH.Values("Cache-Control")) > 0 {
+	if len(reqH["Cache-Control"]) > 0 {
 		if d, err := ParseHeader(reqH, "Cache-Control"); err == nil {
 			return d
 		}
@@ -81,7 +81,7 @@ func RequestDirectives(reqH http.Header) Directives {
 
 // pragmaNoCache reports whether Pragma lists no-cache.
 func pragmaNoCache(h http.Header) bool {
-	for _, v := range h.Values("Pragma") {
+	for _, v := range h["Pragma"] {
 		for p := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.Trim(p, " \t"), "no-cache") {
 				return true

@@ -12,9 +12,16 @@ import (
 // not "example.com" itself; "*" matches every host, even an empty one. The
 // result points into c.Sites. Safe for concurrent use.
 func (c *Config) Match(host string) *Site {
-	h := canonicalHost(host)
+	h, canonical := "", false
 	for i := range c.Sites {
 		for _, p := range c.Sites[i].Hosts {
+			if p == "*" {
+				return &c.Sites[i]
+			}
+			if !canonical {
+				// Only named patterns need the canonical host.
+				h, canonical = canonicalHost(host), true
+			}
 			if matchHost(p, h) {
 				return &c.Sites[i]
 			}
@@ -24,11 +31,9 @@ func (c *Config) Match(host string) *Site {
 }
 
 // matchHost reports whether the canonical host h matches the normalised
-// pattern p.
+// pattern p, other than "*" (which Match settles without h).
 func matchHost(p, h string) bool {
 	switch {
-	case p == "*":
-		return true
 	case strings.HasPrefix(p, "*."):
 		return len(h) > len(p)-1 && strings.HasSuffix(h, p[1:])
 	default:

@@ -34,7 +34,7 @@ var protected = map[string]bool{
 // pseudo-header. It returns an error wrapping ErrBadConnection.
 func CheckConnection(h http.Header) error {
 	n := 0
-	for _, v := range h.Values("Connection") {
+	for _, v := range h["Connection"] {
 		for f := range strings.SplitSeq(v, ",") {
 			f = textproto.TrimString(f)
 			if f == "" {

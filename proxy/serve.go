@@ -48,8 +48,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 	h["Age"], h["Cache-Status"] = age, status
 
 	size := obj.BodySize()
-	if rng := r.Header.Get("Range"); rng != "" && obj.Status == http.StatusOK && cachepolicy.IfRange(r.Header, obj.Header) {
-		ranges, err := cachepolicy.ParseRange(rng, size)
+	if rng := r.Header["Range"]; len(rng) > 0 && rng[0] != "" && obj.Status == http.StatusOK && cachepolicy.IfRange(r.Header, obj.Header) {
+		ranges, err := cachepolicy.ParseRange(rng[0], size)
 		switch {
 		case errors.Is(err, cachepolicy.ErrUnsatisfiable):
 			h.Del("Content-Length")
