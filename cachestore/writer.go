@@ -2,8 +2,10 @@ package cachestore
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/cdnnode/cdnnode/cachestore/disk"
 	"github.com/cdnnode/cdnnode/keys"
@@ -19,8 +21,12 @@ var errClosed = errors.New("cachestore: writer already committed or aborted")
 // record as it streams, so memory holds no more than the memory limit of
 // it. All fills of a shard together buffer at most its share of
 // Options.FillBytes: a fill that finds the budget spent spills to disk at
-// once, or without a disk tier stops storing. Nothing is visible to readers until Commit; Abort (or a Write past
-// the size limit) discards it. A Writer is used by one goroutine.
+// once, or without a disk tier stops storing. Nothing is visible to Get
+// until Commit; Abort (or a Write past the size limit) discards it.
+//
+// A Writer is used by one goroutine, except ReadAt, which lets other
+// requests read the body along while it is written (from memory, or from
+// the disk record being written once it spilled), until Close.
 type Writer struct {
 	s    *Store
 	sh   *Shard
@@ -31,6 +37,11 @@ type Writer struct {
 	n    int64        // body bytes written
 	held int64        // bytes reserved from the shard's fill budget
 	err  error        // sticky: ErrTooLarge, a disk error, or errClosed after Commit/Abort
+
+	mu     sync.Mutex       // guards the read-along view below
+	view   []byte           // the body in memory as ReadAt sees it
+	spool  *disk.BodyReader // the body on disk, once spilled
+	broken error            // why ReadAt can no longer serve the body
 }
 
 // NewWriter starts filling obj (status, header, policy, tags set by the
@@ -82,9 +93,21 @@ func (w *Writer) spill(sizeHint int64) {
 		w.fail(err)
 		return
 	}
-	if _, err := w.dw.Write(w.body); err != nil {
-		w.fail(err)
+	if _, err := w.dw.Write(w.body); err == nil {
+		err = w.dw.Flush()
 	}
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	spool, err := w.dw.OpenBody()
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	w.mu.Lock()
+	w.view, w.spool = nil, spool
+	w.mu.Unlock()
 	w.body = nil
 	w.release()
 }
@@ -111,19 +134,27 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	w.n += int64(len(p))
 	if w.dw != nil {
-		if _, err := w.dw.Write(p); err != nil {
+		_, err := w.dw.Write(p)
+		if err == nil {
+			err = w.dw.Flush() // readers along read the file
+		}
+		if err != nil {
 			w.fail(err)
 			return 0, w.err
 		}
 		return len(p), nil
 	}
+	w.mu.Lock()
 	w.body = append(w.body, p...)
+	w.view = w.body
+	w.mu.Unlock()
 	return len(p), nil
 }
 
 // fail makes err sticky and discards the body.
 func (w *Writer) fail(err error) {
 	w.err = err
+	w.breakView(err)
 	w.body = nil
 	w.release()
 	if w.dw != nil {
@@ -167,10 +198,69 @@ func (w *Writer) Commit() bool {
 func (w *Writer) Abort() {
 	if w.err == nil {
 		w.err = errClosed
+		w.breakView(ErrAborted)
 	}
 	w.body = nil
 	w.release()
 	if w.dw != nil {
 		w.dw.Abort()
+	}
+}
+
+// ErrAborted is what ReadAt reports once the fill was abandoned.
+var ErrAborted = errors.New("cachestore: fill aborted")
+
+// breakView makes ReadAt fail with err from now on.
+func (w *Writer) breakView(err error) {
+	w.mu.Lock()
+	if w.broken == nil {
+		w.broken = err
+	}
+	w.view = nil
+	w.mu.Unlock()
+}
+
+// ReadAt copies body bytes from off into p, as far as they have been
+// written; the caller asks only for bytes it knows were written (Written,
+// as last reported by the writer). Safe for concurrent use with the
+// Writer's other methods. After Commit the committed body stays readable
+// until Close; after a failure ReadAt reports why.
+func (w *Writer) ReadAt(p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	view, spool, broken := w.view, w.spool, w.broken
+	if broken == nil && spool == nil {
+		n := 0
+		if off < int64(len(view)) {
+			n = copy(p, view[off:])
+		}
+		w.mu.Unlock()
+		return n, nil
+	}
+	w.mu.Unlock()
+	if broken != nil {
+		return 0, fmt.Errorf("cachestore: reading along %s: %w", w.k.Full, broken)
+	}
+	n, err := spool.ReadAt(p, off)
+	if err != nil {
+		return n, fmt.Errorf("cachestore: reading along %s: %w", w.k.Full, err)
+	}
+	return n, nil
+}
+
+// Written is the number of body bytes written so far.
+func (w *Writer) Written() int64 { return w.n }
+
+// Close releases what ReadAt reads from once no reader needs it: the
+// disk record's file, if the body spilled.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	spool := w.spool
+	w.spool, w.view = nil, nil
+	if w.broken == nil {
+		w.broken = errClosed
+	}
+	w.mu.Unlock()
+	if spool != nil {
+		_ = spool.Close()
 	}
 }

@@ -32,6 +32,10 @@ const (
 	maxWorkers               = 1024
 	defaultTargetedField     = "Cdnnode-Cache-Control"
 	defaultHeuristicMax      = Duration(24 * time.Hour)
+	defaultLockTimeout       = Duration(5 * time.Second)
+	defaultLockAgeTimeout    = Duration(10 * time.Second)
+	defaultHitForPass        = Duration(120 * time.Second)
+	defaultRevalidations     = 16
 	defaultConnectTimeout    = Duration(5 * time.Second)
 	defaultResponseTimeout   = Duration(30 * time.Second)
 	defaultPoolIdleTimeout   = Duration(90 * time.Second)
@@ -204,6 +208,10 @@ func (b *builder) cache(at path, r *rawCache) Cache {
 		MaxObject:       b.size(at.with("max_object"), r.MaxObject, defaultMaxObject),
 		TargetedField:   stringOr(r.TargetedField, defaultTargetedField),
 		HeuristicMax:    b.duration(at.with("heuristic_max"), r.HeuristicMax, defaultHeuristicMax),
+		LockTimeout:     b.duration(at.with("lock_timeout"), r.LockTimeout, defaultLockTimeout),
+		LockAgeTimeout:  b.duration(at.with("lock_age_timeout"), r.LockAgeTimeout, defaultLockAgeTimeout),
+		HitForPass:      b.duration(at.with("hit_for_pass"), r.HitForPass, defaultHitForPass),
+		Revalidations:   defaultRevalidations,
 		Disk:            b.disk(at.with("disk"), &r.Disk),
 	}
 	memOK := c.Memory >= minMemory
@@ -226,6 +234,18 @@ func (b *builder) cache(at path, r *rawCache) Cache {
 	}
 	if !httpguts.ValidHeaderFieldName(c.TargetedField) {
 		b.errorf(at.with("targeted_field"), "invalid field name %q (RFC 9110 §5.1: a token)", c.TargetedField)
+	}
+	if c.LockTimeout <= 0 {
+		b.errorf(at.with("lock_timeout"), "must be positive")
+	}
+	if c.LockAgeTimeout <= 0 {
+		b.errorf(at.with("lock_age_timeout"), "must be positive")
+	}
+	if r.Revalidations != nil {
+		c.Revalidations = *r.Revalidations
+		if c.Revalidations < 1 {
+			b.errorf(at.with("revalidations"), "%d is out of range: want at least 1", c.Revalidations)
+		}
 	}
 	return c
 }
@@ -288,12 +308,14 @@ func (b *builder) pool(at path, r *rawPool) Pool {
 
 func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
 	s := Site{
-		Name:           stringOr(r.Name, ""),
-		Pool:           stringOr(r.Pool, ""),
-		Cache:          boolOr(r.Cache, true),
-		DefaultTTL:     b.duration(at.with("default_ttl"), r.DefaultTTL, 0),
-		AllowSetCookie: boolOr(r.AllowSetCookie, false),
-		QuerySort:      boolOr(r.QuerySort, false),
+		Name:                 stringOr(r.Name, ""),
+		Pool:                 stringOr(r.Pool, ""),
+		Cache:                boolOr(r.Cache, true),
+		DefaultTTL:           b.duration(at.with("default_ttl"), r.DefaultTTL, 0),
+		StaleWhileRevalidate: b.duration(at.with("stale_while_revalidate"), r.StaleWhileRevalidate, 0),
+		StaleIfError:         b.duration(at.with("stale_if_error"), r.StaleIfError, 0),
+		AllowSetCookie:       boolOr(r.AllowSetCookie, false),
+		QuerySort:            boolOr(r.QuerySort, false),
 	}
 	if s.Name == "" {
 		b.errorf(at.with("name"), "a site needs a non-empty name")

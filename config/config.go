@@ -94,6 +94,22 @@ type Cache struct {
 	TargetedField string
 	// HeuristicMax caps heuristic freshness (RFC 9111 §4.2.2); default 24h.
 	HeuristicMax Duration
+	// LockTimeout is how long a request waits for another request's
+	// in-flight fetch of the same key to produce response headers before
+	// fetching on its own; default 5s, never 0.
+	LockTimeout Duration
+	// LockAgeTimeout takes the lock from a fill that has made no progress
+	// (no headers, no body bytes) for this long, so the next request
+	// fetches anew; default 10s, never 0.
+	LockAgeTimeout Duration
+	// HitForPass is how long, after a response turns out uncacheable,
+	// requests for its key skip coalescing and go to the origin in
+	// parallel; default 120s, 0 = off (they keep queueing behind one fetch).
+	HitForPass Duration
+	// Revalidations caps the concurrent background revalidations
+	// (stale-while-revalidate, RFC 5861 §3) per cache shard; default 16,
+	// at least 1.
+	Revalidations int
 	// Disk is the disk tier ([cache.disk]); off when Disk.Path is "".
 	Disk Disk
 }
@@ -137,4 +153,11 @@ type Site struct {
 	AllowSetCookie bool     // store responses that carry Set-Cookie; default false
 	QuerySort      bool     // sort query parameters in the cache key; default false
 	QueryDrop      []string // query parameters left out of the cache key, e.g. utm_source
+	// StaleWhileRevalidate is the stale-while-revalidate window (RFC 5861
+	// §3) given to responses that do not carry the directive; default 0 =
+	// none.
+	StaleWhileRevalidate Duration
+	// StaleIfError is the stale-if-error window (RFC 5861 §4) given to
+	// responses that do not carry the directive; default 0 = none.
+	StaleIfError Duration
 }

@@ -53,6 +53,10 @@ func TestParseDefaults(t *testing.T) {
 			MaxObject:       1 << 30,
 			TargetedField:   "Cdnnode-Cache-Control",
 			HeuristicMax:    Duration(24 * time.Hour),
+			LockTimeout:     Duration(5 * time.Second),
+			LockAgeTimeout:  Duration(10 * time.Second),
+			HitForPass:      Duration(120 * time.Second),
+			Revalidations:   16,
 			Disk:            Disk{Size: 10 << 30, RetryInterval: Duration(30 * time.Second)},
 		},
 		Pools: map[string]Pool{"demo": {
@@ -98,6 +102,10 @@ func TestParseExplicit(t *testing.T) {
 		`memory = "1GiB"`,
 		`max_memory_object = "64KiB"`,
 		`max_object = 1_048_576`,
+		`lock_timeout = "250ms"`,
+		`lock_age_timeout = "1m"`,
+		`hit_for_pass = "0s"`,
+		`revalidations = 1`,
 		`[cache.disk]`,
 		`path = "cache-data"`,
 		`size = "16MiB"`,
@@ -115,6 +123,8 @@ func TestParseExplicit(t *testing.T) {
 		`pool = "tls"`,
 		`cache = false`,
 		`default_ttl = "5m"`,
+		`stale_while_revalidate = "30s"`,
+		`stale_if_error = "1h"`,
 		`allow_set_cookie = true`,
 		`query_sort = true`,
 		`query_drop = ["utm_source", "fbclid"]`,
@@ -143,6 +153,9 @@ func TestParseExplicit(t *testing.T) {
 	if c.Cache.Memory != 1<<30 || c.Cache.MaxMemoryObject != 64<<10 || c.Cache.MaxObject != 1<<20 {
 		t.Errorf("Cache = %+v, want memory 1GiB, max_memory_object 64KiB, max_object 1MiB", c.Cache)
 	}
+	if c.Cache.LockTimeout.D() != 250*time.Millisecond || c.Cache.LockAgeTimeout.D() != time.Minute || c.Cache.HitForPass != 0 || c.Cache.Revalidations != 1 {
+		t.Errorf("Cache = %+v, want lock_timeout 250ms, lock_age_timeout 1m, hit_for_pass off, revalidations 1", c.Cache)
+	}
 	wantDisk := Disk{Path: filepath.Join(dir, "cache-data"), Size: 16 << 20, RetryInterval: Duration(time.Minute)}
 	if c.Cache.Disk != wantDisk {
 		t.Errorf("Cache.Disk = %+v, want %+v (relative path resolved against the file's directory)", c.Cache.Disk, wantDisk)
@@ -169,6 +182,9 @@ func TestParseExplicit(t *testing.T) {
 		AllowSetCookie: true,
 		QuerySort:      true,
 		QueryDrop:      []string{"utm_source", "fbclid"},
+
+		StaleWhileRevalidate: Duration(30 * time.Second),
+		StaleIfError:         Duration(time.Hour),
 	}
 	if len(c.Sites) != 2 || !reflect.DeepEqual(c.Sites[0], wantSite) || c.Sites[1].Name != "rest" || !c.Sites[1].Cache {
 		t.Errorf("Sites = %+v, want [%+v, rest with cache on]", c.Sites, wantSite)
@@ -196,6 +212,51 @@ func TestParseWorkers(t *testing.T) {
 			}
 			if c.Server.Workers != tt.want {
 				t.Errorf("Server.Workers = %d, want %d", c.Server.Workers, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseLocksAndStale checks the request-coalescing keys of [cache] and
+// the stale windows of [[sites]]: their defaults, and values at the edges
+// of what each accepts.
+func TestParseLocksAndStale(t *testing.T) {
+	type locks struct {
+		lockTimeout, lockAgeTimeout, hitForPass time.Duration
+		revalidations                           int
+	}
+	type stale struct{ whileRevalidate, ifError time.Duration }
+	defaults := locks{5 * time.Second, 10 * time.Second, 120 * time.Second, 16}
+	tests := []struct {
+		name      string
+		doc       string
+		wantLocks locks
+		wantStale stale
+	}{
+		{"defaults", minimal, defaults, stale{}},
+		{"defaults with an empty [cache]", lines(`[cache]`) + minimal, defaults, stale{}},
+		{"short lock timeouts", lines(`[cache]`, `lock_timeout = "1ms"`, `lock_age_timeout = "1ns"`) + minimal, locks{time.Millisecond, time.Nanosecond, 120 * time.Second, 16}, stale{}},
+		{"lock_timeout above lock_age_timeout", lines(`[cache]`, `lock_timeout = "1m"`, `lock_age_timeout = "30s"`) + minimal, locks{time.Minute, 30 * time.Second, 120 * time.Second, 16}, stale{}},
+		{"hit_for_pass off", lines(`[cache]`, `hit_for_pass = "0s"`) + minimal, locks{5 * time.Second, 10 * time.Second, 0, 16}, stale{}},
+		{"hit_for_pass in minutes", lines(`[cache]`, `hit_for_pass = "5m"`) + minimal, locks{5 * time.Second, 10 * time.Second, 5 * time.Minute, 16}, stale{}},
+		{"one revalidation", lines(`[cache]`, `revalidations = 1`) + minimal, locks{5 * time.Second, 10 * time.Second, 120 * time.Second, 1}, stale{}},
+		{"many revalidations", lines(`[cache]`, `revalidations = 1_000`) + minimal, locks{5 * time.Second, 10 * time.Second, 120 * time.Second, 1000}, stale{}},
+		{"stale windows", minimal + lines(`stale_while_revalidate = "30s"`, `stale_if_error = "24h"`), defaults, stale{30 * time.Second, 24 * time.Hour}},
+		{"stale windows written as zero", minimal + lines(`stale_while_revalidate = "0s"`, `stale_if_error = "0"`), defaults, stale{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("s.toml", []byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc := c.Cache
+			if got := (locks{cc.LockTimeout.D(), cc.LockAgeTimeout.D(), cc.HitForPass.D(), cc.Revalidations}); got != tt.wantLocks {
+				t.Errorf("Cache lock_timeout, lock_age_timeout, hit_for_pass, revalidations = %+v, want %+v", got, tt.wantLocks)
+			}
+			s := c.Sites[0]
+			if got := (stale{s.StaleWhileRevalidate.D(), s.StaleIfError.D()}); got != tt.wantStale {
+				t.Errorf("Sites[0] stale_while_revalidate, stale_if_error = %+v, want %+v", got, tt.wantStale)
 			}
 		})
 	}
@@ -277,6 +338,27 @@ func TestParseErrors(t *testing.T) {
 		{"zero disk retry_interval", lines(`[cache.disk]`, `retry_interval = "0s"`) + minimal, 2, `cache.disk.retry_interval: must be positive`},
 		{"negative disk retry_interval", lines(`[cache.disk]`, `retry_interval = "-1s"`) + minimal, 2, `cache.disk.retry_interval: invalid duration "-1s": negative`},
 		{"wrong type: disk retry_interval given an integer", lines(`[cache.disk]`, `retry_interval = 30`) + minimal, 2, `cache.disk.retry_interval: wrong type: got integer, want a duration string`},
+		{"zero lock_timeout", lines(`[cache]`, `lock_timeout = "0s"`) + minimal, 2, `cache.lock_timeout: must be positive`},
+		{"negative lock_timeout", lines(`[cache]`, `lock_timeout = "-5s"`) + minimal, 2, `cache.lock_timeout: invalid duration "-5s": negative`},
+		{"bad lock_timeout", lines(`[cache]`, `lock_timeout = "5"`) + minimal, 2, `cache.lock_timeout: invalid duration "5"`},
+		{"wrong type: lock_timeout given an integer", lines(`[cache]`, `lock_timeout = 5`) + minimal, 2, `cache.lock_timeout: wrong type: got integer, want a duration string`},
+		{"zero lock_age_timeout", lines(`[cache]`, `lock_timeout = "1s"`, `lock_age_timeout = "0ms"`) + minimal, 3, `cache.lock_age_timeout: must be positive`},
+		{"negative lock_age_timeout", lines(`[cache]`, `lock_age_timeout = "-10s"`) + minimal, 2, `cache.lock_age_timeout: invalid duration "-10s": negative`},
+		{"wrong type: lock_age_timeout given a boolean", lines(`[cache]`, `lock_age_timeout = true`) + minimal, 2, `cache.lock_age_timeout: wrong type: got boolean, want a duration string`},
+		{"negative hit_for_pass", lines(`[cache]`, `hit_for_pass = "-2m"`) + minimal, 2, `cache.hit_for_pass: invalid duration "-2m": negative`},
+		{"bad hit_for_pass", lines(`[cache]`, `hit_for_pass = "off"`) + minimal, 2, `cache.hit_for_pass: invalid duration "off"`},
+		{"wrong type: hit_for_pass given an integer", lines(`[cache]`, `hit_for_pass = 120`) + minimal, 2, `cache.hit_for_pass: wrong type: got integer, want a duration string`},
+		{"zero revalidations", lines(`[cache]`, `revalidations = 0`) + minimal, 2, `cache.revalidations: 0 is out of range: want at least 1`},
+		{"negative revalidations", lines(`[cache]`, `revalidations = -16`) + minimal, 2, `cache.revalidations: -16 is out of range: want at least 1`},
+		{"wrong type: revalidations given a string", lines(`[cache]`, `revalidations = "16"`) + minimal, 2, `cache.revalidations: wrong type: got string, want integer`},
+		{"wrong type: revalidations given a float", lines(`[cache]`, `revalidations = 1.5`) + minimal, 2, `cache.revalidations: wrong type: got float, want integer`},
+		{"negative stale_while_revalidate", minimal + lines(`stale_while_revalidate = "-1s"`), 8, `sites[0].stale_while_revalidate: invalid duration "-1s": negative`},
+		{"bad stale_while_revalidate", minimal + lines(`stale_while_revalidate = "1 minute"`), 8, `sites[0].stale_while_revalidate: invalid duration "1 minute"`},
+		{"wrong type: stale_while_revalidate given an integer", minimal + lines(`stale_while_revalidate = 30`), 8, `sites[0].stale_while_revalidate: wrong type: got integer, want a duration string`},
+		{"negative stale_if_error", minimal + lines(`stale_if_error = "-1h"`), 8, `sites[0].stale_if_error: invalid duration "-1h": negative`},
+		{"bad stale_if_error in a second site", minimal + lines(``, `[[sites]]`, `name = "b"`, `hosts = ["b.example"]`, `pool = "demo"`, `stale_if_error = "1d"`), 13, `sites[1].stale_if_error: invalid duration "1d"`},
+		{"wrong type: stale_if_error given a boolean", minimal + lines(`stale_if_error = false`), 8, `sites[0].stale_if_error: wrong type: got boolean, want a duration string`},
+		{"stale key in [cache]", lines(`[cache]`, `stale_if_error = "1m"`) + minimal, 2, `unknown key "stale_if_error" in [cache]`},
 		{"bad targeted field", lines(`[cache]`, `targeted_field = "My Field"`) + minimal, 2, `cache.targeted_field: invalid field name "My Field"`},
 		{"bad log format", lines(`[log]`, `format = "xml"`) + minimal, 2, `log.format: invalid format "xml"`},
 		{"bad log level", lines(`[log]`, `level = "loud"`) + minimal, 2, `log.level: invalid level "loud"`},

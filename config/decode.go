@@ -98,6 +98,10 @@ type rawCache struct {
 	MaxObject       *text   `toml:"max_object"`
 	TargetedField   *string `toml:"targeted_field"`
 	HeuristicMax    *text   `toml:"heuristic_max"`
+	LockTimeout     *text   `toml:"lock_timeout"`
+	LockAgeTimeout  *text   `toml:"lock_age_timeout"`
+	HitForPass      *text   `toml:"hit_for_pass"`
+	Revalidations   *int    `toml:"revalidations"`
 	Disk            rawDisk `toml:"disk"`
 }
 
@@ -119,14 +123,16 @@ type rawPool struct {
 }
 
 type rawSite struct {
-	Name           *string   `toml:"name"`
-	Hosts          *[]string `toml:"hosts"`
-	Pool           *string   `toml:"pool"`
-	Cache          *bool     `toml:"cache"`
-	DefaultTTL     *text     `toml:"default_ttl"`
-	AllowSetCookie *bool     `toml:"allow_set_cookie"`
-	QuerySort      *bool     `toml:"query_sort"`
-	QueryDrop      *[]string `toml:"query_drop"`
+	Name                 *string   `toml:"name"`
+	Hosts                *[]string `toml:"hosts"`
+	Pool                 *string   `toml:"pool"`
+	Cache                *bool     `toml:"cache"`
+	DefaultTTL           *text     `toml:"default_ttl"`
+	StaleWhileRevalidate *text     `toml:"stale_while_revalidate"`
+	StaleIfError         *text     `toml:"stale_if_error"`
+	AllowSetCookie       *bool     `toml:"allow_set_cookie"`
+	QuerySort            *bool     `toml:"query_sort"`
+	QueryDrop            *[]string `toml:"query_drop"`
 }
 
 // text holds a scalar's text as decoded (a string's value, an integer's

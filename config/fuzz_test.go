@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[server]\nlistn = 1\n"))                                       // unknown key
 	f.Add([]byte("[cache]\nmemory = true\nmax_object = \"9EiB\"\n"))             // wrong type, bad unit
 	f.Add([]byte("[cache.disk]\npath = \"d\"\nsize = 1\n"))                      // disk tier too small
+	f.Add([]byte("[cache]\nlock_timeout = \"0s\"\nrevalidations = 0\n"))         // zero where positive is required
 	f.Add([]byte("sites = [{name = \"a\", hosts = [\"*.x\"], pool = \"p\"}]\n")) // inline array of tables
 	f.Add([]byte("[[server.tls]]\n[[server.tls]]\nlisten = 1\n[sites]\n"))       // nested arrays, table for array
 	f.Add([]byte("[pools.\"a\\nb\"]\npeers = [\"[::1]:0\"]\n"))                  // quoted name with a newline
@@ -47,6 +48,9 @@ func FuzzParse(f *testing.F) {
 			cc.Disk.Path != "" && cc.Disk.Size < minDiskSize || cc.Disk.RetryInterval <= 0 {
 			t.Fatalf("accepted cache sizes %+v", cc)
 		}
+		if cc := c.Cache; cc.LockTimeout <= 0 || cc.LockAgeTimeout <= 0 || cc.HitForPass < 0 || cc.Revalidations < 1 {
+			t.Fatalf("accepted cache locks %+v", cc)
+		}
 		if w := c.Server.Workers; w < 1 || w > maxWorkers {
 			t.Fatalf("accepted or resolved %d workers", w)
 		}
@@ -54,6 +58,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("accepted a config with no listeners")
 		}
 		for _, s := range c.Sites {
+			if s.DefaultTTL < 0 || s.StaleWhileRevalidate < 0 || s.StaleIfError < 0 {
+				t.Fatalf("site %q: accepted a negative duration", s.Name)
+			}
 			if _, ok := c.Pools[s.Pool]; !ok {
 				t.Fatalf("site %q names missing pool %q", s.Name, s.Pool)
 			}

@@ -21,6 +21,13 @@ type Metrics struct {
 	// OriginErrors counts failed upstream exchanges by pool and kind
 	// ("connect", "timeout", "body", "other").
 	OriginErrors *prometheus.CounterVec
+
+	// LockWaits counts requests that found a fill in flight for their key
+	// (coalesced readers), by how the wait ended: "served", "refreshed",
+	// "timeout", "passed", "failed", "vary", "client-gone", "aborted".
+	LockWaits *prometheus.CounterVec
+	// LockWait is how long readers waited for a fill's response head.
+	LockWait prometheus.Histogram
 }
 
 // CacheStats is what one cache shard reports at scrape time.
@@ -50,16 +57,40 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 			Name: "cdnnode_origin_errors_total",
 			Help: "Failed origin exchanges by pool and kind.",
 		}, []string{"pool", "kind"}),
+		LockWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_cache_lock_waits_total",
+			Help: "Requests that waited on another request's fetch of their key, by result.",
+		}, []string{"result"}),
+		LockWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cdnnode_cache_lock_wait_seconds",
+			Help:    "Time readers waited for a fill's response head.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8), // 1ms to about 16s
+		}),
 	}
 	for i := range m.workers {
 		m.workers[i] = newWorker(i)
 	}
-	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors,
+	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.LockWaits, m.LockWait,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCacheCollector(cache),
 	)
 	return m
+}
+
+// WatchLocks exports the lock tables' state, read at every scrape: fills
+// in flight and hit-for-pass entries.
+func (m *Metrics) WatchLocks(fills, hitForPass func() int) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cdnnode_cache_fills_in_flight",
+			Help: "Origin fetches holding a cache key's lock.",
+		}, func() float64 { return float64(fills()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cdnnode_cache_hit_for_pass_entries",
+			Help: "Keys remembered as uncacheable, which skip request coalescing.",
+		}, func() float64 { return float64(hitForPass()) }),
+	)
 }
 
 // Worker returns worker group i's counters (0 <= i < the count given to New).

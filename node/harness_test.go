@@ -45,8 +45,9 @@ type harness struct {
 var protocols = []string{"h1", "h2c", "h2"}
 
 // newHarness starts an origin serving handler (the demo origin when nil),
-// a node in front of it, and a client speaking proto.
-func newHarness(t testing.TB, proto string, handler http.Handler) *harness {
+// a node in front of it, and a client speaking proto. extra is appended to
+// the node's config (tables the base config lacks, such as [cache]).
+func newHarness(t testing.TB, proto string, handler http.Handler, extra ...string) *harness {
 	t.Helper()
 	demo := demoorigin.New(nil)
 	if handler == nil {
@@ -83,7 +84,7 @@ connect_timeout = "1s"
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, certFile, keyFile, originSrv.Listener.Addr().String())
+`, certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
 	path := filepath.Join(dir, "cdnnode.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/cdnnode/cdnnode/admin"
+	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/metrics"
@@ -65,7 +66,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		}
 		return out
 	})
-	p, err := proxy.New(cfg, store, pools, m, log)
+	locks := cachelock.New(cfg.Server.Workers, cachelock.Options{
+		AgeTimeout: cfg.Cache.LockAgeTimeout.D(),
+		HitForPass: cfg.Cache.HitForPass.D(),
+	})
+	m.WatchLocks(locks.InFlight, locks.PassEntries)
+	p, err := proxy.New(cfg, store, locks, pools, m, log)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/keys"
@@ -35,14 +37,23 @@ var surrogateFields = [...]string{"Surrogate-Key", "Cache-Tag"}
 
 // forward sends r to the site's pool and streams the answer to the client,
 // storing it on the way when the request is cacheable and policy allows.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
+// With a fill (this request holds the key's lock) it also feeds the
+// fill's readers, and the fetch goes on if the client leaves: the fill
+// belongs to the node.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *cachelock.Fill) {
+	fl := &fillRef{f: f}
+	defer fl.abandon()
 	cacheable := x.out.cache != metrics.Bypass
 	revalidate := cacheable && x.stale != nil && cachepolicy.HasValidators(x.stale.Header)
 	out := p.upstreamRequest(r, x, cacheable, revalidate)
+	if f != nil {
+		out = out.WithContext(context.WithoutCancel(r.Context()))
+	}
 	p.metrics.OriginRequests.WithLabelValues(x.site.pool.Name()).Inc()
 	start := p.now()
 	resp, err := x.site.pool.RoundTrip(out)
 	if err != nil {
+		fl.fail()
 		p.upstreamError(w, r, x, err)
 		return
 	}
@@ -50,7 +61,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	now := p.now()
 
 	if revalidate && resp.StatusCode == http.StatusNotModified {
-		p.refreshed(w, r, x, resp, start, now)
+		p.refreshed(w, r, x, resp, start, now, fl)
 		return
 	}
 	hdr := p.clientHeader(resp.Header, x)
@@ -59,22 +70,26 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	}
 	if !cacheable {
 		p.invalidate(r, x, resp)
-		p.stream(w, r, x, resp, hdr, nil)
+		p.stream(w, r, x, resp, hdr, nil, fl)
 		return
 	}
 
 	d := cachepolicy.Decide(r.Method, r.Header, resp.StatusCode, resp.Header, now, x.site.policy)
 	if d.Reason != cachepolicy.Stored {
-		x.out.detail = d.Reason.String()
+		if x.out.detail == "" { // "lock-timeout" says more
+			x.out.detail = d.Reason.String()
+		}
 		if x.stale != nil {
 			p.store.Delete(x.staleKey)
 		}
-		p.stream(w, r, x, resp, hdr, nil)
+		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r))
+		p.stream(w, r, x, resp, hdr, nil, fl)
 		return
 	}
 	if resp.ContentLength > p.store.MaxObjectBytes() {
 		x.out.detail = "too-large"
-		p.stream(w, r, x, resp, hdr, nil)
+		fl.pass(p.locks, x.key, true)
+		p.stream(w, r, x, resp, hdr, nil, fl)
 		return
 	}
 	key := x.key
@@ -91,26 +106,118 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	}
 	wr := p.store.NewWriter(key, obj, resp.ContentLength)
 	defer wr.Abort()
+	if f == nil {
+		defer wr.Close()
+	}
 	// The header announces the store before the body is complete (unless
 	// the writer already knows it can't); the log and metrics record what
 	// really happened.
 	x.out.stored = wr.Err() == nil
-	if !x.out.stored {
+	if x.out.stored {
+		fl.stream(&fillHead{status: resp.StatusCode, header: hdr.Clone(), key: key.Full}, wr)
+	} else {
 		x.out.detail = storeFailure(wr.Err())
+		fl.pass(p.locks, x.key, errors.Is(wr.Err(), cachestore.ErrTooLarge))
+		wr = nil
 	}
-	if !p.stream(w, r, x, resp, hdr, wr) {
+	complete := p.stream(w, r, x, resp, hdr, wr, fl)
+	if !complete || wr == nil {
 		x.out.stored = false
 		return
 	}
+	// Commit before the lock goes: a request arriving in between would
+	// miss and fetch again.
 	if !wr.Commit() {
 		x.out.stored = false
 		x.out.detail = "not-admitted"
-		return
-	}
-	if len(fields) > 0 {
+	} else if len(fields) > 0 {
 		p.indexVariants(x.key, fields)
 	}
+	fl.finish(nil)
 }
+
+// fillRef settles the fill a request writes, if any, exactly once.
+type fillRef struct {
+	f         *cachelock.Fill
+	streaming bool
+	settled   bool
+}
+
+func (fr *fillRef) active() bool { return fr.f != nil && !fr.settled }
+
+// fail: the origin failed before a head.
+func (fr *fillRef) fail() {
+	if fr.active() {
+		fr.settled = true
+		fr.f.Fail()
+	}
+}
+
+// pass: the response is not to be shared. With mark (the response, not
+// this request, made it so) the key becomes hit-for-pass.
+func (fr *fillRef) pass(l *cachelock.Locks, k keys.Key, mark bool) {
+	if fr.active() {
+		fr.settled = true
+		fr.f.Pass()
+		if mark {
+			l.MarkPass(k)
+		}
+	}
+}
+
+// responseVerdict reports whether a response was not stored for reasons
+// of its own, rather than because of the request that fetched it (its
+// no-store, Authorization or Range): only those make a key hit-for-pass,
+// so that no client can turn coalescing off for others.
+func responseVerdict(reason cachepolicy.Reason, r *http.Request) bool {
+	switch reason {
+	case cachepolicy.ReasonRequestNoStore, cachepolicy.ReasonAuthorization, cachepolicy.ReasonMethod:
+		return false
+	}
+	return len(r.Header["Range"]) == 0
+}
+
+// refresh: readers serve obj, the revalidated object.
+func (fr *fillRef) refresh(obj *cachestore.Object) {
+	if fr.active() {
+		fr.settled = true
+		fr.f.Refresh(obj)
+	}
+}
+
+// stream publishes the head and the body readers read along.
+func (fr *fillRef) stream(h *fillHead, wr *cachestore.Writer) {
+	if fr.active() {
+		fr.streaming = true
+		fr.f.Stream(h, wr)
+	}
+}
+
+// wrote reports body progress to readers.
+func (fr *fillRef) wrote(n int64) {
+	if fr.active() && fr.streaming {
+		fr.f.Wrote(n)
+	}
+}
+
+// feeding reports whether the fill's body is still going to readers.
+func (fr *fillRef) feeding() bool { return fr.active() && fr.streaming }
+
+// finish ends a streaming fill; err nil means its body is complete.
+func (fr *fillRef) finish(err error) {
+	if fr.active() {
+		fr.settled = true
+		if fr.streaming {
+			fr.f.Finish(err)
+		} else {
+			fr.f.Fail()
+		}
+	}
+}
+
+// abandon settles a fill the request leaves unsettled (an early return or
+// an aborted transfer): readers abort or fetch for themselves.
+func (fr *fillRef) abandon() { fr.finish(cachestore.ErrAborted) }
 
 // upstreamRequest builds the request for the origin from the client's.
 // With revalidate, the stored response's validators replace the client's
@@ -153,7 +260,7 @@ func (p *Proxy) upstreamRequest(r *http.Request, x *exchange, cacheable, revalid
 
 // refreshed handles a 304 to the cache's own revalidation: the stored
 // response gets the new header fields and freshness and answers the client.
-func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, start, now time.Time) {
+func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, start, now time.Time, fl *fillRef) {
 	x.out.fwdStatus = http.StatusNotModified
 	stored := x.stale.Header
 	if x.stale.Targeted != nil {
@@ -165,18 +272,22 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	obj := x.stale.Refreshed(p.clientHeader(merged, x), targeted(merged, x.site.policy.TargetedFields), entry(d, resp.Header, start, now))
 	if d.Reason == cachepolicy.Stored {
 		x.out.stored = p.store.Put(x.staleKey, obj)
+		fl.refresh(obj)
 	} else {
 		x.out.detail = d.Reason.String()
 		p.store.Delete(x.staleKey)
+		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r))
 	}
 	p.serve(w, r, x, obj, now)
 }
 
 // stream writes resp with the client header hdr to the client and, when wr
-// is not nil, its body into the cache. It reports whether the whole body
-// arrived. A body that fails mid-way aborts the client's transfer (never a
-// short 200) and nothing is stored.
-func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, hdr http.Header, wr *cachestore.Writer) bool {
+// is not nil, its body into the cache, reporting progress to the fill's
+// readers. It reports whether the whole body arrived. A body that fails
+// mid-way aborts the client's transfer (never a short 200) and nothing is
+// stored. While the fill feeds readers, a client that goes away does not
+// stop it.
+func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, hdr http.Header, wr *cachestore.Writer, fl *fillRef) bool {
 	h := w.Header()
 	for k, vs := range hdr {
 		h[k] = vs
@@ -196,21 +307,26 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
-			if toClient {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					x.out.detail = "client-gone"
-					return false
-				}
-				if flush {
-					_ = rc.Flush()
-				}
-			}
 			if wr != nil && wr.Err() == nil {
 				if _, werr := wr.Write(buf[:n]); werr != nil {
 					x.out.detail = storeFailure(werr)
+					fl.finish(werr)
 					if !toClient {
 						return false
 					}
+				} else {
+					fl.wrote(wr.Written())
+				}
+			}
+			if toClient {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					x.out.detail = "client-gone"
+					if !fl.feeding() {
+						return false
+					}
+					toClient = false
+				} else if flush {
+					_ = rc.Flush()
 				}
 			}
 		}
@@ -224,6 +340,7 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 			if wr != nil {
 				wr.Abort()
 			}
+			fl.finish(err)
 			if toClient {
 				// The status line is gone; only aborting the stream tells
 				// the client the body is incomplete.

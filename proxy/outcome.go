@@ -35,6 +35,8 @@ type outcome struct {
 	cache     metrics.Outcome
 	ttl       time.Duration // on hits: remaining freshness, negative when stale
 	stored    bool
+	collapsed bool   // answered from another request's fetch (RFC 9211 "collapsed")
+	passing   bool   // the key is hit-for-pass: fetched without the lock
 	fwdStatus int    // status the origin answered with, when it differs in meaning
 	detail    string // why not stored, why bypassed, or what failed
 }
@@ -57,6 +59,12 @@ func (o *outcome) String() string {
 		}
 		if o.stored {
 			b = append(b, "; stored"...)
+		}
+		if o.collapsed {
+			b = append(b, "; collapsed"...)
+		}
+		if o.passing {
+			b = append(b, "; hit-for-pass"...)
 		}
 	}
 	if o.detail != "" {

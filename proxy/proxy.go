@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/config"
@@ -35,23 +36,29 @@ type Proxy struct {
 	cfg     *config.Config
 	sites   map[*config.Site]*site
 	store   *cachestore.Store
+	locks   *cachelock.Locks
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	access  bool
 	now     func() time.Time
+
+	lockTimeout time.Duration // how long a reader waits for a fill's head
 }
 
-// New builds the pipeline for cfg over store, sending misses to pools
-// (by pool name), recording into m and logging to log.
-func New(cfg *config.Config, store *cachestore.Store, pools map[string]*origin.Pool, m *metrics.Metrics, log *slog.Logger) (*Proxy, error) {
+// New builds the pipeline for cfg over store, collapsing misses through
+// locks, sending them to pools (by pool name), recording into m and
+// logging to log.
+func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, pools map[string]*origin.Pool, m *metrics.Metrics, log *slog.Logger) (*Proxy, error) {
 	p := &Proxy{
-		cfg:     cfg,
-		sites:   make(map[*config.Site]*site, len(cfg.Sites)),
-		store:   store,
-		metrics: m,
-		log:     log,
-		access:  cfg.Log.Access,
-		now:     time.Now,
+		cfg:         cfg,
+		sites:       make(map[*config.Site]*site, len(cfg.Sites)),
+		store:       store,
+		locks:       locks,
+		metrics:     m,
+		log:         log,
+		access:      cfg.Log.Access,
+		now:         time.Now,
+		lockTimeout: cfg.Cache.LockTimeout.D(),
 	}
 	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
 	for i := range cfg.Sites {
@@ -115,10 +122,10 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		x.out = outcome{cache: metrics.Bypass, detail: "method"}
-		p.forward(w, r, x)
+		p.forward(w, r, x, nil)
 	case !x.site.cache:
 		x.out = outcome{cache: metrics.Bypass, detail: "cache-off"}
-		p.forward(w, r, x)
+		p.forward(w, r, x, nil)
 	default:
 		p.cached(w, r, x)
 	}
@@ -141,7 +148,7 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 		if varyMiss {
 			x.out.cache = metrics.VaryMiss
 		}
-		p.forward(w, r, x)
+		p.fetch(w, r, x)
 		return
 	}
 	switch cachepolicy.Reuse(req, obj.Policy, now) {
@@ -165,7 +172,7 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 		x.out.cache = metrics.Request
 	}
 	x.stale, x.staleKey = obj, objKey
-	p.forward(w, r, x)
+	p.fetch(w, r, x)
 }
 
 // lookup finds the object for k and the key it is stored under, following a

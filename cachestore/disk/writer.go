@@ -216,3 +216,48 @@ func (w *Writer) recycle() {
 		w.bw = nil
 	}
 }
+
+// Flush writes the buffered body bytes to the temp file, so that a
+// BodyReader sees every byte written so far.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return w.failIO("write", err)
+	}
+	return nil
+}
+
+// OpenBody opens the body being written for reading along, as far as it
+// has been flushed. It stays readable after Commit, Abort or eviction of
+// the record (it holds the file open); Close it.
+func (w *Writer) OpenBody() (*BodyReader, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	f, err := os.Open(w.tmp)
+	if err != nil {
+		return nil, fmt.Errorf("disk: open %s for reading along: %w", w.tmp, err)
+	}
+	return &BodyReader{f: f, off: headerSize + int64(len(w.keyMeta))}, nil
+}
+
+// BodyReader reads the body of a record being written. Safe for
+// concurrent use.
+type BodyReader struct {
+	f   *os.File
+	off int64 // the body's offset in the file
+}
+
+// ReadAt reads body bytes from off; the caller reads only flushed bytes.
+func (b *BodyReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := b.f.ReadAt(p, b.off+off)
+	if err != nil && n == len(p) {
+		err = nil
+	}
+	return n, err
+}
+
+// Close releases the file.
+func (b *BodyReader) Close() error { return b.f.Close() }

@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/cdnnode/cdnnode/cachelock"
+	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/keys"
+)
+
+// fillHead is what a fill's writer publishes to its readers when the
+// response streams: the client's status and header (a copy the writer no
+// longer touches) and the key the object is stored under.
+type fillHead struct {
+	status int
+	header http.Header
+	key    string
+}
+
+// Lock-wait results, the label of cdnnode_cache_lock_waits_total.
+const (
+	waitServed    = "served"    // read the body along
+	waitRefreshed = "refreshed" // served the object another request revalidated
+	waitTimeout   = "timeout"   // no head within lock_timeout
+	waitPassed    = "passed"    // uncacheable response: fetched on its own
+	waitFailed    = "failed"    // the origin failed before a head
+	waitVary      = "vary"      // the fill is another variant
+	waitGone      = "client-gone"
+	waitAborted   = "aborted" // the body stopped short: the reader's transfer aborted
+)
+
+// fetch forwards a miss or a revalidation through the key's lock: the
+// first request fetches for everyone, later ones read its answer along.
+// A key recently found uncacheable (hit-for-pass) skips the lock.
+func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange) {
+	if p.locks.HitForPass(x.key) {
+		x.out.passing = true
+		p.forward(w, r, x, nil)
+		if x.out.stored {
+			p.locks.ClearPass(x.key) // cacheable again: collapse from now on
+		}
+		return
+	}
+	// A fill that failed before its head is retried once through the lock,
+	// so one of its readers becomes the next writer; after that each
+	// request fetches on its own.
+	for attempt := 0; attempt < 2; attempt++ {
+		f, writer := p.locks.Acquire(x.key)
+		if writer {
+			p.forward(w, r, x, f)
+			return
+		}
+		result := p.readAlong(w, r, x, f)
+		p.metrics.LockWaits.WithLabelValues(result).Inc()
+		switch result {
+		case waitServed, waitRefreshed, waitGone:
+			return
+		case waitTimeout:
+			x.out.detail = "lock-timeout"
+		}
+		if result != waitFailed {
+			break
+		}
+	}
+	p.forward(w, r, x, nil)
+}
+
+// readAlong serves r from fill f as one of its readers and reports how it
+// went; for every result but waitServed, waitRefreshed and waitGone the
+// caller still has to answer.
+func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f *cachelock.Fill) string {
+	defer f.Leave()
+	start := p.now()
+	state, head, err := f.Wait(r.Context().Done(), p.lockTimeout)
+	p.metrics.LockWait.Observe(p.now().Sub(start).Seconds())
+	switch {
+	case errors.Is(err, cachelock.ErrTimeout):
+		return waitTimeout
+	case err != nil:
+		x.out.detail = "client-gone"
+		x.rw.status = statusClientClosed
+		return waitGone
+	case state == cachelock.Passed:
+		return waitPassed
+	case state == cachelock.Failed:
+		return waitFailed
+	case state == cachelock.Refreshed:
+		x.out.collapsed = true
+		p.serve(w, r, x, head.(*cachestore.Object), p.now())
+		return waitRefreshed
+	}
+	h := head.(*fillHead)
+	if fields, _ := keys.VaryFields(h.header); len(fields) > 0 && x.key.Variant(fields, r.Header).Full != h.key {
+		return waitVary
+	}
+	x.out.collapsed = true
+	dst := w.Header()
+	for k, vs := range h.header {
+		dst[k] = vs
+	}
+	dst.Set("Cache-Status", x.out.String())
+	w.WriteHeader(h.status)
+	if r.Method == http.MethodHead {
+		return waitServed
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	_, err = io.CopyBuffer(onlyWriter{w}, f.NewReader(r.Context().Done()), *bp)
+	if errors.Is(err, cachelock.ErrAborted) {
+		p.metrics.LockWaits.WithLabelValues(waitAborted).Inc()
+		p.log.Warn("fill aborted under a reader", "key", x.key.Full, "err", err)
+		x.out.detail = "fill-aborted"
+		// The status line is gone; only aborting tells the client the body
+		// is incomplete.
+		panic(http.ErrAbortHandler)
+	}
+	return waitServed
+}
+
+// onlyWriter hides a writer's ReadFrom, so io.CopyBuffer uses the given
+// buffer and reads in buffer-sized steps.
+type onlyWriter struct{ io.Writer }
