@@ -241,7 +241,7 @@ func (f *Fill) settle(s State, head any) {
 }
 
 // Stream publishes the response head (opaque to this package: readers get
-// it back from Head) and the body readers read along. The writer then
+// it back from Wait) and the body readers read along. The writer then
 // reports progress with Wrote and ends with Finish.
 func (f *Fill) Stream(head any, body Body) {
 	f.touch()

@@ -87,12 +87,16 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 	case state == cachelock.Failed:
 		return waitFailed
 	case state == cachelock.Refreshed:
+		obj := head.(*cachestore.Object)
+		if otherVariant(x, r, obj.Header, obj.Key) {
+			return waitVary
+		}
 		x.out.collapsed = true
-		p.serve(w, r, x, head.(*cachestore.Object), p.now())
+		p.serve(w, r, x, obj, p.now())
 		return waitRefreshed
 	}
 	h := head.(*fillHead)
-	if fields, _ := keys.VaryFields(h.header); len(fields) > 0 && x.key.Variant(fields, r.Header).Full != h.key {
+	if otherVariant(x, r, h.header, h.key) {
 		return waitVary
 	}
 	x.out.collapsed = true
@@ -117,6 +121,13 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 		panic(http.ErrAbortHandler)
 	}
 	return waitServed
+}
+
+// otherVariant reports whether a response with header hdr, stored under
+// key, varies on request fields that select another variant for r.
+func otherVariant(x *exchange, r *http.Request, hdr http.Header, key string) bool {
+	fields, _ := keys.VaryFields(hdr)
+	return len(fields) > 0 && x.key.Variant(fields, r.Header).Full != key
 }
 
 // onlyWriter hides a writer's ReadFrom, so io.CopyBuffer uses the given

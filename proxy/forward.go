@@ -171,7 +171,7 @@ func (fr *fillRef) pass(l *cachelock.Locks, k keys.Key, mark bool) {
 // so that no client can turn coalescing off for others.
 func responseVerdict(reason cachepolicy.Reason, r *http.Request) bool {
 	switch reason {
-	case cachepolicy.ReasonRequestNoStore, cachepolicy.ReasonAuthorization, cachepolicy.ReasonMethod:
+	case cachepolicy.ReasonRequestNoStore, cachepolicy.ReasonAuthorization:
 		return false
 	}
 	return len(r.Header["Range"]) == 0
