@@ -32,6 +32,9 @@ type Options struct {
 	// entries are dropped, and if none have expired the new one is not
 	// recorded. Default 65536.
 	MaxPass int
+	// MaxBackground bounds the background revalidations each shard runs at
+	// once (AcquireBackground); default 16.
+	MaxBackground int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -44,9 +47,10 @@ type Locks struct {
 
 // table is one shard's fills in flight and hit-for-pass keys.
 type table struct {
-	mu    sync.Mutex
-	fills map[string]*Fill
-	pass  map[string]time.Time // key → end of hit-for-pass
+	mu         sync.Mutex
+	fills      map[string]*Fill
+	pass       map[string]time.Time // key → end of hit-for-pass
+	background int                  // background fills not yet settled
 }
 
 // New builds tables for n shards (n >= 1).
@@ -56,6 +60,9 @@ func New(n int, o Options) *Locks {
 	}
 	if o.MaxPass <= 0 {
 		o.MaxPass = 1 << 16
+	}
+	if o.MaxBackground <= 0 {
+		o.MaxBackground = 16
 	}
 	l := &Locks{o: o, shards: make([]*table, max(n, 1))}
 	for i := range l.shards {
@@ -76,16 +83,61 @@ func (l *Locks) Acquire(k keys.Key) (f *Fill, writer bool) {
 	now := l.o.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if cur, ok := t.fills[k.Full]; ok && !cur.stuck(now, l.o.AgeTimeout) {
+	if cur := t.current(k, now, l.o.AgeTimeout); cur != nil {
 		cur.mu.Lock()
 		cur.refs++
 		cur.mu.Unlock()
 		return cur, false
 	}
-	f = &Fill{Key: k, l: l, t: t, refs: 1, wake: make(chan struct{})}
+	return t.start(l, k, now, false), true
+}
+
+// Why AcquireBackground started nothing.
+var (
+	// ErrInFlight: a fill for the key is already under way; it will
+	// refresh the object as well as a background one would.
+	ErrInFlight = errors.New("cachelock: a fill for the key is in flight")
+	// ErrBusy: the shard already runs Options.MaxBackground background
+	// fills.
+	ErrBusy = errors.New("cachelock: the shard's background fills are at their limit")
+)
+
+// AcquireBackground starts a fill for k that the caller runs in the
+// background, as writer (settling it as Acquire's writer must), or
+// returns ErrInFlight when a fill for k is under way, or ErrBusy when the
+// shard already runs Options.MaxBackground of them. Requests for k that
+// arrive meanwhile become its readers, as with any fill; so there is at
+// most one background fill per key, and the shard bounds them all.
+func (l *Locks) AcquireBackground(k keys.Key) (*Fill, error) {
+	t := l.table(k)
+	now := l.o.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.current(k, now, l.o.AgeTimeout) != nil {
+		return nil, ErrInFlight
+	}
+	if t.background >= l.o.MaxBackground {
+		return nil, ErrBusy
+	}
+	t.background++
+	return t.start(l, k, now, true), nil
+}
+
+// current is k's fill in flight, nil if none or it is stuck. t.mu must be
+// held.
+func (t *table) current(k keys.Key, now time.Time, age time.Duration) *Fill {
+	if cur, ok := t.fills[k.Full]; ok && !cur.stuck(now, age) {
+		return cur
+	}
+	return nil
+}
+
+// start registers a new fill for k, held by its writer. t.mu must be held.
+func (t *table) start(l *Locks, k keys.Key, now time.Time, background bool) *Fill {
+	f := &Fill{Key: k, l: l, t: t, refs: 1, wake: make(chan struct{}), background: background}
 	f.progress.Store(now.UnixNano())
 	t.fills[k.Full] = f
-	return f, true
+	return f
 }
 
 // HitForPass reports whether k was recently found uncacheable.
@@ -141,6 +193,9 @@ func (l *Locks) PassEntries() int { return l.count(func(t *table) int { return l
 // InFlight counts fills holding a lock.
 func (l *Locks) InFlight() int { return l.count(func(t *table) int { return len(t.fills) }) }
 
+// Background counts background fills not yet settled.
+func (l *Locks) Background() int { return l.count(func(t *table) int { return t.background }) }
+
 // count sums n over the tables, each read under its lock.
 func (l *Locks) count(n func(*table) int) int {
 	sum := 0
@@ -188,9 +243,10 @@ type Body interface {
 type Fill struct {
 	Key keys.Key // the key locked (the primary key for a Vary response)
 
-	l        *Locks
-	t        *table
-	progress atomic.Int64 // unix nanoseconds of the last progress
+	l          *Locks
+	t          *table
+	background bool         // counted in t.background until settled
+	progress   atomic.Int64 // unix nanoseconds of the last progress
 
 	mu      sync.Mutex
 	wake    chan struct{} // closed and replaced at every change
@@ -220,11 +276,15 @@ func (f *Fill) changed() {
 }
 
 // unlock removes the fill from its table, if it still holds the lock, so
-// the next request for the key starts afresh.
+// the next request for the key starts afresh; a background fill stops
+// counting against the shard's limit. The writer's settling calls it once.
 func (f *Fill) unlock() {
 	f.t.mu.Lock()
 	if f.t.fills[f.Key.Full] == f {
 		delete(f.t.fills, f.Key.Full)
+	}
+	if f.background {
+		f.t.background--
 	}
 	f.t.mu.Unlock()
 }

@@ -171,3 +171,44 @@ func TestHitForPassExpiresAndIsBounded(t *testing.T) {
 		t.Fatal("ClearPass left the entry")
 	}
 }
+
+func TestBackgroundFillsOnePerKeyBoundedPerShard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(1, Options{AgeTimeout: 10 * time.Second, MaxBackground: 2})
+		a, err := l.AcquireBackground(key("a"))
+		if err != nil {
+			t.Fatalf("first background fill: %v", err)
+		}
+		if _, err := l.AcquireBackground(key("a")); !errors.Is(err, ErrInFlight) {
+			t.Fatalf("second background fill of a key: %v, want ErrInFlight", err)
+		}
+		if g, w := l.Acquire(key("a")); w || g != a {
+			t.Fatal("a miss did not join the background fill as a reader")
+		} else {
+			g.Leave()
+		}
+		b, err := l.AcquireBackground(key("b"))
+		if err != nil {
+			t.Fatalf("background fill of another key: %v", err)
+		}
+		if _, err := l.AcquireBackground(key("c")); !errors.Is(err, ErrBusy) {
+			t.Fatalf("third background fill in a shard of two: %v, want ErrBusy", err)
+		}
+		if _, w := l.Acquire(key("c")); !w {
+			t.Fatal("the background limit held back a foreground fill")
+		}
+		if l.Background() != 2 {
+			t.Fatalf("Background() = %d, want 2", l.Background())
+		}
+		a.Fail()
+		b.Stream("head", &memBody{})
+		b.Finish(nil)
+		if l.Background() != 0 {
+			t.Fatalf("Background() after settling = %d, want 0", l.Background())
+		}
+		time.Sleep(10 * time.Second) // the fill of c is now stuck
+		if _, err := l.AcquireBackground(key("c")); err != nil {
+			t.Fatalf("background fill over a stuck one: %v", err)
+		}
+	})
+}

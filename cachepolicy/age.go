@@ -71,25 +71,39 @@ func (e Entry) staleness(now time.Time) time.Duration {
 	return max(-e.TTL(now), 0)
 }
 
-// ServeWhileRevalidate reports whether, at now, e is stale but inside its
-// stale-while-revalidate window (RFC 5861 §3): it may be served while one
-// revalidation runs in the background. Never for no-cache or must-revalidate
-// responses (§4.2.4); the caller must also not use it for a request with
-// no-cache, max-age or min-fresh that Reuse answered with Revalidate while
-// the entry was still fresh.
-func (e Entry) ServeWhileRevalidate(now time.Time) bool {
-	return e.stale(now) && !e.NoCache && !e.MustRevalidate && e.staleness(now) <= e.StaleWhileRevalidate
+// ServeWhileRevalidate reports whether, at now, e may answer a request
+// with directives req while one revalidation runs in the background
+// (RFC 5861 §3): e is stale but inside its stale-while-revalidate window,
+// is neither no-cache nor must-revalidate (§4.2.4), and the request accepts
+// a stale answer (see acceptsStale).
+func (e Entry) ServeWhileRevalidate(req Directives, now time.Time) bool {
+	return e.stale(now) && !e.NoCache && !e.MustRevalidate && acceptsStale(req, e, now) &&
+		e.staleness(now) <= e.StaleWhileRevalidate
 }
 
-// ServeIfError reports whether, at now, e may be served in place of an
-// origin error (a 5xx or a failed fetch) under its stale-if-error window
-// (RFC 5861 §4). Never for no-cache or must-revalidate responses (§4.2.4).
-// A fresh entry always may.
-func (e Entry) ServeIfError(now time.Time) bool {
-	if !e.stale(now) {
+// ServeIfError reports whether, at now, e may answer a request with
+// directives req in place of an origin error (a 5xx or a failed fetch)
+// under stale-if-error (RFC 5861 §4). Never for a no-cache or
+// must-revalidate response (§4.2.4, RFC 9111 §5.2.2.2); otherwise when the
+// staleness is inside the request's own stale-if-error window, or inside
+// the response's and the request accepts a stale answer.
+func (e Entry) ServeIfError(req Directives, now time.Time) bool {
+	if e.NoCache || e.MustRevalidate {
+		return false
+	}
+	s := e.staleness(now)
+	if req.StaleIfError != Absent && s <= req.StaleIfError.Duration() {
 		return true
 	}
-	return !e.NoCache && !e.MustRevalidate && e.staleness(now) <= e.StaleIfError
+	return acceptsStale(req, e, now) && s <= e.StaleIfError
+}
+
+// acceptsStale reports whether a request with directives req lets the
+// cache answer it from e without validation: no no-cache, no min-fresh
+// (which asks for freshness left), and an age within any max-age
+// (RFC 9111 §5.2.1).
+func acceptsStale(req Directives, e Entry, now time.Time) bool {
+	return !req.NoCache && req.MinFresh == Absent && (req.MaxAge == Absent || e.Age(now) <= req.MaxAge.Duration())
 }
 
 // stale reports whether e is stale at now.

@@ -63,31 +63,54 @@ func TestEntryAgeTTL(t *testing.T) {
 }
 
 func TestEntryStaleWindows(t *testing.T) {
+	// Stored at now, fresh for a minute; stale-while-revalidate 30s,
+	// stale-if-error an hour.
 	base := Entry{Lifetime: time.Minute, ResponseTime: now, StaleWhileRevalidate: 30 * time.Second, StaleIfError: time.Hour}
 	mustRevalidate := base
 	mustRevalidate.MustRevalidate = true
 	noCache := base
 	noCache.NoCache = true
+	cc := func(s string) Directives {
+		d, err := ParseCacheControl(s)
+		if err != nil {
+			t.Fatalf("ParseCacheControl(%q): %v", s, err)
+		}
+		return d
+	}
+	none := NewDirectives()
 	tests := []struct {
 		name           string
 		e              Entry
+		req            Directives
 		at             time.Time
 		wantSWR, wantE bool
 	}{
-		{"fresh", base, now, false, true},
-		{"inside both windows", base, now.Add(80 * time.Second), true, true},
-		{"past SWR inside SIE", base, now.Add(2 * time.Minute), false, true},
-		{"past both", base, now.Add(2 * time.Hour), false, false},
-		{"must-revalidate forbids stale", mustRevalidate, now.Add(80 * time.Second), false, false},
-		{"no-cache forbids stale", noCache, now.Add(80 * time.Second), false, false},
+		{"fresh", base, none, now, false, true},
+		{"inside both windows", base, none, now.Add(80 * time.Second), true, true},
+		{"last instant of SWR", base, none, now.Add(90 * time.Second), true, true},
+		{"past SWR inside SIE", base, none, now.Add(2 * time.Minute), false, true},
+		{"past both", base, none, now.Add(2 * time.Hour), false, false},
+		{"must-revalidate forbids stale", mustRevalidate, none, now.Add(80 * time.Second), false, false},
+		{"no-cache forbids stale", noCache, none, now.Add(80 * time.Second), false, false},
+		{"no-cache fresh never on error", noCache, none, now, false, false},
+		{"request no-cache", base, cc("no-cache"), now.Add(80 * time.Second), false, false},
+		{"request no-cache on a fresh object", base, cc("no-cache"), now, false, false},
+		{"request min-fresh", base, cc("min-fresh=1"), now.Add(80 * time.Second), false, false},
+		{"request max-age exceeded", base, cc("max-age=70"), now.Add(80 * time.Second), false, false},
+		{"request max-age within", base, cc("max-age=100"), now.Add(80 * time.Second), true, true},
+		{"request max-stale within windows", base, cc("max-stale=5"), now.Add(80 * time.Second), true, true},
+		{"request stale-if-error past the response's", base, cc("stale-if-error=7200"), now.Add(90 * time.Minute), false, true},
+		{"request stale-if-error beats its no-cache", base, cc("no-cache, stale-if-error=60"), now.Add(80 * time.Second), false, true},
+		{"request stale-if-error too short", base, cc("no-cache, stale-if-error=10"), now.Add(80 * time.Second), false, false},
+		{"request stale-if-error never with must-revalidate", mustRevalidate, cc("stale-if-error=7200"), now.Add(80 * time.Second), false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.e.ServeWhileRevalidate(tt.at); got != tt.wantSWR {
-				t.Errorf("ServeWhileRevalidate = %v, want %v", got, tt.wantSWR)
+			if got := tt.e.ServeWhileRevalidate(tt.req, tt.at); got != tt.wantSWR {
+				t.Errorf("ServeWhileRevalidate(%q) = %v, want %v", tt.req.String(), got, tt.wantSWR)
 			}
-			if got := tt.e.ServeIfError(tt.at); got != tt.wantE {
-				t.Errorf("ServeIfError = %v, want %v", got, tt.wantE)
+			if got := tt.e.ServeIfError(tt.req, tt.at); got != tt.wantE {
+				t.Errorf("ServeIfError(%q) = %v, want %v", tt.req.String(), got, tt.wantE)
 			}
 		})
 	}

@@ -71,7 +71,7 @@ type Decision struct {
 	Heuristic bool
 
 	// StaleWhileRevalidate and StaleIfError are the response's windows
-	// (RFC 5861), 0 when absent.
+	// (RFC 5861), or the Options' defaults when it has none.
 	StaleWhileRevalidate, StaleIfError time.Duration
 
 	// NoCache is true when every reuse needs validation: unqualified
@@ -104,8 +104,8 @@ func Decide(method string, reqH http.Header, status int, respH http.Header, now 
 	d, targeted, err := o.effective(respH)
 	dec := Decision{
 		Directives:           d,
-		StaleWhileRevalidate: d.StaleWhileRevalidate.Duration(),
-		StaleIfError:         d.StaleIfError.Duration(),
+		StaleWhileRevalidate: orDefault(d.StaleWhileRevalidate, o.StaleWhileRevalidate),
+		StaleIfError:         orDefault(d.StaleIfError, o.StaleIfError),
 		NoCache:              d.NoCache || anyPresent(respH, d.NoCacheFields),
 		MustRevalidate:       d.MustRevalidate || d.ProxyRevalidate || d.SMaxAge != Absent,
 	}
@@ -120,6 +120,14 @@ func Decide(method string, reqH http.Header, status int, respH http.Header, now 
 	}
 	dec.Lifetime, dec.Heuristic = lifetime, heuristic
 	return dec
+}
+
+// orDefault is d as a duration, or def when d is Absent.
+func orDefault(d Delta, def time.Duration) time.Duration {
+	if d == Absent {
+		return def
+	}
+	return d.Duration()
 }
 
 // storable applies §3 to everything but the freshness lifetime.

@@ -121,9 +121,11 @@ func TestDecideTargeted(t *testing.T) {
 }
 
 func TestDecideFlags(t *testing.T) {
+	siteStale := Options{StaleWhileRevalidate: 5 * time.Second, StaleIfError: time.Hour}
 	tests := []struct {
 		name                   string
 		respH                  http.Header
+		o                      Options
 		wantNoCache, wantMustR bool
 		wantSWR, wantSIE       time.Duration
 	}{
@@ -135,10 +137,14 @@ func TestDecideFlags(t *testing.T) {
 		{name: "proxy-revalidate", respH: hdr("Cache-Control", "proxy-revalidate, max-age=1"), wantMustR: true},
 		{name: "s-maxage implies proxy-revalidate", respH: hdr("Cache-Control", "s-maxage=1"), wantMustR: true},
 		{name: "stale windows", respH: hdr("Cache-Control", "max-age=1, stale-while-revalidate=30, stale-if-error=600"), wantSWR: 30 * time.Second, wantSIE: 10 * time.Minute},
+		{name: "site defaults", respH: hdr("Cache-Control", "max-age=1"), o: siteStale, wantSWR: 5 * time.Second, wantSIE: time.Hour},
+		{name: "response windows beat site defaults", respH: hdr("Cache-Control", "max-age=1, stale-while-revalidate=30"), o: siteStale, wantSWR: 30 * time.Second, wantSIE: time.Hour},
+		{name: "explicit zero beats site default", respH: hdr("Cache-Control", "max-age=1, stale-while-revalidate=0, stale-if-error=0"), o: siteStale},
+		{name: "targeted field windows", respH: hdr("Cache-Control", "max-age=1, stale-if-error=9", "CDN-Cache-Control", "max-age=5, stale-if-error=60"), o: Options{TargetedFields: []string{"CDN-Cache-Control"}}, wantSIE: time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Decide(http.MethodGet, hdr(), 200, tt.respH, now, Options{})
+			got := Decide(http.MethodGet, hdr(), 200, tt.respH, now, tt.o)
 			if got.Reason != Stored {
 				t.Fatalf("Decide(%v).Reason = %v, want stored", tt.respH, got.Reason)
 			}

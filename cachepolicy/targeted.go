@@ -23,6 +23,11 @@ type Options struct {
 	// for sites whose cookies are not per-user.
 	AllowSetCookie bool
 
+	// StaleWhileRevalidate and StaleIfError are the RFC 5861 windows given
+	// to a response that has no such directive of its own (an explicit
+	// "stale-while-revalidate=0" keeps 0).
+	StaleWhileRevalidate, StaleIfError time.Duration
+
 	// TargetedFields are RFC 9213 targeted cache-control fields in
 	// precedence order, e.g. {"Cdnnode-Cache-Control", "CDN-Cache-Control"}.
 	// The first one with a valid, non-empty value in the response is used

@@ -28,6 +28,16 @@ type Metrics struct {
 	LockWaits *prometheus.CounterVec
 	// LockWait is how long readers waited for a fill's response head.
 	LockWait prometheus.Histogram
+
+	// StaleServed counts stale responses served, by the rule that allowed
+	// it: "while-revalidate", "if-error", "max-stale".
+	StaleServed *prometheus.CounterVec
+	// Revalidations counts background revalidations by outcome:
+	// "not-modified" (refreshed by a 304), "replaced" (a new response
+	// stored), "not-stored" (the new response could not be stored),
+	// "error" (the origin failed or answered 5xx) and "busy" (not started:
+	// the shard ran its limit of them).
+	Revalidations *prometheus.CounterVec
 }
 
 // CacheStats is what one cache shard reports at scrape time.
@@ -66,11 +76,19 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 			Help:    "Time readers waited for a fill's response head.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8), // 1ms to about 16s
 		}),
+		StaleServed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_stale_served_total",
+			Help: "Stale responses served from cache, by the rule that allowed it.",
+		}, []string{"reason"}),
+		Revalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_background_revalidations_total",
+			Help: "Background (stale-while-revalidate) revalidations, by outcome.",
+		}, []string{"result"}),
 	}
 	for i := range m.workers {
 		m.workers[i] = newWorker(i)
 	}
-	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.LockWaits, m.LockWait,
+	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.LockWaits, m.LockWait, m.StaleServed, m.Revalidations,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCacheCollector(cache),
@@ -79,8 +97,8 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 }
 
 // WatchLocks exports the lock tables' state, read at every scrape: fills
-// in flight and hit-for-pass entries.
-func (m *Metrics) WatchLocks(fills, hitForPass func() int) {
+// in flight, hit-for-pass entries and background revalidations running.
+func (m *Metrics) WatchLocks(fills, hitForPass, background func() int) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cdnnode_cache_fills_in_flight",
@@ -90,6 +108,10 @@ func (m *Metrics) WatchLocks(fills, hitForPass func() int) {
 			Name: "cdnnode_cache_hit_for_pass_entries",
 			Help: "Keys remembered as uncacheable, which skip request coalescing.",
 		}, func() float64 { return float64(hitForPass()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cdnnode_background_revalidations_in_flight",
+			Help: "Background revalidations running.",
+		}, func() float64 { return float64(background()) }),
 	)
 }
 

@@ -67,10 +67,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		return out
 	})
 	locks := cachelock.New(cfg.Server.Workers, cachelock.Options{
-		AgeTimeout: cfg.Cache.LockAgeTimeout.D(),
-		HitForPass: cfg.Cache.HitForPass.D(),
+		AgeTimeout:    cfg.Cache.LockAgeTimeout.D(),
+		HitForPass:    cfg.Cache.HitForPass.D(),
+		MaxBackground: cfg.Cache.Revalidations,
 	})
-	m.WatchLocks(locks.InFlight, locks.PassEntries)
+	m.WatchLocks(locks.InFlight, locks.PassEntries, locks.Background)
 	p, err := proxy.New(cfg, store, locks, pools, m, log)
 	if err != nil {
 		store.Close()

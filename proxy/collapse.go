@@ -59,6 +59,12 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange) {
 			return
 		case waitTimeout:
 			x.out.detail = "lock-timeout"
+		case waitFailed:
+			if now := p.now(); p.mayServeStale(r, x, now) {
+				x.out.collapsed = true
+				p.serveStale(w, r, x, now)
+				return
+			}
 		}
 		if result != waitFailed {
 			break

@@ -64,10 +64,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		p.refreshed(w, r, x, resp, start, now, fl)
 		return
 	}
-	hdr := p.clientHeader(resp.Header, x)
 	if x.stale != nil {
 		x.out.fwdStatus = resp.StatusCode
+		if resp.StatusCode >= http.StatusInternalServerError && cacheable && p.mayServeStale(r, x, now) {
+			fl.fail() // readers decide for themselves whether stale serves them
+			p.serveStale(w, r, x, now)
+			return
+		}
 	}
+	hdr := p.clientHeader(resp.Header, x)
 	if !cacheable {
 		p.invalidate(r, x, resp)
 		p.stream(w, r, x, resp, hdr, nil, fl)
@@ -79,10 +84,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		if x.out.detail == "" { // "lock-timeout" says more
 			x.out.detail = d.Reason.String()
 		}
-		if x.stale != nil {
+		// The origin's new answer forbids what is stored, unless it is an
+		// error: that says nothing about the object.
+		if x.stale != nil && resp.StatusCode < http.StatusInternalServerError {
 			p.store.Delete(x.staleKey)
 		}
-		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r))
+		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r, resp.StatusCode))
 		p.stream(w, r, x, resp, hdr, nil, fl)
 		return
 	}
@@ -165,16 +172,17 @@ func (fr *fillRef) pass(l *cachelock.Locks, k keys.Key, mark bool) {
 	}
 }
 
-// responseVerdict reports whether a response was not stored for reasons
-// of its own, rather than because of the request that fetched it (its
-// no-store, Authorization or Range): only those make a key hit-for-pass,
-// so that no client can turn coalescing off for others.
-func responseVerdict(reason cachepolicy.Reason, r *http.Request) bool {
+// responseVerdict reports whether a response with status was not stored
+// for reasons of its own, rather than because of the request that fetched
+// it (its no-store, Authorization or Range) or a passing origin error (a
+// 5xx): only those make a key hit-for-pass, so that no client can turn
+// coalescing off for others and an origin outage does not either.
+func responseVerdict(reason cachepolicy.Reason, r *http.Request, status int) bool {
 	switch reason {
 	case cachepolicy.ReasonRequestNoStore, cachepolicy.ReasonAuthorization:
 		return false
 	}
-	return len(r.Header["Range"]) == 0
+	return len(r.Header["Range"]) == 0 && status < http.StatusInternalServerError
 }
 
 // refresh: readers serve obj, the revalidated object.
@@ -276,7 +284,7 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	} else {
 		x.out.detail = d.Reason.String()
 		p.store.Delete(x.staleKey)
-		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r))
+		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r, x.stale.Status))
 	}
 	p.serve(w, r, x, obj, now)
 }

@@ -77,6 +77,9 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, po
 				HeuristicMax:   cfg.Cache.HeuristicMax.D(),
 				AllowSetCookie: cs.AllowSetCookie,
 				TargetedFields: targeted,
+
+				StaleWhileRevalidate: cs.StaleWhileRevalidate.D(),
+				StaleIfError:         cs.StaleIfError.D(),
 			},
 		}
 	}
@@ -158,6 +161,15 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 		return
 	case cachepolicy.StaleOK:
 		x.out = outcome{cache: metrics.Hit, detail: "max-stale"}
+		p.metrics.StaleServed.WithLabelValues(staleMaxStale).Inc()
+		p.serve(w, r, x, obj, now)
+		return
+	}
+	x.stale, x.staleKey = obj, objKey
+	if obj.Policy.ServeWhileRevalidate(req, now) {
+		x.out = outcome{cache: metrics.Hit, detail: "stale-while-revalidate"}
+		p.metrics.StaleServed.WithLabelValues(staleWhileRevalidate).Inc()
+		p.revalidateLater(r, x)
 		p.serve(w, r, x, obj, now)
 		return
 	}
@@ -171,7 +183,6 @@ func (p *Proxy) cached(w http.ResponseWriter, r *http.Request, x *exchange) {
 	if cachepolicy.Reuse(cachepolicy.NewDirectives(), obj.Policy, now) == cachepolicy.Fresh {
 		x.out.cache = metrics.Request
 	}
-	x.stale, x.staleKey = obj, objKey
 	p.fetch(w, r, x)
 }
 
@@ -213,8 +224,9 @@ func (p *Proxy) refuse(w http.ResponseWriter, x *exchange, code int, msg string)
 	fmt.Fprintln(w, msg)
 }
 
-// upstreamError answers a failed origin exchange: 504 for a timeout, 502
-// otherwise. A client that went away gets nothing; the log records 499.
+// upstreamError answers a failed origin exchange: with the stale object
+// where stale-if-error allows, else 504 for a timeout and 502 otherwise. A
+// client that went away gets nothing; the log records 499.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchange, err error) {
 	kind, code := "other", http.StatusBadGateway
 	switch {
@@ -230,6 +242,10 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchang
 	p.metrics.OriginErrors.WithLabelValues(x.site.pool.Name(), kind).Inc()
 	p.log.Warn("origin request failed", "site", x.site.name, "key", x.key.Full, "err", err)
 	x.out.detail = "origin-" + kind
+	if now := p.now(); p.mayServeStale(r, x, now) {
+		p.serveStale(w, r, x, now)
+		return
+	}
 	p.refuse(w, x, code, http.StatusText(code)+": origin "+kind+" error")
 }
 
