@@ -252,10 +252,11 @@ type Fill struct {
 	wake    chan struct{} // closed and replaced at every change
 	watched bool          // someone holds wake
 	state   State
-	head    any   // what Stream or Refresh published
-	body    Body  // set by Stream
-	size    int64 // body bytes readable
-	done    bool  // the body is complete, or err says why not
+	head    any    // what Stream or Refresh published
+	body    Body   // set by Stream
+	release func() // set by Refresh
+	size    int64  // body bytes readable
+	done    bool   // the body is complete, or err says why not
 	err     error
 	refs    int // the writer and readers still using the fill
 }
@@ -333,8 +334,14 @@ func (f *Fill) Finish(err error) {
 }
 
 // Refresh settles a revalidation: readers serve head (the refreshed
-// object) without a body from the fill.
-func (f *Fill) Refresh(head any) { f.settle(Refreshed, head) }
+// object) without a body from the fill. release, if not nil, runs when
+// the last of them leaves: head stays usable until then.
+func (f *Fill) Refresh(head any, release func()) {
+	f.mu.Lock()
+	f.release = release
+	f.mu.Unlock()
+	f.settle(Refreshed, head)
+}
 
 // Pass settles a fill whose response is not to be shared: readers fetch
 // for themselves.
@@ -346,15 +353,21 @@ func (f *Fill) Fail() { f.settle(Failed, nil) }
 
 // Leave drops a reference: a reader's when it is done, or the writer's
 // (Finish and the settling methods call it). The last one out closes the
-// body.
+// body, or runs Refresh's release.
 func (f *Fill) Leave() {
 	f.mu.Lock()
 	f.refs--
 	last := f.refs == 0
-	body := f.body
+	body, release := f.body, f.release
 	f.mu.Unlock()
-	if last && body != nil {
+	if !last {
+		return
+	}
+	if body != nil {
 		body.Close()
+	}
+	if release != nil {
+		release()
 	}
 }
 

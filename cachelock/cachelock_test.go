@@ -101,7 +101,7 @@ func TestReaderOutcomes(t *testing.T) {
 	}{
 		{"pass", (*Fill).Pass, Passed, nil},
 		{"fail", (*Fill).Fail, Failed, nil},
-		{"refresh", func(f *Fill) { f.Refresh("obj") }, Refreshed, nil},
+		{"refresh", func(f *Fill) { f.Refresh("obj", nil) }, Refreshed, nil},
 		{"timeout", func(*Fill) {}, Pending, ErrTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,4 +211,26 @@ func TestBackgroundFillsOnePerKeyBoundedPerShard(t *testing.T) {
 			t.Fatalf("background fill over a stuck one: %v", err)
 		}
 	})
+}
+
+// TestRefreshReleasesAfterLastReader proves that a refreshed object stays
+// held until the last reader leaves, however early its writer settles.
+func TestRefreshReleasesAfterLastReader(t *testing.T) {
+	l := New(1, Options{AgeTimeout: time.Minute})
+	f, _ := l.Acquire(key("a"))
+	r1, _ := l.Acquire(key("a"))
+	r2, _ := l.Acquire(key("a"))
+	released := 0
+	f.Refresh("obj", func() { released++ })
+	if state, head, err := r1.Wait(nil, time.Second); state != Refreshed || head != "obj" || err != nil {
+		t.Fatalf("Wait = %v, %v, %v", state, head, err)
+	}
+	r1.Leave()
+	if released != 0 {
+		t.Fatal("released while a reader still holds the fill")
+	}
+	r2.Leave()
+	if released != 1 {
+		t.Fatalf("released %d times after the last reader left, want 1", released)
+	}
 }

@@ -2,7 +2,8 @@
 // tier (ristretto, cost = bytes) and the writers that fill it.
 //
 // An Object is immutable once committed: readers share it without locks, and
-// a refresh (a 304 from the origin) stores a new Object that shares the body.
+// a refresh (a 304 from the origin) stores a new Object that shares the body
+// (Store.Refresh), which on disk replaces only the record's metadata.
 // Nothing is servable until a Writer commits a complete body.
 package cachestore
 
@@ -66,8 +67,17 @@ func (o *Object) WriteBody(w io.Writer, off, n int64) error {
 	return nil
 }
 
-// Release ends the caller's use of an object from Get: it closes a disk
-// body. A no-op for objects in memory and for nil.
+// Retain adds a use of o's disk body, for a second user that will Release
+// o too. A no-op for objects in memory.
+func (o *Object) Retain() {
+	if o.record != nil {
+		o.record.Retain()
+	}
+}
+
+// Release ends the caller's use of an object from Get (or of a Retain):
+// the last one closes a disk body. A no-op for objects in memory and for
+// nil.
 func (o *Object) Release() {
 	if o != nil && o.record != nil {
 		_ = o.record.Close()
@@ -75,10 +85,13 @@ func (o *Object) Release() {
 }
 
 // Refreshed returns a copy of o with a new header, targeted fields and
-// reuse state (after a 304), sharing o's body wherever it is.
+// reuse state (after a 304), sharing o's body wherever it is; store it
+// with Store.Refresh. The copy holds its own use of a disk body: Release
+// it as well as o.
 func (o *Object) Refreshed(h http.Header, targeted http.Header, p cachepolicy.Entry) *Object {
 	c := *o
 	c.Header, c.Targeted, c.Policy = h, targeted, p
+	c.Retain()
 	return &c
 }
 

@@ -185,7 +185,7 @@ func (s *Store) Get(k keys.Key) (*Object, bool) {
 // It reports false if the object was stored nowhere: a body over the memory
 // limit, a cost over the shard's memory or refused by its admission policy,
 // and no room in the disk queue. An object whose body is on disk is not
-// stored again.
+// stored again: after a 304, use Refresh.
 func (s *Store) Put(k keys.Key, o *Object) bool {
 	if o.record != nil {
 		return false
@@ -193,8 +193,33 @@ func (s *Store) Put(k keys.Key, o *Object) bool {
 	o.Key = k.Full
 	sh := s.shard(k)
 	inMemory := sh.putMemory(k, o, s.maxMemory)
-	onDisk := sh.disk != nil && sh.writeThrough(k, o)
+	onDisk := sh.disk != nil && sh.queue(diskJob{k: k, op: writeJob, obj: o})
 	return inMemory || onDisk
+}
+
+// Refresh stores o, built by Object.Refreshed after a 304 to a
+// revalidation, under k: the stored response keeps its body and gets o's
+// header fields and freshness (RFC 9111 §4.3.4). A body in memory goes to
+// the memory tier as with Put. On disk only the metadata is replaced,
+// without rewriting the body, by the shard's owner in queue order with
+// write-throughs and deletes of k, and only on a record holding o's body:
+// if there is none (removed, or replaced by another body since), an o with
+// its body in memory is written through whole, and one whose body is on
+// disk is dropped (the newer record stands). An o whose body is on disk
+// never enters the memory tier, and the queued job does not hold its
+// record: the caller still Releases o. It reports false if o was stored
+// nowhere: refused by memory, as Put, and no room in the disk queue.
+func (s *Store) Refresh(k keys.Key, o *Object) bool {
+	o.Key = k.Full
+	sh := s.shard(k)
+	if o.record == nil {
+		inMemory := sh.putMemory(k, o, s.maxMemory)
+		onDisk := sh.disk != nil && sh.queue(diskJob{k: k, op: refreshJob, obj: o})
+		return inMemory || onDisk
+	}
+	meta := *o // a record comes from the shard's disk tier: sh.disk is set
+	meta.record = nil
+	return sh.queue(diskJob{k: k, op: refreshMetaJob, obj: &meta, body: o.record.BodyID()})
 }
 
 // putMemory stores o in the shard's memory tier and reports whether it was

@@ -22,9 +22,10 @@ type DiskOptions struct {
 	RetryInterval time.Duration // how often a shard whose disk failed tries again
 }
 
-// diskQueue is how many write-throughs and deletes a shard's owner may have
-// pending; a write-through that finds it full is dropped (the object stays
-// in memory only), a delete waits.
+// diskQueue is how many write-throughs, refreshes and deletes a shard's
+// owner may have pending; a write-through or refresh that finds it full is
+// dropped (the object stays in memory only, or the disk keeps the older
+// metadata), a delete waits.
 const diskQueue = 256
 
 // deleteWait bounds how long a Delete waits for room in the owner's queue
@@ -32,17 +33,29 @@ const diskQueue = 256
 const deleteWait = time.Second
 
 // diskJob is one change the shard owner applies to the disk tier, in the
-// order it was asked for: a write-through of obj, or a delete when obj is nil.
+// order it was asked for.
 type diskJob struct {
-	k   keys.Key
-	obj *Object
+	k    keys.Key
+	op   jobOp
+	obj  *Object     // writeJob, refreshJob: its body is in memory; refreshMetaJob: no body
+	body disk.BodyID // refreshMetaJob: the body of the record obj's metadata describes
 }
+
+// jobOp is what a diskJob does.
+type jobOp uint8
+
+const (
+	writeJob       jobOp = iota // write obj through, replacing any record
+	deleteJob                   // remove the record
+	refreshJob                  // give the record holding obj's body obj's metadata; write obj through if there is none
+	refreshMetaJob              // give the record holding body obj's metadata, if there is one
+)
 
 // diskCounters are the shard's disk-side counters beyond the tier's own.
 type diskCounters struct {
 	hits    atomic.Uint64 // memory misses the disk tier answered
 	misses  atomic.Uint64 // memory misses it could not
-	dropped atomic.Uint64 // write-throughs dropped for a full queue
+	dropped atomic.Uint64 // write-throughs and refreshes dropped for a full queue
 	badMeta atomic.Uint64 // records whose metadata did not decode
 }
 
@@ -64,8 +77,8 @@ func openDisk(id, shards int, o DiskOptions, log *slog.Logger) (*disk.Tier, erro
 
 // Owners are the loops that own the shard's disk-side state: the disk
 // tier's own (rebuild, eviction, recovery) and the one that applies
-// write-throughs and deletes in order. The caller runs each on its own
-// goroutine, pinned, until ctx ends. A memory-only shard has none.
+// write-throughs, refreshes and deletes in order. The caller runs each on
+// its own goroutine, pinned, until ctx ends. A memory-only shard has none.
 func (sh *Shard) Owners() []func(context.Context) {
 	if sh.disk == nil {
 		return nil
@@ -73,9 +86,9 @@ func (sh *Shard) Owners() []func(context.Context) {
 	return []func(context.Context){sh.disk.Run, sh.applyJobs}
 }
 
-// applyJobs writes objects through to disk and deletes, in queue order.
-// When ctx ends it applies what is already queued, so a graceful stop
-// loses no write-through and no delete, then returns.
+// applyJobs writes objects through to disk, refreshes and deletes, in
+// queue order. When ctx ends it applies what is already queued, so a
+// graceful stop loses no write-through, refresh or delete, then returns.
 func (sh *Shard) applyJobs(ctx context.Context) {
 	for {
 		select {
@@ -92,31 +105,49 @@ func (sh *Shard) applyJobs(ctx context.Context) {
 
 // apply carries out one disk job.
 func (sh *Shard) apply(j diskJob) {
-	if j.obj == nil {
+	if j.op == deleteJob {
 		sh.disk.Delete(j.k.Hash)
 		return
 	}
 	m, err := encodeMeta(j.obj)
 	if err != nil {
-		sh.log.Warn("disk write-through skipped", "key", j.k.Full, "err", err)
+		sh.log.Warn("disk write skipped", "key", j.k.Full, "err", err)
 		return
 	}
-	w, err := sh.disk.Create(j.k.Hash, j.k.Full, m, int64(len(j.obj.Body)))
+	switch j.op {
+	case writeJob:
+		sh.write(j.k, m, j.obj.Body)
+	case refreshJob:
+		// The record may hold another body than obj's, stored by a fill
+		// since obj's was read: then obj replaces it whole, as a Put does.
+		err := sh.disk.UpdateMetaFor(j.k.Hash, j.k.Full, m, sh.disk.SumBody(j.obj.Body))
+		if errors.Is(err, disk.ErrNotFound) || errors.Is(err, disk.ErrCorrupt) {
+			sh.write(j.k, m, j.obj.Body)
+		}
+	case refreshMetaJob:
+		// Nothing to do without the record: a newer fill or delete won.
+		_ = sh.disk.UpdateMetaFor(j.k.Hash, j.k.Full, m, j.body)
+	}
+}
+
+// write writes a record of metadata m and body through to the disk tier.
+func (sh *Shard) write(k keys.Key, m, body []byte) {
+	w, err := sh.disk.Create(k.Hash, k.Full, m, int64(len(body)))
 	if err != nil {
 		return // degraded or over budget: the tier counts and logs it
 	}
 	defer w.Abort()
-	if _, err := w.Write(j.obj.Body); err != nil {
+	if _, err := w.Write(body); err != nil {
 		return
 	}
 	_ = w.Commit()
 }
 
-// writeThrough queues obj for the disk tier without waiting; it reports
-// whether it was queued.
-func (sh *Shard) writeThrough(k keys.Key, obj *Object) bool {
+// queue hands j to the shard's owner without waiting; it reports whether
+// it was queued.
+func (sh *Shard) queue(j diskJob) bool {
 	select {
-	case sh.jobs <- diskJob{k: k, obj: obj}:
+	case sh.jobs <- j:
 		return true
 	default:
 		sh.counters.dropped.Add(1)
@@ -130,7 +161,7 @@ func (sh *Shard) deleteFromDisk(k keys.Key) {
 	t := time.NewTimer(deleteWait)
 	defer t.Stop()
 	select {
-	case sh.jobs <- diskJob{k: k}:
+	case sh.jobs <- diskJob{k: k, op: deleteJob}:
 	case <-t.C:
 		sh.disk.Delete(k.Hash)
 	}

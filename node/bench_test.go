@@ -3,10 +3,16 @@ package node_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // rawClient speaks minimal HTTP/1.1 over one keep-alive connection so the
@@ -91,4 +97,56 @@ func BenchmarkHitH1Parallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkStampede sends 1,000 concurrent GETs for one uncached key whose
+// origin takes 100ms, per iteration, and reports the origin requests they
+// caused and the readers' latency (p50, p99) relative to that delay.
+// Run with -benchtime=Nx: one iteration is one stampede.
+func BenchmarkStampede(b *testing.B) {
+	const (
+		clients = 1000
+		delay   = 100 * time.Millisecond
+	)
+	h := newHarness(b, "h1", nil)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}}
+	b.Cleanup(client.CloseIdleConnections)
+	var origin int64
+	var lat []time.Duration
+	iter := 0
+	for b.Loop() {
+		iter++
+		path := fmt.Sprintf("/obj/herd-%d", iter)
+		url := h.base + path + "?size=1024&delay=" + delay.String()
+		start := make(chan struct{})
+		took := make([]time.Duration, clients)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() {
+				<-start
+				t0 := time.Now()
+				resp, err := client.Get(url)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || n != 1024 || resp.StatusCode != http.StatusOK {
+					b.Errorf("status %d, %d bytes, %v", resp.StatusCode, n, err)
+				}
+				took[i] = time.Since(t0)
+			})
+		}
+		close(start)
+		wg.Wait()
+		origin += h.originCount(path)
+		lat = append(lat, took...)
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(delay) }
+	b.ReportMetric(float64(origin)/float64(iter), "origin-reqs/1000-misses")
+	b.ReportMetric(q(0.50), "p50/delay")
+	b.ReportMetric(q(0.99), "p99/delay")
+	b.ReportMetric(0, "ns/op")
 }

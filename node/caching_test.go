@@ -225,8 +225,9 @@ func TestCaching(t *testing.T) {
 			for _, tc := range cachingCases {
 				t.Run(tc.name, func(t *testing.T) {
 					obj := "/obj/" + strings.ReplaceAll(tc.name, " ", "-")
+					now := time.Now() // one instant for every step: the same URL each time
 					for i, s := range tc.steps {
-						runStep(t, h, obj, i, s)
+						runStep(t, h, obj, now, i, s)
 					}
 					if tc.origin >= 0 {
 						if got := h.originCount(obj); got != tc.origin {
@@ -239,13 +240,13 @@ func TestCaching(t *testing.T) {
 	}
 }
 
-func runStep(t *testing.T, h *harness, obj string, i int, s step) {
+func runStep(t *testing.T, h *harness, obj string, now time.Time, i int, s step) {
 	t.Helper()
 	method := s.method
 	if method == "" {
 		method = http.MethodGet
 	}
-	path := obj + expandTimes(s.path)
+	path := obj + expandTimes(s.path, now)
 	if strings.HasPrefix(s.path, "=") {
 		path = s.path[1:]
 	}
@@ -286,14 +287,14 @@ func runStep(t *testing.T, h *harness, obj string, i int, s step) {
 var timeRef = regexp.MustCompile(`\{now([+-][0-9a-z]+)\}`)
 
 // expandTimes replaces each {now±duration} in path with that HTTP-date,
-// query-escaped, computed when the request is sent.
-func expandTimes(path string) string {
+// query-escaped.
+func expandTimes(path string, now time.Time) string {
 	return timeRef.ReplaceAllStringFunc(path, func(m string) string {
 		d, err := time.ParseDuration(timeRef.FindStringSubmatch(m)[1])
 		if err != nil {
 			panic(fmt.Sprintf("bad time placeholder %s: %v", m, err))
 		}
-		return url.QueryEscape(time.Now().Add(d).UTC().Format(http.TimeFormat))
+		return url.QueryEscape(now.Add(d).UTC().Format(http.TimeFormat))
 	})
 }
 

@@ -114,6 +114,46 @@ func TestRevalidationNotModifiedKeepsBodyRefreshesAge(t *testing.T) {
 	}
 }
 
+// TestRevalidationOfDiskObject proves the same for an object too large for
+// memory, whose body lives only in its disk record: 50 concurrent requests
+// share one revalidation, each gets the whole body (the refreshed object's
+// record stays open until the last reader is done), and the refresh is
+// stored (the next request is a hit) without a new body from the origin.
+func TestRevalidationOfDiskObject(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("0123456789abcdef", 20_000) // 320,000 bytes
+	var revalidations atomic.Int64
+	h := newHarness(t, "h1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"big"`)
+		if r.Header.Get("If-None-Match") == `"big"` {
+			revalidations.Add(1)
+			time.Sleep(100 * time.Millisecond) // let readers gather on the fill
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Age", "100")
+		_, _ = w.Write([]byte(big))
+	}), "[cache]", `max_memory_object = "64KiB"`, "[cache.disk]", "path = "+strconv.Quote(t.TempDir()))
+	if _, body := mustGet(t, h, "/big", nil); body != big {
+		t.Fatalf("fill: %d bytes", len(body))
+	}
+	bodies, statuses := getAll(t, h, "/big", 50)
+	for i := range bodies {
+		if string(bodies[i]) != big {
+			t.Fatalf("request %d (%s): %d bytes, want the stored %d", i, statuses[i], len(bodies[i]), len(big))
+		}
+	}
+	if got := revalidations.Load(); got != 1 {
+		t.Errorf("revalidations = %d, want 1 for 50 concurrent stale requests", got)
+	}
+	resp, body := mustGet(t, h, "/big", nil)
+	if cs := resp.Header.Get("Cache-Status"); !strings.HasPrefix(cs, "cdnnode; hit") || body != big || resp.Header.Get("Age") == "100" {
+		t.Errorf("after the 304: Cache-Status %q Age %q, %d bytes, want a hit with a refreshed age", cs, resp.Header.Get("Age"), len(body))
+	}
+}
+
 // TestStaleWhileRevalidate proves that stale hits inside the window are
 // answered at once from the stale object, while exactly one background
 // fetch refreshes it: the origin holds that fetch until every one of 100

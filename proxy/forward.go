@@ -185,11 +185,13 @@ func responseVerdict(reason cachepolicy.Reason, r *http.Request, status int) boo
 	return len(r.Header["Range"]) == 0 && status < http.StatusInternalServerError
 }
 
-// refresh: readers serve obj, the revalidated object.
+// refresh: readers serve obj, the revalidated object, which the fill
+// holds (its disk body open) until the last of them is done.
 func (fr *fillRef) refresh(obj *cachestore.Object) {
 	if fr.active() {
 		fr.settled = true
-		fr.f.Refresh(obj)
+		obj.Retain()
+		fr.f.Refresh(obj, obj.Release)
 	}
 }
 
@@ -278,8 +280,9 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	merged := cachepolicy.Freshen(stored, resp.Header)
 	d := cachepolicy.Decide(r.Method, r.Header, x.stale.Status, merged, now, x.site.policy)
 	obj := x.stale.Refreshed(p.clientHeader(merged, x), targeted(merged, x.site.policy.TargetedFields), entry(d, resp.Header, start, now))
+	defer obj.Release()
 	if d.Reason == cachepolicy.Stored {
-		x.out.stored = p.store.Put(x.staleKey, obj)
+		x.out.stored = p.store.Refresh(x.staleKey, obj)
 		fl.refresh(obj)
 	} else {
 		x.out.detail = d.Reason.String()

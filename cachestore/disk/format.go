@@ -3,6 +3,8 @@ package disk
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Record file format, version 1.
@@ -131,6 +133,125 @@ func decodeHeader(b []byte, hash uint64, size int64) (layout, error) {
 	return l, nil
 }
 
+// Metadata file format, version 1.
+//
+// UpdateMeta replaces a record's metadata without rewriting its body: it
+// writes a metadata file beside the record, at Dir/<hh>/<16 hex digits>.meta,
+// to a temp file renamed into place as records are (and, like them, without
+// fsync: a torn file fails its checksum). Little-endian, fixed width:
+//
+//	offset          size          field
+//	0               8             magic "CDNDMET\x00"
+//	8               4             format version (1)
+//	12              4             key length K (<= 64 KiB)
+//	16              4             metadata length M (<= 1 MiB)
+//	20              8             key hash (must match the file's name)
+//	28              8             the amended record's header checksum (its trailer's first field)
+//	36              8             the amended record's block table checksum (its trailer's second field)
+//	44              8             the amended record's body length
+//	52              K             full key (must equal the record's)
+//	52+K            M             metadata, in place of the record's own
+//	52+K+M          8             xxhash64 of bytes [0, 52+K+M)
+//
+// The file size must equal 60+K+M exactly, and is checked against the
+// largest possible (60 B + 64 KiB + 1 MiB) before the file is read, so a
+// damaged file cannot make a reader allocate more than that.
+//
+// The three record fields bind the file to one record: the record's two
+// checksums cover its header, key, metadata and block table, so a record
+// written later under the same hash (unless byte for byte the same) does
+// not match. Open looks for the file when the record's index entry counts
+// one or the record is not indexed yet, and uses its metadata only when the
+// file verifies and matches the record opened; otherwise it serves the
+// record's own metadata, an older but consistent version, and removes the
+// file if both are still current. Installing a record removes the hash's
+// metadata file first (so a crash cannot leave a new record with an old
+// file), and Delete, eviction and corrupt-record removal remove it with the
+// record. The temp file is named as a record's (ending in ".tmp"), so the
+// rebuild removes leftovers; it also removes metadata files without a
+// record or that do not match theirs, and counts the others' bytes with
+// their record's in the budget.
+const (
+	metaHeaderSize = 52
+	metaVersion    = 1
+	metaSuffix     = ".meta"
+
+	// maxMetaFile is the largest valid metadata file.
+	maxMetaFile = metaHeaderSize + maxKeyLen + maxMetaLen + sumSize
+)
+
+var metaMagic = [8]byte{'C', 'D', 'N', 'D', 'M', 'E', 'T', 0}
+
+// recordSum identifies one record's exact contents: its trailer's checksums
+// (which cover everything but the body, and the body through the block
+// table) and its body length.
+type recordSum struct {
+	head, table uint64
+	body        int64
+}
+
+// metaFile is a decoded metadata file. key and meta alias the bytes decoded.
+type metaFile struct {
+	key, meta []byte
+	rec       recordSum // the record it amends
+}
+
+// metaFileSize is the size of a metadata file with these part lengths.
+func metaFileSize(keyLen, metaLen int) int64 {
+	return int64(metaHeaderSize + keyLen + metaLen + sumSize)
+}
+
+// encodeMetaFile returns the metadata file amending the record rec for
+// full, stored under hash, with metadata meta.
+func encodeMetaFile(hash uint64, full string, meta []byte, rec recordSum) []byte {
+	b := make([]byte, metaHeaderSize, metaFileSize(len(full), len(meta)))
+	copy(b[0:8], metaMagic[:])
+	binary.LittleEndian.PutUint32(b[8:], metaVersion)
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(full)))
+	binary.LittleEndian.PutUint32(b[16:], uint32(len(meta)))
+	binary.LittleEndian.PutUint64(b[20:], hash)
+	binary.LittleEndian.PutUint64(b[28:], rec.head)
+	binary.LittleEndian.PutUint64(b[36:], rec.table)
+	binary.LittleEndian.PutUint64(b[44:], uint64(rec.body))
+	b = append(b, full...)
+	b = append(b, meta...)
+	return binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
+}
+
+// decodeMetaFile checks the whole metadata file b, stored under hash, and
+// decodes it. Every length is bounded by len(b) before use; anything
+// malformed is an error wrapping ErrCorrupt, never a panic. It does not
+// compare the file with a record: the caller does.
+func decodeMetaFile(b []byte, hash uint64) (metaFile, error) {
+	le := binary.LittleEndian
+	switch {
+	case len(b) < metaHeaderSize+sumSize:
+		return metaFile{}, fmt.Errorf("%w: %d-byte metadata file", ErrCorrupt, len(b))
+	case [8]byte(b[0:8]) != metaMagic:
+		return metaFile{}, fmt.Errorf("%w: bad metadata file magic", ErrCorrupt)
+	case le.Uint32(b[8:]) != metaVersion:
+		return metaFile{}, fmt.Errorf("%w: metadata file version %d", ErrCorrupt, le.Uint32(b[8:]))
+	}
+	keyLen, metaLen := int64(le.Uint32(b[12:])), int64(le.Uint32(b[16:]))
+	switch {
+	case keyLen > maxKeyLen || metaLen > maxMetaLen:
+		return metaFile{}, fmt.Errorf("%w: metadata file key length %d, metadata length %d", ErrCorrupt, keyLen, metaLen)
+	case metaHeaderSize+keyLen+metaLen+sumSize != int64(len(b)):
+		return metaFile{}, fmt.Errorf("%w: metadata file is %d bytes, header implies %d", ErrCorrupt, len(b), metaHeaderSize+keyLen+metaLen+sumSize)
+	case le.Uint64(b[20:]) != hash:
+		return metaFile{}, fmt.Errorf("%w: metadata file names hash %016x", ErrCorrupt, le.Uint64(b[20:]))
+	}
+	end := len(b) - sumSize
+	if le.Uint64(b[end:]) != xxhash.Sum64(b[:end]) {
+		return metaFile{}, fmt.Errorf("%w: metadata file checksum", ErrCorrupt)
+	}
+	return metaFile{
+		key:  b[metaHeaderSize : metaHeaderSize+keyLen : metaHeaderSize+keyLen],
+		meta: b[metaHeaderSize+keyLen : end : end],
+		rec:  recordSum{head: le.Uint64(b[28:]), table: le.Uint64(b[36:]), body: int64(le.Uint64(b[44:]))},
+	}, nil
+}
+
 // recordSize is the file size of a record with these part lengths.
 func recordSize(keyLen, metaLen, body, block int64) int64 {
 	return layout{keyLen: keyLen, metaLen: metaLen, body: body, block: block}.fileSize()
@@ -145,6 +266,14 @@ func appendHash(b []byte, h uint64) []byte {
 		b = append(b, hexDigits[(h>>uint(shift))&0xf])
 	}
 	return b
+}
+
+// parseMetaName reads a metadata file name: a record file name and ".meta".
+func parseMetaName(name string) (uint64, bool) {
+	if len(name) != 16+len(metaSuffix) || name[16:] != metaSuffix {
+		return 0, false
+	}
+	return parseHash(name[:16])
 }
 
 // parseHash reads a record file name: exactly 16 lowercase hex digits.

@@ -210,3 +210,138 @@ func refDecode(b []byte, hash uint64) (*refRecord, error) {
 	}
 	return r, nil
 }
+
+// FuzzMetaFile places arbitrary bytes at a valid record's metadata file
+// path; with reseal, the file's checksum is recomputed first, so that the
+// fuzzer gets past it to the lengths, key and record binding. Open must
+// never panic or fail, must allocate no more than a few times the file's
+// size, and must serve the file's metadata exactly when a separate, plain
+// decoder of the format (refDecodeMeta) finds it valid and bound to the
+// record, else the record's own, removing the file.
+func FuzzMetaFile(f *testing.F) {
+	seedTier := newTier(f, Options{BlockSize: 16})
+	body := pattern(50, 3)
+	put(f, seedTier, fuzzHash, fuzzKey, []byte("own"), body)
+	if err := seedTier.UpdateMeta(fuzzHash, fuzzKey, []byte("updated")); err != nil {
+		f.Fatal(err)
+	}
+	record, err := os.ReadFile(seedTier.path(fuzzHash))
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid, err := os.ReadFile(seedTier.metaPath(fuzzHash))
+	if err != nil {
+		f.Fatal(err)
+	}
+	edit := func(fn func(b []byte) []byte) []byte { return fn(bytes.Clone(valid)) }
+
+	f.Add(valid, false)                                                        // a good file for the record
+	f.Add(edit(func(b []byte) []byte { b[len(b)-10]++; return b }), false)     // bad metadata byte
+	f.Add(edit(func(b []byte) []byte { return b[:len(b)-1] }), false)          // truncated
+	f.Add(edit(func(b []byte) []byte { return b[:metaHeaderSize] }), false)    // header only
+	f.Add(edit(func(b []byte) []byte { b[15] = 0xff; return b }), true)        // huge key length
+	f.Add(edit(func(b []byte) []byte { b[19] = 0xff; return b }), true)        // huge metadata length
+	f.Add(edit(func(b []byte) []byte { b[12], b[16] = 0, 0; return b }), true) // lengths cut to zero
+	f.Add(edit(func(b []byte) []byte { b[30]++; return b }), true)             // another record's header sum
+	f.Add(edit(func(b []byte) []byte { b[44]++; return b }), true)             // another body length
+	f.Add(edit(func(b []byte) []byte { b[metaHeaderSize]++; return b }), true) // another key
+	f.Add(edit(func(b []byte) []byte { b[20]++; return b }), true)             // another hash
+	f.Add(edit(func(b []byte) []byte { return append(b, 'x') }), true)         // a byte appended
+	f.Add(edit(func(b []byte) []byte { copy(b, record[:8]); return b }), true) // a record's magic
+	f.Add([]byte{}, false)                                                     // empty file
+	f.Add(make([]byte, len(valid)), false)                                     // zeroed, as after power loss
+	f.Add(edit(func(b []byte) []byte { return b[:len(b)-1] }), true)           // truncated, resealed
+
+	tier := newTier(f, Options{BlockSize: 16})
+	path, metaPath := tier.path(fuzzHash), tier.metaPath(fuzzHash)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(path, record, 0o644); err != nil {
+		f.Fatal(err)
+	}
+	rec, err := refDecode(record, fuzzHash)
+	if err != nil {
+		f.Fatal(err)
+	}
+	le := binary.LittleEndian
+	trailer := record[len(record)-trailerSize:]
+	wantSums := [3]uint64{le.Uint64(trailer), le.Uint64(trailer[8:]), uint64(len(rec.body))}
+
+	f.Fuzz(func(t *testing.T, data []byte, reseal bool) {
+		if reseal {
+			data = resealMeta(data)
+		}
+		if err := os.WriteFile(metaPath, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ref, refErr := refDecodeMeta(data, fuzzHash)
+		applies := refErr == nil && ref.key == fuzzKey && ref.sums == wantSums
+
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r, err := tier.Open(fuzzHash, fuzzKey)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatalf("Open of a valid record = %v", err)
+		}
+		defer r.Close()
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(4*len(data)+64<<10); got > limit {
+			t.Errorf("Open with a %d-byte metadata file allocated %d bytes, over %d", len(data), got, limit)
+		}
+		switch {
+		case applies && !bytes.Equal(r.Meta(), ref.meta):
+			t.Fatalf("Meta() = %q; refDecodeMeta finds the file valid with %q", r.Meta(), ref.meta)
+		case !applies && string(r.Meta()) != "own":
+			t.Fatalf("Meta() = %q from a file refDecodeMeta rejects (%v) or binds elsewhere; want the record's own", r.Meta(), refErr)
+		case !applies && exists(t, metaPath):
+			t.Fatalf("a metadata file that does not apply was kept")
+		}
+		got, err := io.ReadAll(r.NewReader(0, r.Size()))
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("body = %d bytes, %v; want the record's %d", len(got), err, len(body))
+		}
+	})
+}
+
+// resealMeta returns b with its metadata file checksum recomputed.
+func resealMeta(b []byte) []byte {
+	if len(b) < sumSize {
+		return b
+	}
+	b = bytes.Clone(b)
+	end := len(b) - sumSize
+	binary.LittleEndian.PutUint64(b[end:], xxhash.Sum64(b[:end]))
+	return b
+}
+
+// refMeta is a metadata file as refDecodeMeta sees it.
+type refMeta struct {
+	key  string
+	meta []byte
+	sums [3]uint64 // the record's header sum, table sum and body length
+}
+
+// refDecodeMeta is a plain decoder of the metadata file format documented
+// in format.go, written apart from the package's.
+func refDecodeMeta(b []byte, hash uint64) (*refMeta, error) {
+	le := binary.LittleEndian
+	if len(b) < 60 {
+		return nil, errors.New("too short")
+	}
+	if string(b[:8]) != "CDNDMET\x00" || le.Uint32(b[8:]) != 1 || le.Uint64(b[20:]) != hash {
+		return nil, errors.New("bad magic, version or hash")
+	}
+	klen, mlen := uint64(le.Uint32(b[12:])), uint64(le.Uint32(b[16:]))
+	if klen > 64<<10 || mlen > 1<<20 || 60+klen+mlen != uint64(len(b)) {
+		return nil, errors.New("lengths out of bounds")
+	}
+	if le.Uint64(b[len(b)-8:]) != xxhash.Sum64(b[:len(b)-8]) {
+		return nil, errors.New("checksum")
+	}
+	return &refMeta{
+		key:  string(b[52 : 52+klen]),
+		meta: b[52+klen : 52+klen+mlen],
+		sums: [3]uint64{le.Uint64(b[28:]), le.Uint64(b[36:]), le.Uint64(b[44:])},
+	}, nil
+}

@@ -13,18 +13,21 @@ import (
 const dirBatch = 256
 
 // RebuildOnce streams through Dir once, as Run does at start: it indexes
-// every valid record not indexed yet, removes temp files left by earlier
-// processes (this Tier's in-flight ones are kept), and removes and counts
+// every valid record not indexed yet, with its metadata file's bytes,
+// removes temp files left by earlier processes (this Tier's in-flight ones
+// are kept) and metadata files without a record, and removes and counts
 // corrupt records. It reads directories in batches, so memory does not grow
-// with their size, and checks each record as Open does but without reading
-// its body (body blocks are verified when read). Records committed or
-// deleted meanwhile are left as Commit and Delete made them.
+// with their size, and checks each record and metadata file as Open does
+// but without reading the body (body blocks are verified when read): a
+// metadata file that does not apply to its record is removed. Records
+// committed, amended or deleted meanwhile are left as Commit, UpdateMeta
+// and Delete made them.
 //
 // When done it marks the tier Rebuilt, also when Dir cannot be read (that
 // is logged); it returns ctx's error, and leaves Rebuilt unset, if ctx ends
 // first.
 func (t *Tier) RebuildOnce(ctx context.Context) error {
-	var found, temps int
+	var found, temps, orphans int
 	err := t.eachEntry(ctx, t.dir, func(ent fs.DirEntry) error {
 		name := ent.Name()
 		if ent.IsDir() {
@@ -34,6 +37,10 @@ func (t *Tier) RebuildOnce(ctx context.Context) error {
 					if h, ok := parseHash(rec); ok && rec[:2] == name {
 						if t.rebuildRecord(h) {
 							found++
+						}
+					} else if h, ok := parseMetaName(rec); ok && rec[:2] == name {
+						if t.removeOrphanMeta(h) {
+							orphans++
 						}
 					} else if t.staleTemp(rec) {
 						t.removeTemp(t.dir + "/" + name + "/" + rec)
@@ -56,7 +63,7 @@ func (t *Tier) RebuildOnce(ctx context.Context) error {
 	t.rebuilt.Store(true)
 	s := t.Stats()
 	t.log.Info("disk tier index rebuilt", "dir", t.dir, "records", found, "objects", s.Objects,
-		"bytes", s.Bytes, "temp_files_removed", temps, "corrupt", s.Corrupt)
+		"bytes", s.Bytes, "temp_files_removed", temps, "orphan_metadata_files_removed", orphans, "corrupt", s.Corrupt)
 	return nil
 }
 
@@ -92,10 +99,12 @@ func (t *Tier) eachEntry(ctx context.Context, dir string, fn func(fs.DirEntry) e
 	}
 }
 
-// rebuildRecord checks the record file for hash and indexes it, stamped
-// with its modification time, capped so that restored records count as
-// older than any committed or opened since start. A corrupt record is removed and counted. It reports
-// whether it indexed the record.
+// rebuildRecord checks the record file for hash and its metadata file, if
+// any, and indexes them, stamped with the record's modification time,
+// capped so that restored records count as older than any committed or
+// opened since start. A corrupt record is removed and counted, and so is a
+// metadata file that does not apply to the record (only a damaged one is
+// counted). It reports whether it indexed the record.
 func (t *Tier) rebuildRecord(hash uint64) bool {
 	path := t.path(hash)
 	f, err := os.Open(path)
@@ -103,7 +112,8 @@ func (t *Tier) rebuildRecord(hash uint64) bool {
 		return false // deleted meanwhile
 	}
 	defer f.Close()
-	if _, err := t.load(f, hash, "", false); err != nil {
+	r, err := t.load(f, hash, "", false) // r shares f: closed above
+	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			t.removeCorrupt(hash, f, err)
 		} else {
@@ -111,6 +121,7 @@ func (t *Tier) rebuildRecord(hash uint64) bool {
 		}
 		return false
 	}
+	t.rebuildMeta(r)
 	fi, err := f.Stat()
 	if err != nil {
 		return false
@@ -124,10 +135,29 @@ func (t *Tier) rebuildRecord(hash uint64) bool {
 		return false // deleted or replaced meanwhile
 	}
 	e := &entry{size: fi.Size()}
+	// Whatever metadata file is here now applies: rebuildMeta removed a bad
+	// one, and installMeta writes only for the current record.
+	if mfi, err := os.Stat(t.metaPath(hash)); err == nil {
+		e.meta = mfi.Size()
+		e.size += e.meta
+	}
 	e.stamp.Store(min(fi.ModTime().UnixNano(), t.epoch-1))
 	t.index[hash] = e
 	t.bytes += e.size
 	return true
+}
+
+// rebuildMeta checks the metadata file of the record r, if there is one,
+// against the record's key, and removes it if it does not apply.
+func (t *Tier) rebuildMeta(r *Record) {
+	if _, err := os.Lstat(t.metaPath(r.hash)); err != nil {
+		return // none: the common case, without reading the key
+	}
+	key := make([]byte, r.l.keyLen)
+	if err := readFull(r.f, key, headerSize); err != nil {
+		return // the record changed under us: Open will judge both
+	}
+	t.amend(r, string(key))
 }
 
 // staleTemp reports whether name is a temp file (a record being written, or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -22,7 +23,9 @@ const tableKeep = 4096
 
 // Open returns the record for hash if its full key equals full, after
 // verifying its header, key and metadata checksum, its block table checksum
-// and its trailer (body blocks are verified as they are read). It returns
+// and its trailer (body blocks are verified as they are read). Its Meta is
+// the latest UpdateMeta's, if the metadata file verifies and was written
+// for this very record, else the record's own (format.go). It returns
 // ErrNotFound if there is no record or it belongs to another key, and
 // ErrCorrupt, after removing the file and counting it, if it is damaged.
 // Open works before the rebuild has indexed the record, and while the tier
@@ -47,7 +50,9 @@ func (t *Tier) Open(hash uint64, full string) (*Record, error) {
 		}
 		return nil, fmt.Errorf("disk: open %s: %w", path, err)
 	}
-	t.touch(hash)
+	if t.touch(hash) {
+		t.amend(r, full)
+	}
 	return r, nil
 }
 
@@ -134,7 +139,11 @@ func (t *Tier) load(f *os.File, hash uint64, full string, checkKey bool) (*Recor
 		return nil, ErrNotFound // a hash collision
 	}
 
-	r := &Record{t: t, f: f, hash: hash, l: l}
+	r := &Record{t: t, f: f, hash: hash, l: l, sum: recordSum{
+		head:  binary.LittleEndian.Uint64(trailer[0:]),
+		table: tableSum,
+		body:  l.body,
+	}}
 	keepTable := table != nil && len(table) <= tableKeep
 	if heapFront != nil && !keepTable {
 		r.meta = heapFront[l.bodyOff()-l.metaLen:]
@@ -163,26 +172,38 @@ func readFull(f *os.File, b []byte, off int64) error {
 }
 
 // Record is an open record. Its methods are safe for concurrent use, except
-// Close after which none may be called. It stays readable if its file is
-// replaced, evicted or deleted meanwhile (it holds the open file).
+// the last Close (Open's, or one for each Retain), after which none may be
+// called. It stays readable if its file is replaced, evicted or deleted
+// meanwhile (it holds the open file).
 type Record struct {
 	t     *Tier
 	f     *os.File
+	refs  atomic.Int32 // Retains not yet matched by a Close
 	hash  uint64
 	l     layout
-	meta  []byte
-	table []byte // the block table when at most tableKeep bytes; else nil, read from f
+	sum   recordSum // identifies this record for its metadata file
+	meta  []byte    // the record's own, or its metadata file's
+	table []byte    // the block table when at most tableKeep bytes; else nil, read from f
 }
 
-// Meta is the metadata blob. The caller must not modify it; it stays valid
-// after Close.
+// Meta is the metadata blob: the latest UpdateMeta's for this record, or
+// the one it was written with. The caller must not modify it; it stays
+// valid after Close.
 func (r *Record) Meta() []byte { return r.meta }
 
 // Size is the body length in bytes.
 func (r *Record) Size() int64 { return r.l.body }
 
-// Close releases the file.
-func (r *Record) Close() error { return r.f.Close() }
+// Retain adds a reference, for a second user that will Close it too.
+func (r *Record) Retain() { r.refs.Add(1) }
+
+// Close drops a reference; the last one releases the file.
+func (r *Record) Close() error {
+	if r.refs.Add(-1) >= 0 {
+		return nil
+	}
+	return r.f.Close()
+}
 
 // ReadAt reads body bytes [off, off+len(p)), reading and verifying only the
 // blocks that cover them. It follows io.ReaderAt: fewer than len(p) bytes

@@ -3,6 +3,8 @@
 // a temp file and renamed into place, and checksummed so that a damaged
 // record is removed rather than served. The caller (package cachestore)
 // encodes and decodes the metadata; this package treats it as bytes.
+// UpdateMeta replaces a record's metadata without rewriting its body, in a
+// small metadata file beside the record and bound to it.
 //
 // The on-disk format is described in format.go. A Tier keeps an in-memory
 // index of its records (size and recency) for its byte budget and stats;
@@ -30,7 +32,7 @@ import (
 // with errors.Is.
 var (
 	ErrNotFound = errors.New("disk: not found")          // no record, or one whose full key differs (hash collision)
-	ErrCorrupt  = errors.New("disk: corrupt record")     // failed checksum/parse: the record has been removed and counted
+	ErrCorrupt  = errors.New("disk: corrupt record")     // failed checksum/parse: the record (or metadata file) has been removed and counted
 	ErrDegraded = errors.New("disk: tier degraded")      // writes disabled after an I/O error; retried in the background
 	ErrTooLarge = errors.New("disk: record over budget") // the record cannot fit MaxBytes (or its key/metadata limits)
 )
@@ -38,7 +40,7 @@ var (
 // Options configure a Tier.
 type Options struct {
 	Dir           string        // this shard's directory; created (MkdirAll) if missing
-	MaxBytes      int64         // byte budget for all record files (>0)
+	MaxBytes      int64         // byte budget for all record and metadata files (>0)
 	BlockSize     int           // body checksum block, 1 .. 16 MiB; 0 = 64 KiB
 	RetryInterval time.Duration // how often a degraded tier probes the disk again; 0 = 30s
 	Logger        *slog.Logger  // nil = discard
@@ -52,13 +54,15 @@ const defaultRetry = 30 * time.Second
 // this many records, approximate beyond, and bounded work per victim.
 const evictSample = 32
 
-// Tier is one shard's disk tier. Open, Create, Delete and Stats are safe for
-// concurrent use; Run is called once, on the tier's own goroutine.
+// Tier is one shard's disk tier. Open, Create, UpdateMeta, Delete and Stats
+// are safe for concurrent use; Run is called once, on the tier's own
+// goroutine.
 //
-// MaxBytes bounds the indexed record files: Commit and EvictOnce remove
-// least recently used records until the index fits. Temp files of Writers
-// in progress are outside it (each is refused past MaxBytes on its own),
-// and so are records the start-up rebuild has not reached yet.
+// MaxBytes bounds the indexed record files and their metadata files:
+// Commit, UpdateMeta and EvictOnce remove least recently used records until
+// the index fits. Temp files of Writers in progress are outside it (each is
+// refused past MaxBytes on its own), and so are records the start-up
+// rebuild has not reached yet.
 type Tier struct {
 	// Set by Open, then read-only.
 	dir     string
@@ -80,15 +84,16 @@ type Tier struct {
 	corrupt     atomic.Uint64
 	writeErrors atomic.Uint64
 
-	mu    sync.RWMutex // guards index and bytes, and orders every rename or removal of a record file against them
+	mu    sync.RWMutex // guards index and bytes (and entries' size and meta), and orders every rename or removal of a record or metadata file against them
 	index map[uint64]*entry
 	bytes int64 // sum of index sizes
 }
 
 // entry is one indexed record.
 type entry struct {
-	size  int64        // file bytes
-	stamp atomic.Int64 // last commit or Open; eviction removes the smallest first
+	size  int64        // file bytes: the record's and its metadata file's
+	meta  int64        // the metadata file's bytes; 0 if there is none
+	stamp atomic.Int64 // last commit, UpdateMeta or Open; eviction removes the smallest first
 }
 
 // Open prepares the tier. It fails only for invalid options; an unusable
@@ -222,10 +227,12 @@ func (t *Tier) evictLocked() {
 	}
 }
 
-// removeLocked deletes the record file for hash and its index entry; t.mu
-// must be held. A file that will not go is logged and dropped from the
-// index all the same, so the budget loop always progresses.
+// removeLocked deletes the record file for hash, its metadata file and its
+// index entry; t.mu must be held. A file that will not go is logged and
+// dropped from the index all the same, so the budget loop always
+// progresses.
 func (t *Tier) removeLocked(hash uint64) {
+	t.removeMetaLocked(hash)
 	path := t.path(hash)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.log.Warn("disk tier: remove record", "path", path, "err", err)
@@ -236,9 +243,10 @@ func (t *Tier) removeLocked(hash uint64) {
 	}
 }
 
-// Delete removes the record for hash (purge, invalidation). Records already
-// open stay readable. A Writer for hash that commits later still installs
-// its record: invalidating fills in flight is the caller's job.
+// Delete removes the record for hash and its metadata file (purge,
+// invalidation). Records already open stay readable. A Writer for hash that
+// commits later still installs its record: invalidating fills in flight is
+// the caller's job.
 func (t *Tier) Delete(hash uint64) {
 	t.mu.Lock()
 	t.removeLocked(hash)
@@ -266,11 +274,14 @@ func (t *Tier) removeCorrupt(hash uint64, f *os.File, cause error) {
 
 // install renames the finished temp file into place as the record for hash,
 // indexes it and evicts if over budget, all under t.mu so that the index
-// always matches the files eviction and Delete remove.
+// always matches the files eviction and Delete remove. The older record's
+// metadata file goes first: a crash in between leaves the older record
+// with its own metadata, never the new one with the older file.
 func (t *Tier) install(hash uint64, tmp string, size int64) error {
 	path := t.path(hash)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.removeMetaLocked(hash)
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
@@ -285,20 +296,26 @@ func (t *Tier) install(hash uint64, tmp string, size int64) error {
 	return nil
 }
 
-// touch marks the record for hash as just used, if it is indexed.
-func (t *Tier) touch(hash uint64) {
+// touch marks the record for hash as just used, if it is indexed, and
+// reports whether it may have a metadata file. An indexed record's entry
+// knows (install removes the file, installMeta and the rebuild count it),
+// so most Opens do not look for one; a stray file beside an indexed record
+// is never served, and the next rebuild removes it.
+func (t *Tier) touch(hash uint64) (mayHaveMeta bool) {
 	t.mu.RLock()
 	e := t.index[hash]
+	mayHaveMeta = e == nil || e.meta > 0
 	t.mu.RUnlock()
 	if e != nil {
 		e.stamp.Store(t.clock.Add(1))
 	}
+	return mayHaveMeta
 }
 
 // Stats are a tier's counters.
 type Stats struct {
-	Objects, Bytes     int64  // indexed records and their file bytes
-	Evictions, Corrupt uint64 // records evicted for budget; records found damaged and removed
+	Objects, Bytes     int64  // indexed records; their record and metadata file bytes
+	Evictions, Corrupt uint64 // records evicted for budget; records and metadata files found damaged and removed
 	WriteErrors        uint64 // I/O errors on the write path (each one degrades the tier)
 	Degraded           bool   // writes are disabled until a probe succeeds
 	Rebuilt            bool   // the start-up index rebuild has finished
@@ -324,6 +341,15 @@ func (t *Tier) path(hash uint64) string {
 	b := append(buf[:0], t.dir...)
 	b = append(b, '/', hexDigits[hash>>60], hexDigits[(hash>>56)&0xf], '/')
 	return string(appendHash(b, hash))
+}
+
+// metaPath is the metadata file for hash: its record's path and ".meta".
+func (t *Tier) metaPath(hash uint64) string {
+	var buf [256]byte
+	b := append(buf[:0], t.dir...)
+	b = append(b, '/', hexDigits[hash>>60], hexDigits[(hash>>56)&0xf], '/')
+	b = appendHash(b, hash)
+	return string(append(b, metaSuffix...))
 }
 
 // subdir is the directory holding hash's record.

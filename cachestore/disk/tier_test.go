@@ -362,9 +362,10 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
-// TestConcurrent runs readers, writers, deletes and eviction at once; run
-// under -race. Every successful read must return a whole record of one
-// writer (bodies are derived from their metadata).
+// TestConcurrent runs readers, writers, metadata updates, deletes and
+// eviction at once; run under -race. Every successful read must return a
+// whole record of one writer (bodies are derived from their metadata, which
+// updates keep).
 func TestConcurrent(t *testing.T) {
 	tier := newTier(t, Options{MaxBytes: 20 << 10})
 	var wg sync.WaitGroup
@@ -390,6 +391,22 @@ func TestConcurrent(t *testing.T) {
 				case 1:
 					if i%20 == 1 {
 						tier.Delete(h)
+						continue
+					}
+					// Amend whatever record is there, keeping its seed:
+					// the update must land on that body or nowhere.
+					r, err := tier.Open(h, full)
+					if errors.Is(err, ErrNotFound) {
+						continue
+					}
+					if err != nil {
+						t.Errorf("Open = %v", err)
+						return
+					}
+					seed, id := r.Meta()[0], r.BodyID()
+					r.Close()
+					if err := tier.UpdateMetaFor(h, full, []byte{seed, byte(i)}, id); err != nil && !errors.Is(err, ErrNotFound) {
+						t.Errorf("UpdateMetaFor = %v", err)
 					}
 				default:
 					r, err := tier.Open(h, full)
@@ -411,8 +428,8 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if s := tier.Stats(); s.Bytes > 20<<10 || s.Corrupt != 0 || s.Degraded {
-		t.Errorf("Stats() = %+v; want within budget, nothing corrupt", s)
+	if s := tier.Stats(); s.Bytes > 20<<10 || s.Bytes != onDiskBytes(t, tier) || s.Corrupt != 0 || s.Degraded {
+		t.Errorf("Stats() = %+v; files hold %d bytes; want equal, within budget, nothing corrupt", s, onDiskBytes(t, tier))
 	}
 }
 
@@ -442,5 +459,31 @@ func TestLargeKeyAndMetadata(t *testing.T) {
 				t.Errorf("Open(other key) = %v, want ErrNotFound", err)
 			}
 		})
+	}
+}
+
+// TestRecordRetain proves that a retained record stays readable until its
+// last Close.
+func TestRecordRetain(t *testing.T) {
+	tier := newTier(t, Options{})
+	body := pattern(100_000, 3)
+	put(t, tier, 7, "k", []byte("meta"), body)
+	r, err := tier.Open(7, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Retain()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(body))
+	if n, err := r.ReadAt(got, 0); n != len(body) || err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("ReadAt after one of two Closes = %d, %v", n, err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(got, 0); err == nil {
+		t.Fatal("ReadAt after the last Close succeeded")
 	}
 }
