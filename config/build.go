@@ -38,6 +38,7 @@ const (
 	defaultRevalidations     = 16
 	defaultConnectTimeout    = Duration(5 * time.Second)
 	defaultResponseTimeout   = Duration(30 * time.Second)
+	defaultOriginReadTimeout = Duration(30 * time.Second)
 	defaultPoolIdleTimeout   = Duration(90 * time.Second)
 	defaultMaxIdlePerPeer    = 64
 )
@@ -273,6 +274,7 @@ func (b *builder) pool(at path, r *rawPool) Pool {
 		Scheme:          strings.ToLower(stringOr(r.Scheme, "http")),
 		ConnectTimeout:  b.duration(at.with("connect_timeout"), r.ConnectTimeout, defaultConnectTimeout),
 		ResponseTimeout: b.duration(at.with("response_timeout"), r.ResponseTimeout, defaultResponseTimeout),
+		ReadTimeout:     b.duration(at.with("read_timeout"), r.ReadTimeout, defaultOriginReadTimeout),
 		IdleTimeout:     b.duration(at.with("idle_timeout"), r.IdleTimeout, defaultPoolIdleTimeout),
 		MaxIdlePerPeer:  defaultMaxIdlePerPeer,
 		TLSVerify:       boolOr(r.TLSVerify, true),

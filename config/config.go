@@ -134,6 +134,7 @@ type Pool struct {
 	Scheme          string   // "http" (default) or "https"
 	ConnectTimeout  Duration // default 5s, 0 = none
 	ResponseTimeout Duration // until the response header arrives; default 30s, 0 = none
+	ReadTimeout     Duration // longest wait for the next body bytes; default 30s, 0 = none
 	IdleTimeout     Duration // idle upstream connections are closed after this; default 90s, 0 = never
 	MaxIdlePerPeer  int      // idle connections kept per peer; default 64
 	TLSVerify       bool     // verify peer certificates (https only); default true

@@ -116,6 +116,7 @@ type rawPool struct {
 	Scheme          *string   `toml:"scheme"`
 	ConnectTimeout  *text     `toml:"connect_timeout"`
 	ResponseTimeout *text     `toml:"response_timeout"`
+	ReadTimeout     *text     `toml:"read_timeout"`
 	IdleTimeout     *text     `toml:"idle_timeout"`
 	MaxIdlePerPeer  *int      `toml:"max_idle_per_peer"`
 	TLSVerify       *bool     `toml:"tls_verify"`

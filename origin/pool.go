@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -29,11 +30,12 @@ var (
 // Pool is a named set of peers sharing one connection pool. Safe for
 // concurrent use.
 type Pool struct {
-	name      string
-	scheme    string
-	peers     []string
-	next      atomic.Uint64
-	transport *http.Transport
+	name        string
+	scheme      string
+	peers       []string
+	next        atomic.Uint64
+	transport   *http.Transport
+	readTimeout time.Duration // longest wait for body bytes; 0 = none
 }
 
 // NewPool builds the pool called name from its configuration.
@@ -61,7 +63,7 @@ func NewPool(name string, c config.Pool) *Pool {
 	if scheme == "" {
 		scheme = "http"
 	}
-	return &Pool{name: name, scheme: scheme, peers: c.Peers, transport: t}
+	return &Pool{name: name, scheme: scheme, peers: c.Peers, transport: t, readTimeout: c.ReadTimeout.D()}
 }
 
 // Name is the pool's configured name.
@@ -76,16 +78,70 @@ func (p *Pool) pick() string {
 // RoundTrip sends req, whose header the caller has already prepared with
 // PrepareRequest, to one peer of the pool. req.URL's path and query are
 // kept; its scheme and host become the peer's. Errors wrap ErrConnect or
-// ErrTimeout where that is the cause.
+// ErrTimeout where that is the cause. A body Read that waits longer than
+// the pool's read timeout for bytes fails with an error wrapping
+// ErrTimeout, so a stalled origin cannot hold a fetch forever.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	peer := p.pick()
 	req.URL.Scheme = p.scheme
 	req.URL.Host = peer
+	var cancel context.CancelCauseFunc
+	if p.readTimeout > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithCancelCause(req.Context())
+		req = req.WithContext(ctx)
+	}
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {
+		if cancel != nil {
+			cancel(nil)
+		}
 		return nil, fmt.Errorf("origin %s: peer %s: %w", p.name, peer, classify(err))
 	}
+	if cancel != nil {
+		resp.Body = newTimedBody(resp.Body, p.readTimeout, cancel)
+	}
 	return resp, nil
+}
+
+// errReadTimeout is the cause a timed body cancels its request with.
+var errReadTimeout = errors.New("no body bytes within the read timeout")
+
+// timedBody bounds each Read of a response body: a timer armed for the
+// Read's duration cancels the request, which ends the Read.
+type timedBody struct {
+	io.ReadCloser
+	d      time.Duration
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
+	fired  atomic.Bool
+}
+
+func newTimedBody(rc io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) *timedBody {
+	b := &timedBody{ReadCloser: rc, d: d, cancel: cancel}
+	b.timer = time.AfterFunc(d, func() {
+		b.fired.Store(true)
+		cancel(errReadTimeout)
+	})
+	b.timer.Stop()
+	return b
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.d)
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	if err != nil && b.fired.Load() {
+		err = fmt.Errorf("%w: %w after %v", ErrTimeout, errReadTimeout, b.d)
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
 }
 
 // CloseIdle closes idle upstream connections; used at shutdown.

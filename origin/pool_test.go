@@ -285,3 +285,51 @@ func TestNewPoolScheme(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolReadTimeout proves that a body stalled longer than the read
+// timeout fails with ErrTimeout, while a body read slowly by its consumer,
+// with the origin never stalling, is not cut off: only time inside Read
+// counts.
+func TestPoolReadTimeout(t *testing.T) {
+	stall := make(chan struct{})
+	t.Cleanup(func() { close(stall) })
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first part ")
+		w.(http.Flusher).Flush()
+		if r.URL.Path == "/stall" {
+			select {
+			case <-stall:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "second part")
+	}))
+	t.Cleanup(s.Close)
+	c := poolConfig(peerAddr(s))
+	c.ReadTimeout = config.Duration(100 * time.Millisecond)
+	p := newPool(t, "stall", c)
+
+	req, _ := http.NewRequest(http.MethodGet, "http://example.com/stall", nil)
+	resp, err := p.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !errors.Is(err, ErrTimeout) || string(body) != "first part " {
+		t.Fatalf("stalled body: %q, %v; want the first part and ErrTimeout", body, err)
+	}
+
+	req, _ = http.NewRequest(http.MethodGet, "http://example.com/slow-reader", nil)
+	resp, err = p.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the consumer is busy: not the origin's fault
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "first part second part" {
+		t.Fatalf("slowly read body: %q, %v; want it whole", body, err)
+	}
+}
