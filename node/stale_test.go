@@ -154,6 +154,48 @@ func TestRevalidationOfDiskObject(t *testing.T) {
 	}
 }
 
+// TestStaleWhileRevalidateDiskObject proves that a background revalidation
+// of an object whose body is only on disk keeps that body readable for the
+// requests that read along it (here: ones whose no-cache refuses the stale
+// answer) after the stale hit that started it is done.
+func TestStaleWhileRevalidateDiskObject(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("fedcba9876543210", 20_000)
+	release := make(chan struct{})
+	var revalidations atomic.Int64
+	h := newHarness(t, "h1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"big"`)
+		w.Header().Set("Cache-Control", "max-age=60, stale-while-revalidate=600")
+		if r.Header.Get("If-None-Match") == `"big"` {
+			revalidations.Add(1)
+			<-release
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Age", "100")
+		_, _ = w.Write([]byte(big))
+	}), "[cache]", `max_memory_object = "64KiB"`, "[cache.disk]", "path = "+strconv.Quote(t.TempDir()))
+	mustGet(t, h, "/big-swr", nil)
+	if resp, body := mustGet(t, h, "/big-swr", nil); body != big || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=stale-while-revalidate") {
+		t.Fatalf("stale hit: %q, %d bytes", resp.Header.Get("Cache-Status"), len(body))
+	}
+	waitFor(t, "the background revalidation", func() bool { return revalidations.Load() == 1 })
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			resp, body, err := h.do(http.MethodGet, "/big-swr", map[string]string{"Cache-Control": "no-cache"})
+			if err != nil {
+				t.Errorf("no-cache request %d: %v", i, err)
+			} else if string(body) != big {
+				t.Errorf("no-cache request %d (%s): %d bytes, want %d", i, resp.Header.Get("Cache-Status"), len(body), len(big))
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // let them join the background fill
+	close(release)
+	wg.Wait()
+}
+
 // TestStaleWhileRevalidate proves that stale hits inside the window are
 // answered at once from the stale object, while exactly one background
 // fetch refreshes it: the origin holds that fetch until every one of 100

@@ -25,6 +25,8 @@ type exchange struct {
 	staleKey keys.Key           // the key stale is stored under (a variant's own)
 	out      outcome
 	vals     [2]string // backing for Age and Cache-Status when served from cache
+
+	background bool // the node's own request (a background revalidation): no client sees it
 }
 
 // outcome is what the cache did with a request; it feeds Cache-Status

@@ -46,9 +46,12 @@ func (p *Proxy) revalidateLater(r *http.Request, x *exchange) {
 	bx := &exchange{
 		start: p.now(), stats: x.stats, site: x.site, key: x.key,
 		stale: x.stale, staleKey: x.staleKey,
-		out: outcome{cache: metrics.Stale},
+		out:        outcome{cache: metrics.Stale},
+		background: true,
 	}
+	x.stale.Retain() // the caller releases its own use when r is answered
 	go func() {
+		defer bx.stale.Release()
 		p.forward(discard{}, bg, bx, f)
 		result := revalidation(&bx.out)
 		p.metrics.Revalidations.WithLabelValues(result).Inc()
@@ -96,7 +99,9 @@ func (p *Proxy) mayServeStale(r *http.Request, x *exchange, now time.Time) bool 
 // caller checked mayServeStale.
 func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, x *exchange, now time.Time) {
 	x.out.detail = "stale-if-error"
-	p.metrics.StaleServed.WithLabelValues(staleIfError).Inc()
+	if !x.background {
+		p.metrics.StaleServed.WithLabelValues(staleIfError).Inc()
+	}
 	p.serve(w, r, x, x.stale, now)
 }
 
