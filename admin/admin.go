@@ -1,6 +1,6 @@
-// Package admin owns the operator's HTTP interface: metrics, health and
-// profiling, served on the admin listener (loopback by default), never on
-// the traffic listeners.
+// Package admin owns the operator's HTTP interface: metrics, health,
+// profiling and the purge API, served on the admin listener (loopback by
+// default), never on the traffic listeners.
 package admin
 
 import (
@@ -8,10 +8,12 @@ import (
 	"net/http/pprof"
 )
 
-// Handler serves /metrics (metricsHandler), /healthz and /debug/pprof/.
-func Handler(metricsHandler http.Handler) http.Handler {
+// Handler serves /metrics (metricsHandler), POST /purge (purgeHandler,
+// which authorises on its own), /healthz and /debug/pprof/.
+func Handler(metricsHandler, purgeHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler)
+	mux.Handle("POST /purge", purgeHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

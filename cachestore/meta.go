@@ -21,6 +21,7 @@ type meta struct {
 	Status   int         `json:"status"`
 	Header   http.Header `json:"header,omitempty"`
 	Tags     []string    `json:"tags,omitempty"`
+	Stamp    time.Time   `json:"stamp"`
 	Vary     []string    `json:"vary,omitempty"`
 	Targeted http.Header `json:"targeted,omitempty"`
 
@@ -37,7 +38,7 @@ type meta struct {
 func encodeMeta(o *Object) ([]byte, error) {
 	m := meta{
 		Version: metaVersion, Key: o.Key, Status: o.Status, Header: o.Header,
-		Tags: o.Tags, Vary: o.Vary, Targeted: o.Targeted,
+		Tags: o.Tags, Stamp: o.Stamp, Vary: o.Vary, Targeted: o.Targeted,
 		Lifetime: o.Policy.Lifetime, InitialAge: o.Policy.InitialAge, ResponseTime: o.Policy.ResponseTime,
 		NoCache: o.Policy.NoCache, MustRevalidate: o.Policy.MustRevalidate,
 		StaleWhileRevalidate: o.Policy.StaleWhileRevalidate, StaleIfError: o.Policy.StaleIfError,
@@ -71,7 +72,7 @@ func decodeMeta(b []byte) (*Object, error) {
 		return nil, fmt.Errorf("cachestore: metadata of %s: negative lifetime or age", m.Key)
 	}
 	return &Object{
-		Key: m.Key, Status: m.Status, Header: m.Header, Tags: m.Tags, Vary: m.Vary, Targeted: m.Targeted,
+		Key: m.Key, Status: m.Status, Header: m.Header, Tags: m.Tags, Stamp: m.Stamp, Vary: m.Vary, Targeted: m.Targeted,
 		Policy: cachepolicy.Entry{
 			Lifetime: m.Lifetime, InitialAge: m.InitialAge, ResponseTime: m.ResponseTime,
 			NoCache: m.NoCache, MustRevalidate: m.MustRevalidate,

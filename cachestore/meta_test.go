@@ -18,7 +18,7 @@ func TestMetaRoundTrip(t *testing.T) {
 	}{
 		{"plain", &Object{Key: "http://a/x", Status: 200, Header: http.Header{"Content-Type": {"text/plain"}, "Etag": {`"v"`}},
 			Policy: cachepolicy.Entry{Lifetime: time.Minute, InitialAge: 5 * time.Second, ResponseTime: rt}}},
-		{"tags and targeted", &Object{Key: "http://a/y", Status: 404, Tags: []string{"a", "b"},
+		{"tags and targeted", &Object{Key: "http://a/y", Status: 404, Tags: []string{"a", "b"}, Stamp: rt.Add(-time.Second),
 			Targeted: http.Header{"Cdn-Cache-Control": {"max-age=10"}},
 			Policy:   cachepolicy.Entry{NoCache: true, MustRevalidate: true, StaleIfError: time.Hour, StaleWhileRevalidate: time.Second, ResponseTime: rt}}},
 		{"vary index", &Object{Key: "http://a/z", Vary: []string{"Accept-Language"}}},

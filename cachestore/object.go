@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore/disk"
@@ -26,6 +27,10 @@ type Object struct {
 	Body   []byte      // the whole body when it is in memory; shared, read-only. Use BodySize and WriteBody.
 	Policy cachepolicy.Entry
 	Tags   []string // surrogate keys
+	// Stamp is when the fetch that stored the object began: a purge
+	// accepted after it names this object (purge.Bans.Check), even if the
+	// fetch was still in flight then.
+	Stamp time.Time
 
 	// Targeted holds the response's RFC 9213 targeted fields (nil if none).
 	// They are never sent to clients; they are kept so that a 304 which

@@ -2,10 +2,13 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +44,10 @@ const (
 	defaultOriginReadTimeout = Duration(30 * time.Second)
 	defaultPoolIdleTimeout   = Duration(90 * time.Second)
 	defaultMaxIdlePerPeer    = 64
+	defaultPurgeTokenEnv     = "CDNNODE_PURGE_TOKEN"
+	defaultPeerTimeout       = Duration(5 * time.Second)
+	defaultPeerRetries       = 2
+	maxPeerRetries           = 10
 )
 
 // builder turns a decoded rawConfig into a Config, applying defaults and
@@ -69,6 +76,7 @@ func (b *builder) build(r *rawConfig) *Config {
 	c := &Config{
 		Server: b.server(path{"server"}, &r.Server),
 		Admin:  b.admin(path{"admin"}, &r.Admin),
+		Purge:  b.purge(path{"purge"}, &r.Purge),
 		Log:    b.log(path{"log"}, &r.Log),
 		Cache:  b.cache(path{"cache"}, &r.Cache),
 		Pools:  make(map[string]Pool, len(r.Pools)),
@@ -183,6 +191,158 @@ func (b *builder) admin(at path, r *rawAdmin) Admin {
 		b.fail(at.with("listen"), err)
 	}
 	return a
+}
+
+func (b *builder) purge(at path, r *rawPurge) Purge {
+	p := Purge{
+		TokenEnv:    stringOr(r.TokenEnv, defaultPurgeTokenEnv),
+		PeerTimeout: b.duration(at.with("peer_timeout"), r.PeerTimeout, defaultPeerTimeout),
+		PeerRetries: defaultPeerRetries,
+	}
+	allow := []string{"127.0.0.0/8", "::1/128"}
+	if r.Allow != nil {
+		allow = *r.Allow
+	}
+	for i, s := range allow {
+		n, err := parseNetwork(s)
+		if err != nil {
+			b.fail(at.with("allow").index(i), err)
+			continue
+		}
+		p.Allow = append(p.Allow, n)
+	}
+	envOK := p.TokenEnv == "" || validEnvName(p.TokenEnv)
+	if !envOK {
+		b.errorf(at.with("token_env"), "invalid environment variable name %q: want letters, digits and _, not starting with a digit", p.TokenEnv)
+	}
+	// Neither message quotes the token: error output ends up in logs.
+	switch {
+	case r.Token != nil && *r.Token != "":
+		p.Token = Secret(*r.Token)
+		if !validToken68(*r.Token) {
+			b.errorf(at.with("token"), "not a valid bearer token: want letters, digits and -._~+/, then optional = padding (RFC 6750 §2.1)")
+		}
+	case p.TokenEnv != "" && envOK:
+		// Whitespace cannot be part of a token; a trailing newline from a
+		// secrets file is not a mistake worth failing on.
+		v := strings.TrimSpace(os.Getenv(p.TokenEnv))
+		if v == "" {
+			break
+		}
+		p.Token = Secret(v)
+		if !validToken68(v) {
+			b.errorf(at.with("token_env"), "$%s does not hold a valid bearer token: want letters, digits and -._~+/, then optional = padding (RFC 6750 §2.1)", p.TokenEnv)
+		}
+	}
+	if r.Peers != nil {
+		seen := make(map[string]bool, len(*r.Peers))
+		for i, s := range *r.Peers {
+			u, err := parsePeerURL(s)
+			if err != nil {
+				b.fail(at.with("peers").index(i), err)
+				continue
+			}
+			if seen[u] {
+				b.errorf(at.with("peers").index(i), "peer %s is listed twice", u)
+			}
+			seen[u] = true
+			p.Peers = append(p.Peers, u)
+		}
+	}
+	if p.PeerTimeout <= 0 {
+		b.errorf(at.with("peer_timeout"), "must be positive")
+	}
+	if r.PeerRetries != nil {
+		p.PeerRetries = *r.PeerRetries
+		if p.PeerRetries < 0 || p.PeerRetries > maxPeerRetries {
+			b.errorf(at.with("peer_retries"), "%d is out of range: want 0 to %d", p.PeerRetries, maxPeerRetries)
+		}
+	}
+	return p
+}
+
+// parseNetwork parses an entry of purge.allow: a CIDR with no bits set
+// past its prefix ("10.0.0.0/8"), or one address ("10.0.0.7", "::1").
+// IPv4 is written as IPv4: clients are matched by their unmapped address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	bad := fmt.Errorf("invalid network %q: want a CIDR such as \"10.0.0.0/8\" or \"fd00::/8\", or one address", s)
+	var n netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if n, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, bad
+		}
+		if m := n.Masked(); m != n {
+			return netip.Prefix{}, fmt.Errorf("invalid network %q: address bits set past /%d; did you mean %s?", s, n.Bits(), m)
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, bad
+		}
+		n = netip.PrefixFrom(a, a.BitLen())
+	}
+	if n.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("invalid network %q: write IPv4 networks in IPv4 form, such as \"10.0.0.0/8\"", s)
+	}
+	return n, nil
+}
+
+// parsePeerURL checks a peer's admin base URL and returns it with the
+// scheme in lower case and no trailing slash, ready for "/purge" to be
+// appended.
+func parsePeerURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" {
+		return "", fmt.Errorf("invalid peer URL %q: want an admin base URL such as \"http://10.0.0.2:9090\"", s)
+	}
+	switch u.Scheme = strings.ToLower(u.Scheme); {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("invalid peer URL %q: want scheme http or https, such as \"http://10.0.0.2:9090\"", s)
+	case u.Host == "":
+		return "", fmt.Errorf("invalid peer URL %q: no host", s)
+	case u.User != nil:
+		return "", fmt.Errorf("invalid peer URL %q: credentials do not belong in the URL; set purge.token", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("invalid peer URL %q: a base URL has no query or fragment", s)
+	case !validIPOrHostname(u.Hostname()):
+		return "", fmt.Errorf("invalid peer URL %q: bad host %q", s, u.Hostname())
+	}
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return "", fmt.Errorf("invalid peer URL %q: port %q is not a number in 1-65535", s, port)
+		}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// validToken68 reports whether s is a bearer token as RFC 6750 §2.1 writes
+// it: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func validToken68(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validEnvName reports whether s is a portable environment variable name.
+func validEnvName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (b *builder) log(at path, r *rawLog) Log {

@@ -12,11 +12,17 @@
 // reads, and Match is safe for concurrent use.
 package config
 
+import (
+	"log/slog"
+	"net/netip"
+)
+
 // Config is a whole configuration file.
 type Config struct {
 	Path   string // file it was loaded from, as given
 	Server Server
 	Admin  Admin
+	Purge  Purge
 	Log    Log
 	Cache  Cache
 	Pools  map[string]Pool // [pools.NAME]
@@ -70,6 +76,67 @@ type TLSListener struct {
 type Admin struct {
 	Listen string // "host:port", non-empty; default "127.0.0.1:9090" (loopback: the admin API has no authentication)
 }
+
+// Purge says who may purge and which other nodes an accepted purge is
+// forwarded to ([purge]). It applies to PURGE requests on the traffic
+// listeners and to POST /purge on the admin listener alike.
+//
+// A request is allowed when its client address (the connection's peer;
+// X-Forwarded-For is not trusted) is in Allow, or when Token is set and the
+// request carries "Authorization: Bearer <Token>", from any address. An
+// empty Allow and an empty Token mean nobody may purge.
+type Purge struct {
+	// Allow are the networks that may purge without a token; default
+	// 127.0.0.0/8 and ::1/128 (loopback), so `curl -X PURGE` works on the
+	// node's own machine. A bare address in the file means that address
+	// alone (/32, /128). Written as an explicit [] to allow no network.
+	Allow []netip.Prefix
+	// Token is the bearer token that allows a purge from any address: the
+	// file's token, or if that is empty the value of the environment
+	// variable TokenEnv when Parse ran. "" = no token. A token68 (RFC 6750
+	// §2.1). It prints as "[redacted]".
+	Token Secret
+	// TokenEnv names the environment variable Token is read from when the
+	// file gives none; default "CDNNODE_PURGE_TOKEN", "" = none.
+	TokenEnv string
+	// Peers are the admin base URLs of the fleet's other nodes
+	// ("http://10.0.0.2:9090", http or https, no query or fragment, no
+	// trailing slash), each sent every purge this node accepts that was not
+	// itself forwarded; default none. Their admin listeners must be reachable
+	// from this node, so not on loopback.
+	Peers []string
+	// PeerTimeout bounds one attempt to forward a purge to a peer; default
+	// 5s, never 0.
+	PeerTimeout Duration
+	// PeerRetries is how many times a forward that failed on a connection
+	// error, a timeout or a 5xx is tried again, 0-10; default 2. A 4xx is
+	// never retried.
+	PeerRetries int
+}
+
+// Secret is a credential. It formats as "[redacted]" (fmt, slog, encoding)
+// unless empty, so a logged or printed Config never shows it; string(s) is
+// the value.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String returns "[redacted]", or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue keeps the value out of slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps the value out of JSON and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Log configures logging ([log]).
 type Log struct {

@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,6 +30,7 @@ pool = "demo"
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
 func TestParseDefaults(t *testing.T) {
+	t.Setenv("CDNNODE_PURGE_TOKEN", "")
 	got, err := Parse("min.toml", []byte(minimal))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +50,13 @@ func TestParseDefaults(t *testing.T) {
 			Pin:               true,
 		},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
-		Log:   Log{Format: "text", Level: "info", Access: true},
+		Purge: Purge{
+			Allow:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+			TokenEnv:    "CDNNODE_PURGE_TOKEN",
+			PeerTimeout: Duration(5 * time.Second),
+			PeerRetries: 2,
+		},
+		Log: Log{Format: "text", Level: "info", Access: true},
 		Cache: Cache{
 			Memory:          256 << 20,
 			MaxMemoryObject: 1 << 20,
@@ -95,6 +105,13 @@ func TestParseExplicit(t *testing.T) {
 		`listen = "127.0.0.1:0"`,
 		`cert = "cert.pem"`,
 		`key = "`+filepath.Join(dir, "key.pem")+`"`,
+		`[purge]`,
+		`allow = ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]`,
+		`token = "s3cr3t-t0ken.v1~+/=="`,
+		`token_env = ""`,
+		`peers = ["http://10.0.0.2:9090", "HTTPS://node-3.example:9443/admin/", "http://[fd00::4]:9090/"]`,
+		`peer_timeout = "750ms"`,
+		`peer_retries = 0`,
 		`[log]`,
 		`format = "JSON"`,
 		`level = "warn"`,
@@ -148,6 +165,16 @@ func TestParseExplicit(t *testing.T) {
 	wantTLS := []TLSListener{{Listen: "127.0.0.1:0", Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}}
 	if !reflect.DeepEqual(c.Server.TLS, wantTLS) {
 		t.Errorf("Server.TLS = %+v, want %+v (relative cert resolved against the file's directory)", c.Server.TLS, wantTLS)
+	}
+	wantPurge := Purge{
+		Allow:       []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("fd00::/8")},
+		Token:       "s3cr3t-t0ken.v1~+/==",
+		Peers:       []string{"http://10.0.0.2:9090", "https://node-3.example:9443/admin", "http://[fd00::4]:9090"},
+		PeerTimeout: Duration(750 * time.Millisecond),
+		PeerRetries: 0,
+	}
+	if !reflect.DeepEqual(c.Purge, wantPurge) {
+		t.Errorf("Purge = %+v, want %+v (bare address as /32, peers normalised)", c.Purge, wantPurge)
 	}
 	if got, want := c.Log, (Log{Format: "json", Level: "warn", Access: false}); got != want {
 		t.Errorf("Log = %+v, want %+v", got, want)
@@ -262,6 +289,99 @@ func TestParseLocksAndStale(t *testing.T) {
 				t.Errorf("Sites[0] stale_while_revalidate, stale_if_error = %+v, want %+v", got, tt.wantStale)
 			}
 		})
+	}
+}
+
+// TestParsePurge checks [purge] values at the edges of what each key
+// accepts, and where the token comes from.
+func TestParsePurge(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	tests := []struct {
+		name      string
+		env       map[string]string
+		doc       string
+		wantAllow []netip.Prefix
+		wantToken Secret
+		wantPeers []string
+		retries   int
+	}{
+		{"defaults", nil, minimal, loopback, "", nil, 2},
+		{"empty [purge]", nil, lines(`[purge]`) + minimal, loopback, "", nil, 2},
+		{"nobody may purge", nil, lines(`[purge]`, `allow = []`) + minimal, nil, "", nil, 2},
+		{"whole address spaces", nil, lines(`[purge]`, `allow = ["0.0.0.0/0", "::/0"]`) + minimal, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, "", nil, 2},
+		{"token from the default variable", map[string]string{"CDNNODE_PURGE_TOKEN": "from-env"}, minimal, loopback, "from-env", nil, 2},
+		{"token from the variable, whitespace trimmed", map[string]string{"CDNNODE_PURGE_TOKEN": " from-env\n"}, minimal, loopback, "from-env", nil, 2},
+		{"token from a named variable", map[string]string{"CDNNODE_PURGE_TOKEN": "", "MY_PURGE_TOKEN": "mine"}, lines(`[purge]`, `token_env = "MY_PURGE_TOKEN"`) + minimal, loopback, "mine", nil, 2},
+		{"file token wins over the variable", map[string]string{"CDNNODE_PURGE_TOKEN": "from-env"}, lines(`[purge]`, `token = "from-file"`) + minimal, loopback, "from-file", nil, 2},
+		{"empty file token falls back to the variable", map[string]string{"CDNNODE_PURGE_TOKEN": "from-env"}, lines(`[purge]`, `token = ""`) + minimal, loopback, "from-env", nil, 2},
+		{"token_env off", map[string]string{"CDNNODE_PURGE_TOKEN": "from-env"}, lines(`[purge]`, `token_env = ""`) + minimal, loopback, "", nil, 2},
+		{"peers normalised", nil, lines(`[purge]`, `peers = ["http://node2:9090/", "https://node3.example/cdn/admin//"]`) + minimal, loopback, "", []string{"http://node2:9090", "https://node3.example/cdn/admin"}, 2},
+		{"most retries", nil, lines(`[purge]`, `peer_retries = 10`) + minimal, loopback, "", nil, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CDNNODE_PURGE_TOKEN", "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := Parse("p.toml", []byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := c.Purge
+			if !reflect.DeepEqual(p.Allow, tt.wantAllow) {
+				t.Errorf("Purge.Allow = %v, want %v", p.Allow, tt.wantAllow)
+			}
+			if p.Token != tt.wantToken {
+				t.Errorf("Purge.Token = %q, want %q", string(p.Token), string(tt.wantToken))
+			}
+			if !reflect.DeepEqual(p.Peers, tt.wantPeers) {
+				t.Errorf("Purge.Peers = %q, want %q", p.Peers, tt.wantPeers)
+			}
+			if p.PeerRetries != tt.retries {
+				t.Errorf("Purge.PeerRetries = %d, want %d", p.PeerRetries, tt.retries)
+			}
+		})
+	}
+}
+
+// TestParsePurgeTokenFromEnvInvalid checks that a bad token in the
+// environment is reported at token_env's line without its value.
+func TestParsePurgeTokenFromEnvInvalid(t *testing.T) {
+	t.Setenv("CDNNODE_PURGE_TOKEN", "not a token")
+	_, err := Parse("e.toml", []byte(minimal))
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 1 || !strings.Contains(e.Msg, "purge.token_env: $CDNNODE_PURGE_TOKEN does not hold a valid bearer token") {
+		t.Fatalf("Parse = %v, want line 1: purge.token_env: $CDNNODE_PURGE_TOKEN does not hold a valid bearer token", err)
+	}
+	if strings.Contains(err.Error(), "not a token") {
+		t.Errorf("Parse error %q shows the token", err)
+	}
+	doc := lines(`[purge]`, `token_env = "CDNNODE_PURGE_TOKEN"`) + minimal
+	if _, err := Parse("e.toml", []byte(doc)); !errors.As(err, &e) || e.Line != 2 {
+		t.Errorf("Parse = %v, want an error at line 2, where token_env is written", err)
+	}
+}
+
+// TestSecretRedacted checks that a token never shows when a Config is
+// printed or logged.
+func TestSecretRedacted(t *testing.T) {
+	c, err := Parse("s.toml", []byte(lines(`[purge]`, `token = "hunter2"`)+minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "purge", c.Purge.Token, "cfg", c)
+	for _, out := range []string{fmt.Sprint(c.Purge), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", c.Purge), logged.String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("output shows the token: %s", out)
+		}
+		if !strings.Contains(out, "[redacted]") {
+			t.Errorf("output %s does not say [redacted]", out)
+		}
+	}
+	if string(c.Purge.Token) != "hunter2" {
+		t.Errorf("string(Token) = %q, want the value", string(c.Purge.Token))
 	}
 }
 
@@ -393,6 +513,33 @@ func TestParseErrors(t *testing.T) {
 		{"same address twice", lines(`[server]`, `listen = ["127.0.0.1:8080"]`, `[admin]`, `listen = "127.0.0.1:8080"`) + minimal, 4, `admin.listen: address 127.0.0.1:8080 is already used`},
 		{"admin listen invalid", lines(`[admin]`, `listen = "nope"`) + minimal, 2, `admin.listen: invalid address "nope"`},
 		{"admin listen empty", lines(`[admin]`, `listen = ""`) + minimal, 2, `admin.listen: invalid address ""`},
+		{"unknown key in purge", lines(`[purge]`, `allowed = []`) + minimal, 2, `unknown key "allowed" in [purge]`},
+		{"wrong type: allow given a string", lines(`[purge]`, `allow = "127.0.0.1/8"`) + minimal, 2, `purge.allow: wrong type: got string, want array of strings`},
+		{"bad allow CIDR", lines(`[purge]`, `allow = ["127.0.0.0/8", "10.0.0.0/33"]`) + minimal, 2, `purge.allow[1]: invalid network "10.0.0.0/33": want a CIDR`},
+		{"allow given a host name", lines(`[purge]`, `allow = [`, `  "::1/128",`, `  "localhost",`, `]`) + minimal, 4, `purge.allow[1]: invalid network "localhost"`},
+		{"allow with host bits set", lines(`[purge]`, `allow = ["10.1.2.3/8"]`) + minimal, 2, `purge.allow[0]: invalid network "10.1.2.3/8": address bits set past /8; did you mean 10.0.0.0/8?`},
+		{"allow with IPv4-mapped network", lines(`[purge]`, `allow = ["::ffff:10.0.0.0/104"]`) + minimal, 2, `write IPv4 networks in IPv4 form`},
+		{"allow with zone", lines(`[purge]`, `allow = ["fe80::1%eth0"]`) + minimal, 2, `purge.allow[0]: invalid network "fe80::1%eth0"`},
+		{"bad token", lines(`[purge]`, `token = "two words"`) + minimal, 2, `purge.token: not a valid bearer token`},
+		{"token of padding only", lines(`[purge]`, `token = "=="`) + minimal, 2, `purge.token: not a valid bearer token`},
+		{"bad token_env", lines(`[purge]`, `token_env = "MY-TOKEN"`) + minimal, 2, `purge.token_env: invalid environment variable name "MY-TOKEN"`},
+		{"token_env starting with a digit", lines(`[purge]`, `token_env = "1TOKEN"`) + minimal, 2, `purge.token_env: invalid environment variable name`},
+		{"wrong type: peers given a string", lines(`[purge]`, `peers = "http://10.0.0.2:9090"`) + minimal, 2, `purge.peers: wrong type: got string, want array of strings`},
+		{"peer without scheme", lines(`[purge]`, `peers = ["10.0.0.2:9090"]`) + minimal, 2, `purge.peers[0]: invalid peer URL "10.0.0.2:9090"`},
+		{"peer with another scheme", lines(`[purge]`, `peers = ["ftp://10.0.0.2:9090"]`) + minimal, 2, `purge.peers[0]: invalid peer URL "ftp://10.0.0.2:9090": want scheme http or https`},
+		{"peer without host", lines(`[purge]`, `peers = ["http:///purge"]`) + minimal, 2, `purge.peers[0]: invalid peer URL "http:///purge": no host`},
+		{"peer with a bad host", lines(`[purge]`, `peers = ["http://a b:9090"]`) + minimal, 2, `purge.peers[0]: invalid peer URL "http://a b:9090"`},
+		{"peer with port 0", lines(`[purge]`, `peers = ["http://10.0.0.2:0"]`) + minimal, 2, `purge.peers[0]: invalid peer URL "http://10.0.0.2:0": port "0"`},
+		{"peer with an empty port", lines(`[purge]`, `peers = ["http://10.0.0.2:"]`) + minimal, 2, `port "" is not a number`},
+		{"peer with a query", lines(`[purge]`, `peers = ["http://10.0.0.2:9090/?x=1"]`) + minimal, 2, `a base URL has no query or fragment`},
+		{"peer with credentials", lines(`[purge]`, `peers = ["http://u:p@10.0.0.2:9090"]`) + minimal, 2, `credentials do not belong in the URL`},
+		{"peer listed twice", lines(`[purge]`, `peers = [`, `  "http://10.0.0.2:9090",`, `  "HTTP://10.0.0.2:9090/",`, `]`) + minimal, 4, `purge.peers[1]: peer http://10.0.0.2:9090 is listed twice`},
+		{"zero peer_timeout", lines(`[purge]`, `peer_timeout = "0s"`) + minimal, 2, `purge.peer_timeout: must be positive`},
+		{"bad peer_timeout", lines(`[purge]`, `peer_timeout = "5"`) + minimal, 2, `purge.peer_timeout: invalid duration "5"`},
+		{"wrong type: peer_timeout given an integer", lines(`[purge]`, `peer_timeout = 5`) + minimal, 2, `purge.peer_timeout: wrong type: got integer, want a duration string`},
+		{"negative peer_retries", lines(`[purge]`, `peer_retries = -1`) + minimal, 2, `purge.peer_retries: -1 is out of range: want 0 to 10`},
+		{"too many peer_retries", lines(`[purge]`, `peer_retries = 11`) + minimal, 2, `purge.peer_retries: 11 is out of range: want 0 to 10`},
+		{"wrong type: peer_retries given a string", lines(`[purge]`, `peer_retries = "2"`) + minimal, 2, `purge.peer_retries: wrong type: got string, want integer`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,9 +31,9 @@ func Load(path string) (*Config, error) {
 // wrong type, invalid values and broken rules are all errors of the form
 // "name:line: reason", one *Error per problem (several are joined with
 // errors.Join, in line order). Relative TLS file names and cache.disk.path
-// are resolved against name's directory, and server.workers = 0 becomes
-// runtime.GOMAXPROCS(0) at the time of the call. Parse never panics,
-// whatever data holds.
+// are resolved against name's directory, server.workers = 0 becomes
+// runtime.GOMAXPROCS(0) and the variable purge.token_env names is read, all
+// at the time of the call. Parse never panics, whatever data holds.
 func Parse(name string, data []byte) (*Config, error) {
 	var raw rawConfig
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -56,6 +56,7 @@ func Parse(name string, data []byte) (*Config, error) {
 type rawConfig struct {
 	Server rawServer          `toml:"server"`
 	Admin  rawAdmin           `toml:"admin"`
+	Purge  rawPurge           `toml:"purge"`
 	Log    rawLog             `toml:"log"`
 	Cache  rawCache           `toml:"cache"`
 	Pools  map[string]rawPool `toml:"pools"`
@@ -84,6 +85,15 @@ type rawTLS struct {
 
 type rawAdmin struct {
 	Listen *string `toml:"listen"`
+}
+
+type rawPurge struct {
+	Allow       *[]string `toml:"allow"`
+	Token       *string   `toml:"token"`
+	TokenEnv    *string   `toml:"token_env"`
+	Peers       *[]string `toml:"peers"`
+	PeerTimeout *text     `toml:"peer_timeout"`
+	PeerRetries *int      `toml:"peer_retries"`
 }
 
 type rawLog struct {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
@@ -33,6 +34,9 @@ func TestShippedConfigLoads(t *testing.T) {
 	}
 	if got, want := c.Cache.Disk, (Disk{Path: "../cache-data", Size: 1 << 30, RetryInterval: Duration(30 * time.Second)}); got != want {
 		t.Errorf("Cache.Disk = %+v, want %+v (the disk tier on, beside the file)", got, want)
+	}
+	if got, want := c.Purge.Allow, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}; !reflect.DeepEqual(got, want) || len(c.Purge.Peers) != 0 {
+		t.Errorf("Purge = %+v, want allow %v and no peers (loopback purges only)", c.Purge, want)
 	}
 	if c.Path != shipped {
 		t.Errorf("Path = %q, want %q", c.Path, shipped)

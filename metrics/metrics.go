@@ -38,6 +38,18 @@ type Metrics struct {
 	// "error" (the origin failed or answered 5xx) and "busy" (not started:
 	// the shard ran its limit of them).
 	Revalidations *prometheus.CounterVec
+
+	// Purges counts purge requests by kind ("exact", "prefix", "all",
+	// "tag") and outcome ("purged", "not-found", "refused", "invalid",
+	// "error").
+	Purges *prometheus.CounterVec
+	// PurgedObjects counts objects removed or marked stale by purges:
+	// "purge" at purge time, "lookup" when a lookup found one a ban names.
+	PurgedObjects *prometheus.CounterVec
+	// PurgeDuration is how long applying a purge took on this node.
+	PurgeDuration prometheus.Histogram
+	// PurgeFanoutFailures counts peers a forwarded purge failed to reach.
+	PurgeFanoutFailures prometheus.Counter
 }
 
 // CacheStats is what one cache shard reports at scrape time.
@@ -84,11 +96,29 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 			Name: "cdnnode_background_revalidations_total",
 			Help: "Background (stale-while-revalidate) revalidations, by outcome.",
 		}, []string{"result"}),
+		Purges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_purges_total",
+			Help: "Purge requests by kind and outcome.",
+		}, []string{"kind", "outcome"}),
+		PurgedObjects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_purged_objects_total",
+			Help: "Objects removed or marked stale by purges, at purge time or at lookup.",
+		}, []string{"when"}),
+		PurgeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cdnnode_purge_duration_seconds",
+			Help:    "Time to apply a purge on this node.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8), // 100µs to about 1.6s
+		}),
+		PurgeFanoutFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdnnode_purge_fanout_failures_total",
+			Help: "Peers a forwarded purge failed to reach.",
+		}),
 	}
 	for i := range m.workers {
 		m.workers[i] = newWorker(i)
 	}
 	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.LockWaits, m.LockWait, m.StaleServed, m.Revalidations,
+		m.Purges, m.PurgedObjects, m.PurgeDuration, m.PurgeFanoutFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCacheCollector(cache),
@@ -113,6 +143,14 @@ func (m *Metrics) WatchLocks(fills, hitForPass, background func() int) {
 			Help: "Background revalidations running.",
 		}, func() float64 { return float64(background()) }),
 	)
+}
+
+// WatchBans exports the number of active purge bans, read at every scrape.
+func (m *Metrics) WatchBans(bans func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cdnnode_purge_bans",
+		Help: "Active purge bans, checked at lookup against objects fetched before them.",
+	}, func() float64 { return float64(bans()) }))
 }
 
 // Worker returns worker group i's counters (0 <= i < the count given to New).

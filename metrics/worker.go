@@ -22,10 +22,11 @@ const (
 	Request                     // the request's directives demanded a fresh answer
 	Bypass                      // not cacheable by method or site
 	OnlyIfCached                // 504: only-if-cached and nothing usable
+	Purge                       // a PURGE request, answered by the node
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"error", "hit", "miss", "vary-miss", "stale", "request", "bypass", "only-if-cached"}
+var outcomeNames = [numOutcomes]string{"error", "hit", "miss", "vary-miss", "stale", "request", "bypass", "only-if-cached", "purge"}
 
 func (o Outcome) String() string {
 	if o >= numOutcomes {

@@ -39,6 +39,7 @@ type harness struct {
 	base   string // scheme://host:port of the traffic listener under test
 	client *http.Client
 	proto  string // "HTTP/1.1" or "HTTP/2.0", as the client must see it
+	config string // the node's config file
 }
 
 // protocols are the client-side transports every end-to-end case runs over.
@@ -89,28 +90,10 @@ pool = "demo"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	n, err := node.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-	})
-	h := &harness{t: t, origin: originSrv, demo: demo, node: n}
-	plain, secure := n.Addrs()[0].String(), n.Addrs()[1].String()
+	h := &harness{t: t, origin: originSrv, demo: demo, config: path}
+	h.startNode()
+	t.Cleanup(h.stop)
+	plain, secure := h.node.Addrs()[0].String(), h.node.Addrs()[1].String()
 	switch proto {
 	case "h1":
 		h.base, h.proto = "http://"+plain, "HTTP/1.1"
@@ -136,6 +119,48 @@ pool = "demo"
 	}
 	t.Cleanup(h.client.CloseIdleConnections)
 	return h
+}
+
+// startNode starts a node from the harness's config file.
+func (h *harness) startNode() {
+	h.t.Helper()
+	cfg, err := config.Load(h.config)
+	if err != nil {
+		h.t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	n, err := node.New(cfg, log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.node = n
+}
+
+// stop shuts the node down gracefully; again is a no-op.
+func (h *harness) stop() {
+	if h.node == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.node.Shutdown(ctx)
+	h.node = nil
+}
+
+// restart stops the node and starts a new one from the same config (and
+// disk tier), HTTP/1.1 clients now going to its new plain listener.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stop()
+	h.client.CloseIdleConnections()
+	h.startNode()
+	h.base = "http://" + h.node.Addrs()[0].String()
 }
 
 // do sends one request and returns the response with its body read.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 
 	"github.com/cdnnode/cdnnode/admin"
@@ -20,6 +21,7 @@ import (
 	"github.com/cdnnode/cdnnode/metrics"
 	"github.com/cdnnode/cdnnode/origin"
 	"github.com/cdnnode/cdnnode/proxy"
+	"github.com/cdnnode/cdnnode/purge"
 	"github.com/cdnnode/cdnnode/worker"
 )
 
@@ -72,7 +74,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		MaxBackground: cfg.Cache.Revalidations,
 	})
 	m.WatchLocks(locks.InFlight, locks.PassEntries, locks.Background)
-	p, err := proxy.New(cfg, store, locks, pools, m, log)
+	// With a disk tier, bans persist beside it: its records outlive a
+	// restart, so must the purges of them.
+	bansFile := ""
+	if cfg.Cache.Disk.Path != "" {
+		bansFile = filepath.Join(cfg.Cache.Disk.Path, "bans.json")
+	}
+	bans, err := purge.Open(bansFile)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	m.WatchBans(bans.Len)
+	p, err := proxy.New(cfg, store, locks, bans, pools, m, log)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)
@@ -84,7 +98,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		pools:   pools,
 		traffic: worker.New(cfg.Server, p.Handler, m, log),
 		admin: &http.Server{
-			Handler:           admin.Handler(m.Handler()),
+			Handler:           admin.Handler(m.Handler(), p.PurgeAPI()),
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		},
 	}, nil

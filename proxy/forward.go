@@ -110,6 +110,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		Policy:   entry(d, resp.Header, start, now),
 		Tags:     surrogateKeys(resp.Header),
 		Targeted: targeted(resp.Header, x.site.policy.TargetedFields),
+		Stamp:    start,
 	}
 	wr := p.store.NewWriter(key, obj, resp.ContentLength)
 	defer wr.Abort()
@@ -138,7 +139,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		x.out.stored = false
 		x.out.detail = "not-admitted"
 	} else if len(fields) > 0 {
-		p.indexVariants(x.key, fields)
+		p.indexVariants(x.key, fields, start)
 	}
 	fl.finish(nil)
 }
@@ -280,6 +281,7 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	merged := cachepolicy.Freshen(stored, resp.Header)
 	d := cachepolicy.Decide(r.Method, r.Header, x.stale.Status, merged, now, x.site.policy)
 	obj := x.stale.Refreshed(p.clientHeader(merged, x), targeted(merged, x.site.policy.TargetedFields), entry(d, resp.Header, start, now))
+	obj.Stamp = start
 	defer obj.Release()
 	if d.Reason == cachepolicy.Stored {
 		x.out.stored = p.store.Refresh(x.staleKey, obj)
@@ -399,12 +401,18 @@ func targeted(h http.Header, names []string) http.Header {
 }
 
 // indexVariants records at the primary key which request fields select a
-// variant, unless an identical index is already there.
-func (p *Proxy) indexVariants(k keys.Key, fields []string) {
-	if cur, ok := p.store.Get(k); ok && slices.Equal(cur.Vary, fields) {
-		return
+// variant, unless an identical index is already there; stamp is when the
+// fetch that found them began.
+func (p *Proxy) indexVariants(k keys.Key, fields []string, stamp time.Time) {
+	if cur, ok := p.store.Get(k); ok {
+		if cur, ok = p.unbanned(k, cur); ok {
+			defer cur.Release()
+			if slices.Equal(cur.Vary, fields) {
+				return
+			}
+		}
 	}
-	p.store.Put(k, &cachestore.Object{Vary: fields})
+	p.store.Put(k, &cachestore.Object{Vary: fields, Stamp: stamp})
 }
 
 // invalidate drops the stored responses an unsafe request invalidated

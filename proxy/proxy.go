@@ -20,6 +20,7 @@ import (
 	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
 	"github.com/cdnnode/cdnnode/origin"
+	"github.com/cdnnode/cdnnode/purge"
 )
 
 // site is a configured site with its pool and options resolved once.
@@ -37,28 +38,35 @@ type Proxy struct {
 	sites   map[*config.Site]*site
 	store   *cachestore.Store
 	locks   *cachelock.Locks
+	bans    *purge.Bans
 	metrics *metrics.Metrics
-	log     *slog.Logger
-	access  bool
-	now     func() time.Time
+
+	purgeAuth *purge.Authorizer
+	fanout    *purge.Fanout // to the fleet's other nodes
+	log       *slog.Logger
+	access    bool
+	now       func() time.Time
 
 	lockTimeout time.Duration // how long a reader waits for a fill's head
 }
 
 // New builds the pipeline for cfg over store, collapsing misses through
-// locks, sending them to pools (by pool name), recording into m and
-// logging to log.
-func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, pools map[string]*origin.Pool, m *metrics.Metrics, log *slog.Logger) (*Proxy, error) {
+// locks, dropping what bans name, sending misses to pools (by pool name),
+// recording into m and logging to log.
+func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, bans *purge.Bans, pools map[string]*origin.Pool, m *metrics.Metrics, log *slog.Logger) (*Proxy, error) {
 	p := &Proxy{
 		cfg:         cfg,
 		sites:       make(map[*config.Site]*site, len(cfg.Sites)),
 		store:       store,
 		locks:       locks,
+		bans:        bans,
 		metrics:     m,
 		log:         log,
 		access:      cfg.Log.Access,
 		now:         time.Now,
 		lockTimeout: cfg.Cache.LockTimeout.D(),
+		purgeAuth:   purge.NewAuthorizer(cfg.Purge),
+		fanout:      purge.NewFanout(cfg.Purge),
 	}
 	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
 	for i := range cfg.Sites {
@@ -108,6 +116,11 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 	defer p.finish(&x.rw, r, x)
 	w = &x.rw
 
+	if r.Method == "PURGE" {
+		x.out = outcome{cache: metrics.Purge}
+		p.purgeHTTP(w, r)
+		return
+	}
 	if err := origin.CheckConnection(r.Header); err != nil {
 		x.out = outcome{cache: metrics.Error, detail: "bad-connection"}
 		p.refuse(w, x, http.StatusBadRequest, err.Error())
@@ -205,13 +218,36 @@ func (p *Proxy) lookup(k keys.Key, h http.Header, stats *metrics.Worker) (obj *c
 	return obj, at, false
 }
 
-// find is one store lookup, counting a memory hit in the worker's stats.
+// find is one store lookup, counting a memory hit in the worker's stats,
+// with the purge bans applied (unbanned).
 func (p *Proxy) find(k keys.Key, stats *metrics.Worker) (*cachestore.Object, bool) {
 	obj, tier := p.store.Lookup(k)
 	if tier == cachestore.Memory {
 		stats.MemoryHit()
 	}
-	return obj, tier != cachestore.Missed
+	if tier == cachestore.Missed {
+		return nil, false
+	}
+	return p.unbanned(k, obj)
+}
+
+// unbanned applies the purge bans to obj, stored under k: an object a ban
+// names is deleted and reported missing, and one a soft ban names comes
+// back as a copy that is stale from the purge on.
+func (p *Proxy) unbanned(k keys.Key, obj *cachestore.Object) (*cachestore.Object, bool) {
+	v := p.bans.Check(obj.Key, obj.Tags, obj.Stamp)
+	switch {
+	case v.Purged:
+		obj.Release()
+		p.store.Delete(k)
+		p.metrics.PurgedObjects.WithLabelValues("lookup").Inc()
+		return nil, false
+	case !v.Stale.IsZero() && !obj.IsVaryIndex():
+		c := *obj // shares the body and the caller's use of it
+		c.Policy.Lifetime = min(c.Policy.Lifetime, c.Policy.Age(v.Stale))
+		return &c, true
+	}
+	return obj, true
 }
 
 // refuse answers with a short plain-text error of the proxy's own.

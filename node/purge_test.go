@@ -1,0 +1,244 @@
+package node_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cdnnode/cdnnode/purge"
+)
+
+// purgeOK sends a PURGE and decodes its result, failing on a transport
+// error or an unexpected status.
+func purgeOK(t *testing.T, h *harness, path string, hdr map[string]string, wantStatus int) purge.Result {
+	t.Helper()
+	resp, body, err := h.do("PURGE", path, hdr)
+	if err != nil {
+		t.Fatalf("PURGE %s: %v", path, err)
+	}
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("PURGE %s: status %d (%s), want %d", path, resp.StatusCode, body, wantStatus)
+	}
+	var res purge.Result
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatalf("PURGE %s: body %q: %v", path, body, err)
+	}
+	return res
+}
+
+// cacheOf is the cache part of a GET's Cache-Status.
+func cacheOf(t *testing.T, h *harness, path string, hdr map[string]string) string {
+	t.Helper()
+	resp, _ := mustGet(t, h, path, hdr)
+	return resp.Header.Get("Cache-Status")
+}
+
+// TestPurgeExactAllVariantsBothTiers proves that an exact purge removes
+// every Vary variant of a URL, in memory and on disk (a small object and
+// one too large for memory), never reaching the origin, and that the
+// next request is a miss.
+func TestPurgeExactAllVariantsBothTiers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil, "[cache]", `max_memory_object = "64KiB"`, "[cache.disk]", "path = "+strconv.Quote(t.TempDir()))
+	const vary, big = "/obj/v?vary=Accept-Language&cc=max-age%3D600", "/obj/big?size=300000&cc=max-age%3D600"
+	for _, lang := range []string{"en", "fr"} {
+		mustGet(t, h, vary, map[string]string{"Accept-Language": lang})
+	}
+	mustGet(t, h, big, nil)
+	if cs := cacheOf(t, h, vary, map[string]string{"Accept-Language": "fr"}); !strings.HasPrefix(cs, "cdnnode; hit") {
+		t.Fatalf("before the purge: %q", cs)
+	}
+	for _, path := range []string{vary, big} {
+		before := h.demo.Stats().Requests
+		if res := purgeOK(t, h, path, nil, http.StatusOK); res.Kind != purge.Exact || res.Purged != 1 {
+			t.Errorf("PURGE %s = %+v, want exact, purged 1", path, res)
+		}
+		if h.demo.Stats().Requests != before {
+			t.Errorf("PURGE %s reached the origin", path)
+		}
+	}
+	for _, lang := range []string{"en", "fr"} {
+		// The first refetch stores a new Vary index, so the second is a
+		// vary-miss: neither is a hit.
+		if cs := cacheOf(t, h, vary, map[string]string{"Accept-Language": lang}); !hasAll(cs, "fwd=", "stored") {
+			t.Errorf("%s variant after the purge: %q, want a miss", lang, cs)
+		}
+	}
+	if cs := cacheOf(t, h, big, nil); !strings.Contains(cs, "fwd=miss") {
+		t.Errorf("disk object after the purge: %q, want a miss", cs)
+	}
+	purgeOK(t, h, "/obj/never-cached", nil, http.StatusNotFound)
+	if m := h.adminGet("/metrics"); !hasAll(m, `cdnnode_purges_total{kind="exact",outcome="purged"} 2`, `cdnnode_purges_total{kind="exact",outcome="not-found"} 1`) {
+		t.Errorf("/metrics lacks the purges")
+	}
+}
+
+// TestPurgeSoftServesStaleAndRefetchesOnce proves that a soft purge marks
+// the object stale: inside its stale-while-revalidate window it is still
+// served at once, and one background fetch replaces it.
+func TestPurgeSoftServesStaleAndRefetchesOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil)
+	const path = "/obj/soft?cc=max-age%3D600%2C%20stale-while-revalidate%3D600"
+	mustGet(t, h, path, nil)
+	purgeOK(t, h, path, map[string]string{purge.ModeField: "soft"}, http.StatusOK)
+	resp, body := mustGet(t, h, path, nil)
+	if cs := resp.Header.Get("Cache-Status"); !hasAll(cs, "cdnnode; hit", "detail=stale-while-revalidate") || body != string(h.originBody(path)) {
+		t.Fatalf("after a soft purge: %q, want the stale object", cs)
+	}
+	waitFor(t, "the background refetch", func() bool { return h.originCount("/obj/soft") == 2 })
+	waitFor(t, "the refreshed object", func() bool {
+		cs := cacheOf(t, h, path, nil)
+		return strings.HasPrefix(cs, "cdnnode; hit") && !strings.Contains(cs, "detail")
+	})
+	if got := h.originCount("/obj/soft"); got != 2 {
+		t.Errorf("origin requests = %d, want 2: the fill and one refetch", got)
+	}
+}
+
+// TestPurgePrefixAllAndTags proves prefix, whole-site and surrogate-key
+// purges, the last over objects spread across the shards.
+func TestPurgePrefixAllAndTags(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil)
+	const cc = "?cc=max-age%3D600"
+	paths := []string{"/obj/img/a" + cc, "/obj/img/b" + cc, "/obj/css/c" + cc}
+	for _, p := range paths {
+		mustGet(t, h, p, nil)
+	}
+	purgeOK(t, h, "/obj/img/*", nil, http.StatusOK)
+	for i, p := range paths {
+		want := "fwd=miss"
+		if i == 2 {
+			want = "cdnnode; hit"
+		}
+		if cs := cacheOf(t, h, p, nil); !strings.Contains(cs, want) {
+			t.Errorf("%s after the prefix purge: %q, want %q", p, cs, want)
+		}
+	}
+	purgeOK(t, h, "/*", nil, http.StatusOK)
+	if cs := cacheOf(t, h, paths[2], nil); !strings.Contains(cs, "fwd=miss") {
+		t.Errorf("after purging the site: %q, want a miss", cs)
+	}
+
+	var tagged []string
+	for i := range 20 {
+		p := "/obj/tagged-" + strconv.Itoa(i) + cc + "&tags=red," + strconv.Itoa(i)
+		tagged = append(tagged, p)
+		mustGet(t, h, p, nil)
+	}
+	untagged := "/obj/untagged" + cc + "&tags=blue"
+	mustGet(t, h, untagged, nil)
+	purgeOK(t, h, "/", map[string]string{purge.TagField: "red green"}, http.StatusOK)
+	for _, p := range tagged {
+		if cs := cacheOf(t, h, p, nil); !strings.Contains(cs, "fwd=miss") {
+			t.Errorf("%s after the tag purge: %q, want a miss", p, cs)
+		}
+	}
+	if cs := cacheOf(t, h, untagged, nil); !strings.HasPrefix(cs, "cdnnode; hit") {
+		t.Errorf("an object without the tag: %q, want a hit", cs)
+	}
+}
+
+// TestPurgeDuringFill proves DESIGN invariant 2 for a fill in flight: the
+// fill began before the purge, so what it stores is never served after.
+func TestPurgeDuringFill(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil)
+	const path = "/obj/inflight?delay=300ms&cc=max-age%3D600"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, _, err := h.do(http.MethodGet, path, nil); err != nil {
+			t.Errorf("the slow fill: %v", err)
+		}
+	}()
+	waitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/inflight") == 1 })
+	purgeOK(t, h, path, nil, http.StatusNotFound) // nothing stored yet
+	<-done
+	if cs := cacheOf(t, h, path, nil); !strings.Contains(cs, "fwd=miss") {
+		t.Errorf("after the purge, the in-flight fill's object was served: %q", cs)
+	}
+}
+
+// TestPurgeRefused proves that a stranger's PURGE is refused with 401 or
+// 403, purges nothing and never reaches the origin, and that the token
+// works from any address.
+func TestPurgeRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil, "[purge]", "allow = []", `token = "s3cret-token"`)
+	const path = "/obj/guarded?cc=max-age%3D600"
+	mustGet(t, h, path, nil)
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Bearer wrong", http.StatusForbidden},
+	} {
+		resp, body, err := h.do("PURGE", path, map[string]string{"Authorization": tc.auth})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != tc.want || len(body) == 0 {
+			t.Errorf("PURGE with %q: %d %q, want %d with a reason", tc.auth, resp.StatusCode, body, tc.want)
+		}
+	}
+	if cs := cacheOf(t, h, path, nil); !strings.HasPrefix(cs, "cdnnode; hit") {
+		t.Errorf("after refused purges: %q, want a hit", cs)
+	}
+	if got := h.originCount("/obj/guarded"); got != 1 {
+		t.Errorf("origin requests = %d, want 1: a refused PURGE is never forwarded", got)
+	}
+	purgeOK(t, h, path, map[string]string{"Authorization": "Bearer s3cret-token"}, http.StatusOK)
+}
+
+// TestPurgeSurvivesRestart proves that purged objects stay purged when
+// the node restarts over the same disk tier: the ban is saved before the
+// purge answers.
+func TestPurgeSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	extra := []string{"[cache.disk]", "path = " + strconv.Quote(dir)}
+	h := newHarness(t, "h1", nil, extra...)
+	const path = "/obj/restart/x?cc=max-age%3D600"
+	mustGet(t, h, path, nil)
+	purgeOK(t, h, "/obj/restart/*", nil, http.StatusOK) // a ban only: the record stays on disk
+	h.restart()                                         // a graceful stop writes the queued record first
+	if cs := cacheOf(t, h, path, nil); !strings.Contains(cs, "fwd=miss") {
+		t.Errorf("after a restart: %q, want the purged object to stay purged", cs)
+	}
+}
+
+// TestPurgeFanout proves that a purge accepted by one node is applied by
+// its peers too, and that a peer that is down is reported: 207, with each
+// peer's result.
+func TestPurgeFanout(t *testing.T) {
+	t.Parallel()
+	b := newHarness(t, "h1", nil)
+	down := newHarness(t, "h1", nil)
+	downAdmin := "http://" + down.node.AdminAddr().String()
+	down.stop()
+	peers := `peers = [` + strconv.Quote("http://"+b.node.AdminAddr().String()) + `, ` + strconv.Quote(downAdmin) + `]`
+	a := newHarness(t, "h1", nil, "[purge]", peers, `peer_timeout = "1s"`, "peer_retries = 1")
+	const path = "/obj/fleet?cc=max-age%3D600"
+	host := map[string]string{"Host": "fleet.example"} // the fleet's nodes serve the same names
+	mustGet(t, a, path, host)
+	mustGet(t, b, path, host)
+	res := purgeOK(t, a, path, host, http.StatusMultiStatus)
+	if len(res.Peers) != 2 || res.Peers[0].Error != "" || res.Peers[0].Purged != 1 || res.Peers[1].Error == "" {
+		t.Fatalf("peers = %+v, want the first purged and the second failed", res.Peers)
+	}
+	// Again: nothing is left to purge, which is no failure of the peer.
+	res = purgeOK(t, a, path, host, http.StatusMultiStatus)
+	if res.Purged != 0 || res.Peers[0].Error != "" || res.Peers[0].Status != http.StatusNotFound {
+		t.Errorf("second purge: %+v, want nothing purged and the first peer's 404 counted as done", res)
+	}
+	for name, h := range map[string]*harness{"a": a, "b": b} {
+		if cs := cacheOf(t, h, path, host); !strings.Contains(cs, "fwd=miss") {
+			t.Errorf("node %s after the fleet purge: %q, want a miss", name, cs)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package purge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Ban is an accepted purge kept as a rule: an object it names whose fetch
+// began at or before At is purged (gone, or with Soft only stale from At
+// on). Checking bans at lookup is what makes a purge instant whatever it
+// names, and race-safe: a fill in flight when the purge came began before
+// it, so what it stores is purged too.
+type Ban struct {
+	Kind Kind      `json:"kind"`
+	At   time.Time `json:"at"`
+	Soft bool      `json:"soft,omitempty"`
+	// Target is matched against a cache key without its "scheme://", so a
+	// purge covers http and https alike: the key of the URL for Exact
+	// (matching its Vary variants too), host + path prefix for Prefix,
+	// host + "/" for All.
+	Target string   `json:"target,omitempty"`
+	Tags   []string `json:"tags,omitempty"` // for Tag
+}
+
+// matches reports whether b names the object with key rest (its cache key
+// without the scheme) and tags.
+func (b *Ban) matches(rest string, tags []string) bool {
+	switch b.Kind {
+	case Exact:
+		// A Vary variant's key is its primary key, a NUL, then the fields.
+		return strings.HasPrefix(rest, b.Target) && (len(rest) == len(b.Target) || rest[len(b.Target)] == 0)
+	case Prefix, All:
+		return strings.HasPrefix(rest, b.Target)
+	case Tag:
+		for _, t := range tags {
+			if slices.Contains(b.Tags, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Verdict is what the bans say about one object.
+type Verdict struct {
+	Purged bool      // a hard ban names it: it is gone
+	Stale  time.Time // else, if not zero: a soft ban names it; stale from then on
+}
+
+// Bans is the node's list of bans, oldest first. Check is lock-free: it
+// reads a snapshot the writers replace (copy on write). Safe for
+// concurrent use.
+type Bans struct {
+	list atomic.Pointer[[]Ban]
+	mu   sync.Mutex // serialises writers and the file
+	path string     // where the list persists; "" = memory only
+}
+
+// Open loads the bans persisted at path (none if the file does not exist)
+// and keeps saving them there; an empty path keeps them in memory only.
+func Open(path string) (*Bans, error) {
+	b := &Bans{path: path}
+	var list []Ban
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+			// No bans yet; and with no directory, no records either.
+		case err != nil:
+			return nil, fmt.Errorf("purge: read bans: %w", err)
+		default:
+			if err := json.Unmarshal(data, &list); err != nil {
+				return nil, fmt.Errorf("purge: bans file %s: %w", path, err)
+			}
+			if err := validate(list); err != nil {
+				return nil, fmt.Errorf("purge: bans file %s: %w", path, err)
+			}
+		}
+	}
+	b.list.Store(&list)
+	return b, nil
+}
+
+// validate rejects a persisted list that is not one Add could have built.
+func validate(list []Ban) error {
+	for i, ban := range list {
+		switch {
+		case ban.Kind == Tag && len(ban.Tags) == 0,
+			ban.Kind != Tag && ban.Kind != Exact && ban.Kind != Prefix && ban.Kind != All,
+			ban.Kind != Tag && ban.Target == "":
+			return fmt.Errorf("ban %d: invalid %+v", i, ban)
+		case i > 0 && ban.At.Before(list[i-1].At):
+			return fmt.Errorf("ban %d: out of order", i)
+		}
+	}
+	return nil
+}
+
+// Add records ban (its At set to now, never before the newest ban's) and
+// persists the list before returning: once Add succeeds, the purge holds,
+// across restarts too. If the list cannot be saved, the ban holds until
+// the process ends and Add reports the error.
+func (b *Bans) Add(ban Ban, now time.Time) (Ban, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cur := *b.list.Load()
+	if n := len(cur); n > 0 && now.Before(cur[n-1].At) {
+		now = cur[n-1].At
+	}
+	ban.At = now
+	next := append(slices.Clip(cur), ban)
+	b.list.Store(&next)
+	return ban, b.save(next)
+}
+
+// save writes list to the bans file, atomically (temp file, fsync, rename).
+func (b *Bans) save(list []Ban) error {
+	if b.path == "" {
+		return nil
+	}
+	data, err := json.Marshal(list)
+	if err != nil {
+		return fmt.Errorf("purge: encode bans: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(b.path), ".bans-*.tmp")
+	if err != nil {
+		return fmt.Errorf("purge: save bans: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("purge: save bans: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("purge: save bans: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("purge: save bans: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), b.path); err != nil {
+		return fmt.Errorf("purge: save bans: %w", err)
+	}
+	return nil
+}
+
+// Len is the number of active bans.
+func (b *Bans) Len() int { return len(*b.list.Load()) }
+
+// Check returns what the bans say about an object with cache key key and
+// tags, whose fetch began at stamp. Only bans not older than stamp are
+// looked at, newest first: none at all for an object fetched since the
+// last purge, which costs one atomic load and a compare.
+func (b *Bans) Check(key string, tags []string, stamp time.Time) Verdict {
+	list := *b.list.Load()
+	var v Verdict
+	rest := ""
+	for i := len(list) - 1; i >= 0 && !list[i].At.Before(stamp); i-- {
+		ban := &list[i]
+		if rest == "" {
+			rest = Rest(key)
+		}
+		if !ban.matches(rest, tags) {
+			continue
+		}
+		if !ban.Soft {
+			return Verdict{Purged: true}
+		}
+		v.Stale = ban.At // the oldest matching soft ban wins: stale since then
+	}
+	return v
+}
+
+// Rest is a cache key without its "scheme://", as bans match it.
+func Rest(key string) string {
+	if i := strings.Index(key, "://"); i >= 0 {
+		return key[i+3:]
+	}
+	return key
+}

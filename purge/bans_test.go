@@ -1,0 +1,138 @@
+package purge
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestBanMatches(t *testing.T) {
+	tests := []struct {
+		name string
+		ban  Ban
+		key  string
+		tags []string
+		want bool
+	}{
+		{"exact", Ban{Kind: Exact, Target: "a.example/x?q=1"}, "https://a.example/x?q=1", nil, true},
+		{"exact other scheme", Ban{Kind: Exact, Target: "a.example/x?q=1"}, "http://a.example/x?q=1", nil, true},
+		{"exact variant", Ban{Kind: Exact, Target: "a.example/x"}, "http://a.example/x\x00Accept-Language:en", nil, true},
+		{"exact is not a prefix", Ban{Kind: Exact, Target: "a.example/x"}, "http://a.example/xy", nil, false},
+		{"exact other query", Ban{Kind: Exact, Target: "a.example/x"}, "http://a.example/x?q=1", nil, false},
+		{"prefix", Ban{Kind: Prefix, Target: "a.example/img/"}, "http://a.example/img/1.png", nil, true},
+		{"prefix other host", Ban{Kind: Prefix, Target: "a.example/img/"}, "http://b.example/img/1.png", nil, false},
+		{"all", Ban{Kind: All, Target: "a.example/"}, "http://a.example/anything?x", nil, true},
+		{"all is not another host's", Ban{Kind: All, Target: "a.example/"}, "http://a.example.evil/x", nil, false},
+		{"all with port", Ban{Kind: All, Target: "a.example:8080/"}, "http://a.example/x", nil, false},
+		{"tag", Ban{Kind: Tag, Tags: []string{"red", "blue"}}, "http://a.example/x", []string{"green", "blue"}, true},
+		{"tag none shared", Ban{Kind: Tag, Tags: []string{"red"}}, "http://a.example/x", []string{"green"}, false},
+		{"tag untagged", Ban{Kind: Tag, Tags: []string{"red"}}, "http://a.example/x", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.ban.matches(Rest(tt.key), tt.tags); got != tt.want {
+				t.Errorf("%+v matches %q %v = %v, want %v", tt.ban, tt.key, tt.tags, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBansCheck(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	b, err := Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(ban Ban, at time.Time) {
+		t.Helper()
+		if _, err := b.Add(ban, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(Ban{Kind: Prefix, Target: "a.example/soft/", Soft: true}, t0.Add(10*time.Second))
+	add(Ban{Kind: Exact, Target: "a.example/soft/hard"}, t0.Add(20*time.Second))
+	add(Ban{Kind: Prefix, Target: "a.example/soft/", Soft: true}, t0.Add(30*time.Second))
+	tests := []struct {
+		name  string
+		key   string
+		stamp time.Time
+		want  Verdict
+	}{
+		{"fetched before the soft bans", "http://a.example/soft/x", t0, Verdict{Stale: t0.Add(10 * time.Second)}},
+		{"fetched between the soft bans", "http://a.example/soft/x", t0.Add(15 * time.Second), Verdict{Stale: t0.Add(30 * time.Second)}},
+		{"fetched after every ban", "http://a.example/soft/x", t0.Add(31 * time.Second), Verdict{}},
+		{"hard beats soft", "http://a.example/soft/hard", t0, Verdict{Purged: true}},
+		{"fetched at the ban's instant", "http://a.example/soft/hard", t0.Add(20 * time.Second), Verdict{Purged: true}},
+		{"unnamed", "http://a.example/other", t0, Verdict{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := b.Check(tt.key, nil, tt.stamp); got != tt.want {
+				t.Errorf("Check(%q, %v) = %+v, want %+v", tt.key, tt.stamp, got, tt.want)
+			}
+		})
+	}
+	// A clock that steps back never orders a ban before an older one.
+	got, err := b.Add(Ban{Kind: Tag, Tags: []string{"t"}}, t0)
+	if err != nil || !got.At.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("Add with a clock behind the newest ban: At %v, %v; want the newest ban's time", got.At, err)
+	}
+}
+
+func TestBansPersist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bans.json")
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	if _, err := b.Add(Ban{Kind: Tag, Tags: []string{"red"}}, at); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Len() != 1 || !again.Check("http://a/x", []string{"red"}, at.Add(-time.Second)).Purged {
+		t.Fatalf("reopened bans: %d, and they do not purge what they did", again.Len())
+	}
+	for _, bad := range []string{`{`, `[{"kind":"exact"}]`, `[{"kind":"tag","at":"2026-11-23T12:00:00Z"}]`, `[{"kind":"nuke","target":"a/"}]`,
+		`[{"kind":"all","target":"a/","at":"2026-11-23T12:00:01Z"},{"kind":"all","target":"a/","at":"2026-11-23T12:00:00Z"}]`} {
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(path); err == nil {
+			t.Errorf("Open accepted bans file %s", bad)
+		}
+	}
+}
+
+func TestRequestKind(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+		want Kind
+		ok   bool
+	}{
+		{"urls", Request{URLs: []string{"http://a/x", "https://a/y"}}, Exact, true},
+		{"prefix", Request{Prefix: "http://a/img/"}, Prefix, true},
+		{"tags", Request{Tags: []string{"a", "b"}}, Tag, true},
+		{"all", Request{All: "a.example"}, All, true},
+		{"none", Request{}, "", false},
+		{"two", Request{All: "a", Tags: []string{"t"}}, "", false},
+		{"relative url", Request{URLs: []string{"/x"}}, "", false},
+		{"ftp url", Request{URLs: []string{"ftp://a/x"}}, "", false},
+		{"empty tag", Request{Tags: []string{""}}, "", false},
+		{"tag with space", Request{Tags: []string{"a b"}}, "", false},
+		{"all with a path", Request{All: "a/x"}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.req.Kind()
+			if got != tt.want || (err == nil) != tt.ok {
+				t.Errorf("Kind() = %q, %v; want %q, ok %v", got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
