@@ -120,13 +120,13 @@ func (sh *Shard) apply(j diskJob) {
 	case refreshJob:
 		// The record may hold another body than obj's, stored by a fill
 		// since obj's was read: then obj replaces it whole, as a Put does.
-		err := sh.disk.UpdateMetaFor(j.k.Hash, j.k.Full, m, sh.disk.SumBody(j.obj.Body))
+		err := sh.disk.UpdateMeta(j.k.Hash, j.k.Full, m, sh.disk.SumBody(j.obj.Body))
 		if errors.Is(err, disk.ErrNotFound) || errors.Is(err, disk.ErrCorrupt) {
 			sh.write(j.k, m, j.obj.Body)
 		}
 	case refreshMetaJob:
 		// Nothing to do without the record: a newer fill or delete won.
-		_ = sh.disk.UpdateMetaFor(j.k.Hash, j.k.Full, m, j.body)
+		_ = sh.disk.UpdateMeta(j.k.Hash, j.k.Full, m, j.body)
 	}
 }
 

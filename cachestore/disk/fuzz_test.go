@@ -222,7 +222,7 @@ func FuzzMetaFile(f *testing.F) {
 	seedTier := newTier(f, Options{BlockSize: 16})
 	body := pattern(50, 3)
 	put(f, seedTier, fuzzHash, fuzzKey, []byte("own"), body)
-	if err := seedTier.UpdateMeta(fuzzHash, fuzzKey, []byte("updated")); err != nil {
+	if err := seedTier.UpdateMeta(fuzzHash, fuzzKey, []byte("updated"), seedTier.SumBody(body)); err != nil {
 		f.Fatal(err)
 	}
 	record, err := os.ReadFile(seedTier.path(fuzzHash))

@@ -42,27 +42,18 @@ func (t *Tier) SumBody(body []byte) BodyID {
 }
 
 // UpdateMeta replaces the metadata of the record stored under hash, whose
-// full key must be full, without rewriting its body: it writes a metadata
-// file bound to that record (format.go), which Open then serves in place of
-// the record's own metadata. meta is not retained. It returns ErrNotFound
-// if there is no such record, or if the record was replaced or deleted
-// while the file was being written (the newer change wins); ErrCorrupt,
-// after removing the record, if it is damaged; ErrTooLarge if the key is
-// over 64 KiB, meta over 1 MiB, or the record and file together would
-// exceed MaxBytes; ErrDegraded as Create does. Safe for concurrent use.
-func (t *Tier) UpdateMeta(hash uint64, full string, meta []byte) error {
-	return t.updateMeta(hash, full, meta, nil)
-}
-
-// UpdateMetaFor is UpdateMeta for metadata that describes the body body:
-// if the record stored under hash holds another body (it was replaced
-// since body was read), it returns ErrNotFound and changes nothing, so that
-// metadata never lands on a body it does not describe.
-func (t *Tier) UpdateMetaFor(hash uint64, full string, meta []byte, body BodyID) error {
-	return t.updateMeta(hash, full, meta, &body)
-}
-
-func (t *Tier) updateMeta(hash uint64, full string, meta []byte, body *BodyID) error {
+// full key must be full and whose body must be body (the metadata
+// describes it), without rewriting the body: it writes a metadata file
+// bound to that record (format.go), which Open then serves in place of the
+// record's own metadata. meta is not retained. It returns ErrNotFound if
+// there is no such record, if it holds another body (it was replaced since
+// body was read: metadata never lands on a body it does not describe), or
+// if the record was replaced or deleted while the file was being written
+// (the newer change wins); ErrCorrupt, after removing the record, if it is
+// damaged; ErrTooLarge if the key is over 64 KiB, meta over 1 MiB, or the
+// record and file together would exceed MaxBytes; ErrDegraded as Create
+// does. Safe for concurrent use.
+func (t *Tier) UpdateMeta(hash uint64, full string, meta []byte, body BodyID) error {
 	if t.degraded.Load() {
 		return ErrDegraded
 	}
@@ -91,7 +82,7 @@ func (t *Tier) updateMeta(hash uint64, full string, meta []byte, body *BodyID) e
 		}
 		return fmt.Errorf("disk: update metadata of %s: %w", path, err)
 	}
-	if body != nil && r.BodyID() != *body {
+	if r.BodyID() != body {
 		return ErrNotFound
 	}
 	size := metaFileSize(len(full), len(meta))

@@ -80,7 +80,7 @@ func TestUpdateMeta(t *testing.T) {
 			var meta []byte
 			for n, size := range tt.meta {
 				meta = pattern(size, byte(n+1))
-				if err := tier.UpdateMeta(hash, full, meta); err != nil {
+				if err := tier.UpdateMeta(hash, full, meta, tier.SumBody(body)); err != nil {
 					t.Fatalf("UpdateMeta(%d bytes) = %v", size, err)
 				}
 				gotMeta, gotBody := get(t, tier, hash, full)
@@ -119,29 +119,29 @@ func TestUpdateMetaRefused(t *testing.T) {
 		want   error
 	}{
 		{"no record", 0, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMeta(hash+1, full, []byte("m"))
+			return tier.UpdateMeta(hash+1, full, []byte("m"), tier.SumBody(body))
 		}, ErrNotFound},
 		{"another key (hash collision)", 0, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMeta(hash, full+"x", []byte("m"))
+			return tier.UpdateMeta(hash, full+"x", []byte("m"), tier.SumBody(body))
 		}, ErrNotFound},
 		{"another body", 0, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMetaFor(hash, full, []byte("m"), tier.SumBody(pattern(3*testBlock, 2)))
+			return tier.UpdateMeta(hash, full, []byte("m"), tier.SumBody(pattern(3*testBlock, 2)))
 		}, ErrNotFound},
 		{"zero BodyID", 0, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMetaFor(hash, full, []byte("m"), BodyID{})
+			return tier.UpdateMeta(hash, full, []byte("m"), BodyID{})
 		}, ErrNotFound},
 		{"key over 64 KiB", 0, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMeta(hash, strings.Repeat("k", maxKeyLen+1), []byte("m"))
+			return tier.UpdateMeta(hash, strings.Repeat("k", maxKeyLen+1), []byte("m"), tier.SumBody(body))
 		}, ErrTooLarge},
 		{"metadata over 1 MiB", 0, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMeta(hash, full, make([]byte, maxMetaLen+1))
+			return tier.UpdateMeta(hash, full, make([]byte, maxMetaLen+1), tier.SumBody(body))
 		}, ErrTooLarge},
 		{"record and file over budget", 1 << 10, func(t *testing.T, tier *Tier) error {
-			return tier.UpdateMeta(hash, full, make([]byte, 1<<10))
+			return tier.UpdateMeta(hash, full, make([]byte, 1<<10), tier.SumBody(body))
 		}, ErrTooLarge},
 		{"degraded", 0, func(t *testing.T, tier *Tier) error {
 			tier.degrade(errors.New("test"))
-			return tier.UpdateMeta(hash, full, []byte("m"))
+			return tier.UpdateMeta(hash, full, []byte("m"), tier.SumBody(body))
 		}, ErrDegraded},
 		{"corrupt record", 0, func(t *testing.T, tier *Tier) error {
 			b, err := os.ReadFile(tier.path(hash))
@@ -152,7 +152,7 @@ func TestUpdateMetaRefused(t *testing.T) {
 			if err := os.WriteFile(tier.path(hash), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			return tier.UpdateMeta(hash, full, []byte("m"))
+			return tier.UpdateMeta(hash, full, []byte("m"), tier.SumBody(body))
 		}, ErrCorrupt},
 	}
 	for _, tt := range tests {
@@ -181,9 +181,9 @@ func TestUpdateMetaRefused(t *testing.T) {
 	}
 }
 
-// TestUpdateMetaFor: the update lands only on the record holding the body
+// TestUpdateMetaBody: the update lands only on the record holding the body
 // the metadata describes.
-func TestUpdateMetaFor(t *testing.T) {
+func TestUpdateMetaBody(t *testing.T) {
 	tier := newTier(t, Options{})
 	body := pattern(5*testBlock+1, 4)
 	put(t, tier, 9, "k", []byte("own"), body)
@@ -196,8 +196,8 @@ func TestUpdateMetaFor(t *testing.T) {
 	if id != tier.SumBody(body) {
 		t.Fatalf("Record.BodyID() = %+v, SumBody of the same bytes = %+v", id, tier.SumBody(body))
 	}
-	if err := tier.UpdateMetaFor(9, "k", []byte("new"), id); err != nil {
-		t.Fatalf("UpdateMetaFor(the record's body) = %v", err)
+	if err := tier.UpdateMeta(9, "k", []byte("new"), id); err != nil {
+		t.Fatalf("UpdateMeta(the record's body) = %v", err)
 	}
 	if meta, _ := get(t, tier, 9, "k"); string(meta) != "new" {
 		t.Errorf("meta = %q, want %q", meta, "new")
@@ -205,16 +205,16 @@ func TestUpdateMetaFor(t *testing.T) {
 	// A fill replaces the record with the same body and other metadata:
 	// the update still fits the body, and applies.
 	put(t, tier, 9, "k", []byte("refilled"), body)
-	if err := tier.UpdateMetaFor(9, "k", []byte("newer"), id); err != nil {
-		t.Fatalf("UpdateMetaFor(same body, other record) = %v", err)
+	if err := tier.UpdateMeta(9, "k", []byte("newer"), id); err != nil {
+		t.Fatalf("UpdateMeta(same body, other record) = %v", err)
 	}
 	if meta, _ := get(t, tier, 9, "k"); string(meta) != "newer" {
 		t.Errorf("meta = %q, want %q", meta, "newer")
 	}
 	// Another body: refused, the record keeps its own.
 	put(t, tier, 9, "k", []byte("other body"), pattern(5*testBlock+1, 5))
-	if err := tier.UpdateMetaFor(9, "k", []byte("stale"), id); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("UpdateMetaFor(another body) = %v, want ErrNotFound", err)
+	if err := tier.UpdateMeta(9, "k", []byte("stale"), id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("UpdateMeta(another body) = %v, want ErrNotFound", err)
 	}
 	if meta, _ := get(t, tier, 9, "k"); string(meta) != "other body" {
 		t.Errorf("meta = %q, want the new record's own", meta)
@@ -245,7 +245,7 @@ func TestMetaFileOfReplacedRecord(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tier := newTier(t, Options{})
 			put(t, tier, hash, "k", []byte("first"), body)
-			if err := tier.UpdateMeta(hash, "k", []byte("update of first")); err != nil {
+			if err := tier.UpdateMeta(hash, "k", []byte("update of first"), tier.SumBody(body)); err != nil {
 				t.Fatal(err)
 			}
 			old, err := os.ReadFile(tier.metaPath(hash))
@@ -291,7 +291,7 @@ func TestMetaFileOfReplacedRecord(t *testing.T) {
 func TestStrayMetaFileOfIndexedRecord(t *testing.T) {
 	tier := newTier(t, Options{})
 	put(t, tier, 7, "k", []byte("first"), []byte("body"))
-	if err := tier.UpdateMeta(7, "k", []byte("update of first")); err != nil {
+	if err := tier.UpdateMeta(7, "k", []byte("update of first"), tier.SumBody([]byte("body"))); err != nil {
 		t.Fatal(err)
 	}
 	old, err := os.ReadFile(tier.metaPath(7))
@@ -368,7 +368,7 @@ func TestBadMetaFile(t *testing.T) {
 				body := pattern(3*testBlock+5, 1)
 				put(t, tier, 1, "key", []byte("own"), body)
 				recSize := tier.Stats().Bytes
-				if err := tier.UpdateMeta(1, "key", []byte("updated")); err != nil {
+				if err := tier.UpdateMeta(1, "key", []byte("updated"), tier.SumBody(body)); err != nil {
 					t.Fatal(err)
 				}
 				path := tier.metaPath(1)
@@ -441,7 +441,7 @@ func TestRebuildMetaFiles(t *testing.T) {
 	for _, h := range []uint64{amended, plain, orphan, stale} {
 		put(t, first, h, "k", []byte("own"), pattern(100, byte(h)))
 		if h != plain {
-			if err := first.UpdateMeta(h, "k", []byte("updated")); err != nil {
+			if err := first.UpdateMeta(h, "k", []byte("updated"), first.SumBody(pattern(100, byte(h)))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -518,7 +518,7 @@ func TestRemovalTakesMetaFile(t *testing.T) {
 		}},
 		{"evicted by an update", 2*size - 5, func(t *testing.T, tier *Tier) {
 			put(t, tier, 1, "k1", []byte("own"), body)
-			if err := tier.UpdateMeta(1, "k1", []byte("updated")); err != nil {
+			if err := tier.UpdateMeta(1, "k1", []byte("updated"), tier.SumBody(body)); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -540,7 +540,7 @@ func TestRemovalTakesMetaFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tier := newTier(t, Options{MaxBytes: tt.budget})
 			put(t, tier, 0, "k0", []byte("own"), body)
-			if err := tier.UpdateMeta(0, "k0", []byte("updated")); err != nil {
+			if err := tier.UpdateMeta(0, "k0", []byte("updated"), tier.SumBody(body)); err != nil {
 				t.Fatal(err)
 			}
 			tt.remove(t, tier)

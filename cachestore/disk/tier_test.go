@@ -405,8 +405,8 @@ func TestConcurrent(t *testing.T) {
 					}
 					seed, id := r.Meta()[0], r.BodyID()
 					r.Close()
-					if err := tier.UpdateMetaFor(h, full, []byte{seed, byte(i)}, id); err != nil && !errors.Is(err, ErrNotFound) {
-						t.Errorf("UpdateMetaFor = %v", err)
+					if err := tier.UpdateMeta(h, full, []byte{seed, byte(i)}, id); err != nil && !errors.Is(err, ErrNotFound) {
+						t.Errorf("UpdateMeta = %v", err)
 					}
 				default:
 					r, err := tier.Open(h, full)
