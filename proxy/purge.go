@@ -192,14 +192,17 @@ func (p *Proxy) handlePurge(w http.ResponseWriter, r *http.Request, parse func(*
 		return
 	}
 	req, err := parse(r)
-	if err == nil {
-		var res purge.Result
-		if res, err = p.Purge(req); err == nil {
-			p.answerPurge(w, r, req, res)
-			return
-		}
+	if err != nil {
+		p.metrics.Purges.WithLabelValues("unknown", "invalid").Inc()
+		purgeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	if errors.Is(err, purge.ErrInvalid) || errors.Is(err, errNoSite) {
+	res, err := p.Purge(req)
+	switch {
+	case err == nil:
+		p.answerPurge(w, r, req, res)
+		return
+	case errors.Is(err, purge.ErrInvalid), errors.Is(err, errNoSite):
 		purgeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
