@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/cdnnode/cdnnode/cachestore/disk"
@@ -52,6 +53,8 @@ type Shard struct {
 	rejected  atomic.Uint64 // objects the admission policy turned away
 	misses    atomic.Uint64 // memory lookups that found nothing
 
+	cat *catalog // every object of either tier, by key and surrogate key
+
 	fillCap  int64        // bytes this shard's in-flight fills may buffer
 	filling  atomic.Int64 // bytes they buffer now
 	disk     *disk.Tier   // nil without a disk tier
@@ -92,7 +95,7 @@ func New(o Options) (*Store, error) {
 			sh.fillCap = o.FillBytes / int64(o.Shards)
 		}
 		if err == nil && o.Disk.Dir != "" {
-			sh.disk, err = openDisk(i, o.Shards, o.Disk, o.Logger)
+			sh.disk, err = sh.openDisk(o.Shards, o.Disk)
 			sh.jobs = make(chan diskJob, diskQueue)
 		}
 		if err != nil {
@@ -105,7 +108,7 @@ func New(o Options) (*Store, error) {
 }
 
 func newShard(id int, memory int64, log *slog.Logger) (*Shard, error) {
-	sh := &Shard{id: id, log: log}
+	sh := &Shard{id: id, log: log, cat: newCatalog()}
 	mem, err := ristretto.NewCache(&ristretto.Config[uint64, *Object]{
 		NumCounters:        max(memory/assumedObjectBytes*10, 1000),
 		MaxCost:            memory,
@@ -117,6 +120,7 @@ func newShard(id int, memory int64, log *slog.Logger) (*Shard, error) {
 		OnExit: func(o *Object) {
 			if o != nil {
 				sh.exits.Add(1)
+				sh.cat.memOut(xxhash.Sum64String(o.Key), o)
 			}
 		},
 	})
@@ -241,19 +245,23 @@ func (sh *Shard) putMemory(k keys.Key, o *Object, maxMemory int64) bool {
 	return ok
 }
 
-// set hands o to the memory tier, counting it.
+// set hands o to the memory tier, counting and cataloguing it.
 func (sh *Shard) set(k keys.Key, o *Object, size int64) {
-	if sh.mem.Set(k.Hash, o, size) {
-		sh.sets.Add(1)
+	sh.cat.memIn(k.Hash, o) // first: the tier may reject it at once
+	if !sh.mem.Set(k.Hash, o, size) {
+		sh.cat.memOut(k.Hash, o) // dropped, with no callback
+		return
 	}
+	sh.sets.Add(1)
 }
 
 // Delete removes whatever is stored under k, in memory at once and on
-// disk after any write-through of it still queued.
+// disk after any write-through of it still queued. (A Put racing with it
+// may land either side of it; one that returned before it never lands
+// after: Put waits for the memory tier.)
 func (s *Store) Delete(k keys.Key) {
 	sh := s.shard(k)
 	sh.mem.Del(k.Hash)
-	sh.mem.Wait()
 	if sh.disk != nil {
 		sh.deleteFromDisk(k)
 	}

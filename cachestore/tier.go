@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -59,18 +58,29 @@ type diskCounters struct {
 	badMeta atomic.Uint64 // records whose metadata did not decode
 }
 
-// openDisk opens shard id's disk tier under o.Dir; the directory name
-// carries the shard count, so a node restarted with another worker count
-// starts cold rather than looking for keys in the wrong shard.
-func openDisk(id, shards int, o DiskOptions, log *slog.Logger) (*disk.Tier, error) {
+// openDisk opens the shard's disk tier under o.Dir, its records
+// catalogued; the directory name carries the shard count, so a node
+// restarted with another worker count starts cold rather than looking for
+// keys in the wrong shard.
+func (sh *Shard) openDisk(shards int, o DiskOptions) (*disk.Tier, error) {
 	t, err := disk.Open(disk.Options{
-		Dir:           fmt.Sprintf("%s/shard-%d-of-%d", o.Dir, id, shards),
+		Dir:           fmt.Sprintf("%s/shard-%d-of-%d", o.Dir, sh.id, shards),
 		MaxBytes:      o.Bytes / int64(shards),
 		RetryInterval: o.RetryInterval,
-		Logger:        log.With("shard", id),
+		Logger:        sh.log.With("shard", sh.id),
+		OnIndex: func(hash uint64, m []byte) {
+			// Metadata that does not decode is never served (readDisk
+			// removes the record): nothing to catalog.
+			if o, err := decodeMeta(m); err == nil {
+				sh.cat.diskIn(hash, o.Key, o.Tags, o.Stamp)
+			} else {
+				sh.cat.diskOut(hash)
+			}
+		},
+		OnRemove: sh.cat.diskOut,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cachestore: shard %d disk tier: %w", id, err)
+		return nil, fmt.Errorf("cachestore: shard %d disk tier: %w", sh.id, err)
 	}
 	return t, nil
 }

@@ -43,8 +43,9 @@ type Metrics struct {
 	// "tag") and outcome ("purged", "not-found", "refused", "invalid",
 	// "error").
 	Purges *prometheus.CounterVec
-	// PurgedObjects counts objects removed or marked stale by purges:
-	// "purge" at purge time, "lookup" when a lookup found one a ban names.
+	// PurgedObjects counts objects purges removed: "purge" at purge time,
+	// "lookup" when a lookup found one a ban names, "sweep" when the purge
+	// sweeper did, "fill" when a fill stored one a purge since named.
 	PurgedObjects *prometheus.CounterVec
 	// PurgeDuration is how long applying a purge took on this node.
 	PurgeDuration prometheus.Histogram
@@ -102,7 +103,7 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 		}, []string{"kind", "outcome"}),
 		PurgedObjects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdnnode_purged_objects_total",
-			Help: "Objects removed or marked stale by purges, at purge time or at lookup.",
+			Help: "Objects removed by purges: at purge time, at lookup, by the sweeper, or as a fill stored them.",
 		}, []string{"when"}),
 		PurgeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "cdnnode_purge_duration_seconds",

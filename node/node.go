@@ -30,12 +30,13 @@ type Node struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	store   *cachestore.Store
+	proxy   *proxy.Proxy
 	pools   map[string]*origin.Pool
 	traffic *worker.Group
 	admin   *http.Server
 	adminL  net.Listener
 
-	stopOwners context.CancelFunc // ends the shard owners' loops
+	stopOwners context.CancelFunc // ends the shard owners' loops and the purge sweeper
 	owners     sync.WaitGroup
 }
 
@@ -95,6 +96,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		cfg:     cfg,
 		log:     log,
 		store:   store,
+		proxy:   p,
 		pools:   pools,
 		traffic: worker.New(cfg.Server, p.Handler, m, log),
 		admin: &http.Server{
@@ -128,6 +130,7 @@ func (n *Node) Start() error {
 			})
 		}
 	}
+	n.owners.Go(func() { n.proxy.Sweep(ctx) })
 	n.traffic.Serve()
 	go func() {
 		if err := n.admin.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

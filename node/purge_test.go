@@ -196,19 +196,25 @@ func TestPurgeRefused(t *testing.T) {
 }
 
 // TestPurgeSurvivesRestart proves that purged objects stay purged when
-// the node restarts over the same disk tier: the ban is saved before the
-// purge answers.
+// the node restarts over the same disk tier, while others are still
+// served from it: the ban is saved before the purge answers. The
+// requests name one host throughout: the listeners' ports change.
 func TestPurgeSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	extra := []string{"[cache.disk]", "path = " + strconv.Quote(dir)}
 	h := newHarness(t, "h1", nil, extra...)
-	const path = "/obj/restart/x?cc=max-age%3D600"
-	mustGet(t, h, path, nil)
-	purgeOK(t, h, "/obj/restart/*", nil, http.StatusOK) // a ban only: the record stays on disk
-	h.restart()                                         // a graceful stop writes the queued record first
-	if cs := cacheOf(t, h, path, nil); !strings.Contains(cs, "fwd=miss") {
+	host := map[string]string{"Host": "cdn.example"}
+	const path, kept = "/obj/restart/x?cc=max-age%3D600", "/obj/kept?cc=max-age%3D600"
+	mustGet(t, h, path, host)
+	mustGet(t, h, kept, host)
+	purgeOK(t, h, "/obj/restart/*", host, http.StatusOK)
+	h.restart() // a graceful stop applies the queued disk writes first
+	if cs := cacheOf(t, h, path, host); !strings.Contains(cs, "fwd=miss") {
 		t.Errorf("after a restart: %q, want the purged object to stay purged", cs)
+	}
+	if cs := cacheOf(t, h, kept, host); !strings.HasPrefix(cs, "cdnnode; hit") {
+		t.Errorf("after a restart, an object no purge named: %q, want a hit from disk", cs)
 	}
 }
 
@@ -240,5 +246,99 @@ func TestPurgeFanout(t *testing.T) {
 		if cs := cacheOf(t, h, path, host); !strings.Contains(cs, "fwd=miss") {
 			t.Errorf("node %s after the fleet purge: %q, want a miss", name, cs)
 		}
+	}
+}
+
+// bansLeft is the node's cdnnode_purge_bans gauge.
+func bansLeft(h *harness) float64 {
+	return sumMetric(h.adminGet("/metrics"), "cdnnode_purge_bans")
+}
+
+// TestPurgeSweepExpiresBans proves the purge sweeper: it removes what
+// prefix and tag purges name without waiting for requests, keeps a
+// soft-purged object stale, and then expires the bans, with every purge
+// still holding afterwards and across a restart; and that a tag purge
+// counts the objects it names.
+func TestPurgeSweepExpiresBans(t *testing.T) {
+	t.Parallel()
+	extra := []string{"[cache.disk]", "path = " + strconv.Quote(t.TempDir())}
+	h := newHarness(t, "h1", nil, extra...)
+	host := map[string]string{"Host": "cdn.example"} // the ports change at the restart
+	const cc = "?cc=max-age%3D600%2C%20stale-while-revalidate%3D600"
+	var gone []string
+	for i := range 6 {
+		p := "/obj/sweep/tagged-" + strconv.Itoa(i) + cc + "&tags=red"
+		if i%2 == 1 {
+			p = "/obj/sweep/img/" + strconv.Itoa(i) + cc
+		}
+		gone = append(gone, p)
+		mustGet(t, h, p, host)
+	}
+	const soft, kept = "/obj/sweep/soft" + cc, "/obj/sweep/kept" + cc + "&tags=blue"
+	mustGet(t, h, soft, host)
+	mustGet(t, h, kept, host)
+
+	if res := purgeOK(t, h, "/", map[string]string{"Host": "cdn.example", purge.TagField: "red"}, http.StatusOK); res.Purged != 3 {
+		t.Errorf("tag purge = %+v, want 3 objects counted", res)
+	}
+	purgeOK(t, h, "/obj/sweep/img/*", host, http.StatusOK)
+	purgeOK(t, h, soft, map[string]string{"Host": "cdn.example", purge.ModeField: "soft"}, http.StatusOK)
+	waitFor(t, "the bans to expire", func() bool { return bansLeft(h) == 0 })
+	if n := sumMetric(h.adminGet("/metrics"), `cdnnode_purged_objects_total{when="sweep"}`); n != float64(len(gone)) {
+		t.Errorf("objects the sweeper removed = %v, want %d", n, len(gone))
+	}
+
+	check := func(when string) {
+		t.Helper()
+		for _, p := range gone {
+			if cs := cacheOf(t, h, p, host); !strings.Contains(cs, "fwd=miss") {
+				t.Errorf("%s, %s: %q, want a miss", when, p, cs)
+			}
+		}
+		if cs := cacheOf(t, h, kept, host); !strings.HasPrefix(cs, "cdnnode; hit") {
+			t.Errorf("%s, an object no purge named: %q, want a hit", when, cs)
+		}
+	}
+	if cs := cacheOf(t, h, soft, host); !hasAll(cs, "cdnnode; hit", "detail=stale-while-revalidate") {
+		t.Errorf("the soft-purged object after its ban expired: %q, want it served stale", cs)
+	}
+	check("after the bans expired")
+	gone = gone[:0]
+	for i := range 6 {
+		p := "/obj/sweep/again-" + strconv.Itoa(i) + cc + "&tags=red"
+		gone = append(gone, p)
+		mustGet(t, h, p, host)
+	}
+	purgeOK(t, h, "/", map[string]string{"Host": "cdn.example", purge.TagField: "red"}, http.StatusOK)
+	h.restart()
+	waitFor(t, "the bans to expire after the restart", func() bool { return bansLeft(h) == 0 })
+	check("after a restart")
+}
+
+// TestPurgeFillOutlivesBan proves invariant 2 for a fill in flight whose
+// purge's ban has already expired when it completes: the fill began
+// before the purge, so what it stores is dropped.
+func TestPurgeFillOutlivesBan(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil)
+	const path = "/obj/outlive?delay=1500ms&cc=max-age%3D600"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, _, err := h.do(http.MethodGet, path, nil); err != nil {
+			t.Errorf("the slow fill: %v", err)
+		}
+	}()
+	waitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/outlive") == 1 })
+	purgeOK(t, h, path, nil, http.StatusNotFound)
+	waitFor(t, "the ban to expire", func() bool { return bansLeft(h) == 0 })
+	select {
+	case <-done:
+		t.Fatal("the fill completed before the ban expired: the test proves nothing")
+	default:
+	}
+	<-done
+	if cs := cacheOf(t, h, path, nil); !strings.Contains(cs, "fwd=miss") {
+		t.Errorf("after the purge, the in-flight fill's object was served: %q", cs)
 	}
 }

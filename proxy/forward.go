@@ -138,8 +138,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 	if !wr.Commit() {
 		x.out.stored = false
 		x.out.detail = "not-admitted"
-	} else if len(fields) > 0 {
-		p.indexVariants(x.key, fields, start)
+	} else {
+		p.settleFill(key, obj.Tags, start)
+		if len(fields) > 0 {
+			p.indexVariants(x.key, fields, start)
+		}
 	}
 	fl.finish(nil)
 }
@@ -285,6 +288,7 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	defer obj.Release()
 	if d.Reason == cachepolicy.Stored {
 		x.out.stored = p.store.Refresh(x.staleKey, obj)
+		p.settleFill(x.staleKey, obj.Tags, start)
 		fl.refresh(obj)
 	} else {
 		x.out.detail = d.Reason.String()
@@ -413,6 +417,7 @@ func (p *Proxy) indexVariants(k keys.Key, fields []string, stamp time.Time) {
 		}
 	}
 	p.store.Put(k, &cachestore.Object{Vary: fields, Stamp: stamp})
+	p.settleFill(k, nil, stamp)
 }
 
 // invalidate drops the stored responses an unsafe request invalidated

@@ -43,6 +43,7 @@ type Proxy struct {
 
 	purgeAuth *purge.Authorizer
 	fanout    *purge.Fanout // to the fleet's other nodes
+	sweepNow  chan struct{} // a ban was added: the sweeper should pass
 	log       *slog.Logger
 	access    bool
 	now       func() time.Time
@@ -67,6 +68,7 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 		lockTimeout: cfg.Cache.LockTimeout.D(),
 		purgeAuth:   purge.NewAuthorizer(cfg.Purge),
 		fanout:      purge.NewFanout(cfg.Purge),
+		sweepNow:    make(chan struct{}, 1),
 	}
 	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
 	for i := range cfg.Sites {
@@ -231,23 +233,12 @@ func (p *Proxy) find(k keys.Key, stats *metrics.Worker) (*cachestore.Object, boo
 	return p.unbanned(k, obj)
 }
 
-// unbanned applies the purge bans to obj, stored under k: an object a ban
-// names is deleted and reported missing, and one a soft ban names comes
-// back as a copy that is stale from the purge on.
+// unbanned applies the purge bans to obj, stored under k, for good
+// (enforce): it reports false for an object a ban purged, and returns obj,
+// or its copy stale since a soft purge, for the caller to release.
 func (p *Proxy) unbanned(k keys.Key, obj *cachestore.Object) (*cachestore.Object, bool) {
-	v := p.bans.Check(obj.Key, obj.Tags, obj.Stamp)
-	switch {
-	case v.Purged:
-		obj.Release()
-		p.store.Delete(k)
-		p.metrics.PurgedObjects.WithLabelValues("lookup").Inc()
-		return nil, false
-	case !v.Stale.IsZero() && !obj.IsVaryIndex():
-		c := *obj // shares the body and the caller's use of it
-		c.Policy.Lifetime = min(c.Policy.Lifetime, c.Policy.Age(v.Stale))
-		return &c, true
-	}
-	return obj, true
+	obj = p.enforce(k, obj, p.bans.Check(obj.Key, obj.Tags, obj.Stamp), "lookup")
+	return obj, obj != nil
 }
 
 // refuse answers with a short plain-text error of the proxy's own.

@@ -78,6 +78,7 @@ func (p *Proxy) applyPurge(req *purge.Request, res *purge.Result) error {
 			return err
 		}
 		k := keys.New(u.Scheme, u.Host, u.EscapedPath(), "", opts)
+		res.Swept = true
 		return p.ban(purge.Ban{Kind: purge.Prefix, Target: purge.Rest(k.Full), Soft: req.Soft})
 	case purge.All:
 		u, opts, err := p.purgeTarget("http://" + req.All + "/")
@@ -85,9 +86,14 @@ func (p *Proxy) applyPurge(req *purge.Request, res *purge.Result) error {
 			return err
 		}
 		k := keys.New(u.Scheme, u.Host, "/", "", opts)
+		res.Swept = true
 		return p.ban(purge.Ban{Kind: purge.All, Target: purge.Rest(k.Full), Soft: req.Soft})
 	}
-	return p.ban(purge.Ban{Kind: purge.Tag, Tags: req.Tags, Soft: req.Soft})
+	if err := p.ban(purge.Ban{Kind: purge.Tag, Tags: req.Tags, Soft: req.Soft}); err != nil {
+		return err
+	}
+	res.Purged = p.store.Tagged(req.Tags)
+	return nil
 }
 
 // purgeTarget parses a purge's URL and finds the key options of the site
@@ -104,9 +110,14 @@ func (p *Proxy) purgeTarget(raw string) (*url.URL, keys.Options, error) {
 	return u, p.sites[cs].keys, nil
 }
 
-// ban records a ban, now.
+// ban records a ban, now, and wakes the sweeper.
 func (p *Proxy) ban(b purge.Ban) error {
-	if _, err := p.bans.Add(b, p.now()); err != nil {
+	_, err := p.bans.Add(b, p.now())
+	select {
+	case p.sweepNow <- struct{}{}:
+	default: // a pass is due already
+	}
+	if err != nil {
 		return fmt.Errorf("proxy: purge: %w", err)
 	}
 	return nil

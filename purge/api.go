@@ -29,9 +29,14 @@ type Request struct {
 // Result is the admin API's answer: what this node purged and, when it
 // forwarded the purge, each peer's outcome.
 type Result struct {
-	Kind   Kind         `json:"kind"`
-	Soft   bool         `json:"soft,omitempty"`
+	Kind Kind `json:"kind"`
+	Soft bool `json:"soft,omitempty"`
+	// Purged counts the objects the purge named when it was accepted: the
+	// URLs found for an exact purge, the objects carrying the surrogate
+	// keys for a tag purge. A prefix or site purge is not counted (Swept):
+	// counting would mean scanning the cache while the purge waits.
 	Purged int          `json:"purged"`
+	Swept  bool         `json:"swept,omitempty"` // what it names is found and removed in the background
 	Peers  []PeerResult `json:"peers,omitempty"`
 }
 

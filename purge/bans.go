@@ -54,15 +54,19 @@ func (b *Ban) matches(rest string, tags []string) bool {
 type Verdict struct {
 	Purged bool      // a hard ban names it: it is gone
 	Stale  time.Time // else, if not zero: a soft ban names it; stale from then on
+	// Through is the newest ban looked at: an object stamped after it is
+	// named by none of them (ban times only grow).
+	Through time.Time
 }
 
 // Bans is the node's list of bans, oldest first. Check is lock-free: it
 // reads a snapshot the writers replace (copy on write). Safe for
 // concurrent use.
 type Bans struct {
-	list atomic.Pointer[[]Ban]
-	mu   sync.Mutex // serialises writers and the file
-	path string     // where the list persists; "" = memory only
+	list    atomic.Pointer[[]Ban]
+	expired atomic.Int64 // Unix nanoseconds of the newest ban Expire dropped
+	mu      sync.Mutex   // serialises writers and the file
+	path    string       // where the list persists; "" = memory only
 }
 
 // Open loads the bans persisted at path (none if the file does not exist)
@@ -98,23 +102,23 @@ func validate(list []Ban) error {
 			ban.Kind != Tag && ban.Kind != Exact && ban.Kind != Prefix && ban.Kind != All,
 			ban.Kind != Tag && ban.Target == "":
 			return fmt.Errorf("ban %d: invalid %+v", i, ban)
-		case i > 0 && ban.At.Before(list[i-1].At):
+		case i > 0 && !ban.At.After(list[i-1].At):
 			return fmt.Errorf("ban %d: out of order", i)
 		}
 	}
 	return nil
 }
 
-// Add records ban (its At set to now, never before the newest ban's) and
-// persists the list before returning: once Add succeeds, the purge holds,
-// across restarts too. If the list cannot be saved, the ban holds until
-// the process ends and Add reports the error.
+// Add records ban (its At set to now, but always after the newest ban's)
+// and persists the list before returning: once Add succeeds, the purge
+// holds, across restarts too. If the list cannot be saved, the ban holds
+// until the process ends and Add reports the error.
 func (b *Bans) Add(ban Ban, now time.Time) (Ban, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cur := *b.list.Load()
-	if n := len(cur); n > 0 && now.Before(cur[n-1].At) {
-		now = cur[n-1].At
+	if n := len(cur); n > 0 && !now.After(cur[n-1].At) {
+		now = cur[n-1].At.Add(time.Nanosecond)
 	}
 	ban.At = now
 	next := append(slices.Clip(cur), ban)
@@ -156,6 +160,39 @@ func (b *Bans) save(list []Ban) error {
 // Len is the number of active bans.
 func (b *Bans) Len() int { return len(*b.list.Load()) }
 
+// Newest is the time of the newest ban; false if there is none.
+func (b *Bans) Newest() (time.Time, bool) {
+	list := *b.list.Load()
+	if len(list) == 0 {
+		return time.Time{}, false
+	}
+	return list[len(list)-1].At, true
+}
+
+// Expire drops the bans made at or before through, once nothing they name
+// can be stored any more (the caller's sweep has seen to it), persists the
+// list and returns how many it dropped. If the list cannot be saved, they
+// are dropped until the process ends and Expire reports the error.
+func (b *Bans) Expire(through time.Time) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cur := *b.list.Load()
+	n, _ := slices.BinarySearchFunc(cur, through, func(ban Ban, t time.Time) int {
+		if ban.At.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if n == 0 {
+		return 0, nil
+	}
+	next := slices.Clone(cur[n:])
+	// The mark goes first: a CheckFill that sees the shorter list sees it.
+	b.expired.Store(cur[n-1].At.UnixNano())
+	b.list.Store(&next)
+	return n, b.save(next)
+}
+
 // Check returns what the bans say about an object with cache key key and
 // tags, whose fetch began at stamp. Only bans not older than stamp are
 // looked at, newest first: none at all for an object fetched since the
@@ -163,6 +200,9 @@ func (b *Bans) Len() int { return len(*b.list.Load()) }
 func (b *Bans) Check(key string, tags []string, stamp time.Time) Verdict {
 	list := *b.list.Load()
 	var v Verdict
+	if len(list) > 0 {
+		v.Through = list[len(list)-1].At
+	}
 	rest := ""
 	for i := len(list) - 1; i >= 0 && !list[i].At.Before(stamp); i-- {
 		ban := &list[i]
@@ -173,9 +213,22 @@ func (b *Bans) Check(key string, tags []string, stamp time.Time) Verdict {
 			continue
 		}
 		if !ban.Soft {
-			return Verdict{Purged: true}
+			return Verdict{Purged: true, Through: v.Through}
 		}
 		v.Stale = ban.At // the oldest matching soft ban wins: stale since then
+	}
+	return v
+}
+
+// CheckFill is Check for an object a fill has just stored: one stamped at
+// or before a ban that has expired since counts as purged, as that ban may
+// have named it and is no longer there to say so. The store already holds
+// the object when CheckFill is called, so a sweep that misses it sees it
+// through to a later pass, before the bans that name it expire.
+func (b *Bans) CheckFill(key string, tags []string, stamp time.Time) Verdict {
+	v := b.Check(key, tags, stamp) // loads the list before the mark
+	if !v.Purged && stamp.UnixNano() <= b.expired.Load() {
+		v.Purged = true
 	}
 	return v
 }

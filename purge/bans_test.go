@@ -68,15 +68,51 @@ func TestBansCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.want.Through = t0.Add(30 * time.Second) // the newest ban
 			if got := b.Check(tt.key, nil, tt.stamp); got != tt.want {
 				t.Errorf("Check(%q, %v) = %+v, want %+v", tt.key, tt.stamp, got, tt.want)
 			}
 		})
 	}
-	// A clock that steps back never orders a ban before an older one.
+	// A clock that steps back never orders a ban before an older one, nor
+	// at the same time: an object stamped just after a ban is not named
+	// by the next.
 	got, err := b.Add(Ban{Kind: Tag, Tags: []string{"t"}}, t0)
-	if err != nil || !got.At.Equal(t0.Add(30*time.Second)) {
-		t.Errorf("Add with a clock behind the newest ban: At %v, %v; want the newest ban's time", got.At, err)
+	if want := t0.Add(30*time.Second + time.Nanosecond); err != nil || !got.At.Equal(want) {
+		t.Errorf("Add with a clock behind the newest ban: At %v, %v; want %v", got.At, err, want)
+	}
+}
+
+func TestBansExpire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bans.json")
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Newest(); ok {
+		t.Error("Newest of no bans reports one")
+	}
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if _, err := b.Add(Ban{Kind: Tag, Tags: []string{"t"}}, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.Expire(t0.Add(-time.Second)); n != 0 || err != nil || b.Len() != 3 {
+		t.Errorf("Expire before every ban dropped %d (%v), %d left", n, err, b.Len())
+	}
+	if n, err := b.Expire(t0.Add(time.Second)); n != 2 || err != nil || b.Len() != 1 {
+		t.Errorf("Expire through the second ban dropped %d (%v), %d left; want 2, 1", n, err, b.Len())
+	}
+	if newest, ok := b.Newest(); !ok || !newest.Equal(t0.Add(2*time.Second)) {
+		t.Errorf("Newest = %v, %v; want the third ban's time", newest, ok)
+	}
+	if v := b.Check("http://a/x", []string{"t"}, t0); !v.Purged {
+		t.Error("the ban left does not purge what it names")
+	}
+	again, err := Open(path)
+	if err != nil || again.Len() != 1 {
+		t.Fatalf("reopened after Expire: %d bans, %v; want 1", again.Len(), err)
 	}
 }
 
@@ -98,7 +134,8 @@ func TestBansPersist(t *testing.T) {
 		t.Fatalf("reopened bans: %d, and they do not purge what they did", again.Len())
 	}
 	for _, bad := range []string{`{`, `[{"kind":"exact"}]`, `[{"kind":"tag","at":"2026-11-23T12:00:00Z"}]`, `[{"kind":"nuke","target":"a/"}]`,
-		`[{"kind":"all","target":"a/","at":"2026-11-23T12:00:01Z"},{"kind":"all","target":"a/","at":"2026-11-23T12:00:00Z"}]`} {
+		`[{"kind":"all","target":"a/","at":"2026-11-23T12:00:01Z"},{"kind":"all","target":"a/","at":"2026-11-23T12:00:00Z"}]`,
+		`[{"kind":"all","target":"a/","at":"2026-11-23T12:00:00Z"},{"kind":"all","target":"a/","at":"2026-11-23T12:00:00Z"}]`} {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}

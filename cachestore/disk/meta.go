@@ -100,7 +100,7 @@ func (t *Tier) UpdateMeta(hash uint64, full string, meta []byte, body BodyID) er
 		t.degrade(err)
 		return fmt.Errorf("%w: write %s: %w", ErrDegraded, tmp, err)
 	}
-	return t.installMeta(hash, fi, tmp, size)
+	return t.installMeta(hash, fi, tmp, size, meta)
 }
 
 // writeNew creates path, which must not exist, holding b.
@@ -116,11 +116,12 @@ func writeNew(path string, b []byte) error {
 	return err
 }
 
-// installMeta renames the finished temp metadata file into place for the
-// record rec under hash, if rec is still that record, and accounts for it.
+// installMeta renames the finished temp metadata file, holding meta, into
+// place for the record rec under hash, if rec is still that record, and
+// accounts for it.
 // Under t.mu, as install and removeLocked rename and remove records, so a
 // metadata file never lands beside a record it was not written for.
-func (t *Tier) installMeta(hash uint64, rec os.FileInfo, tmp string, size int64) error {
+func (t *Tier) installMeta(hash uint64, rec os.FileInfo, tmp string, size int64, meta []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if cur, err := os.Stat(t.path(hash)); err != nil || !os.SameFile(rec, cur) {
@@ -137,6 +138,7 @@ func (t *Tier) installMeta(hash uint64, rec os.FileInfo, tmp string, size int64)
 		e.size += size - e.meta
 		e.meta = size
 		e.stamp.Store(t.clock.Add(1))
+		t.onIndex(hash, meta)
 	}
 	t.evictLocked()
 	return nil
@@ -210,6 +212,9 @@ func (t *Tier) removeBadMeta(r *Record, f *os.File, cause error) {
 		return
 	}
 	t.removeMetaLocked(r.hash)
+	if _, ok := t.index[r.hash]; ok {
+		t.onIndex(r.hash, r.meta) // amend failed: the record's own
+	}
 	if errors.Is(cause, ErrCorrupt) {
 		t.corrupt.Add(1)
 	}

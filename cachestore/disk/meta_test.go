@@ -572,7 +572,7 @@ func TestUpdateMetaAfterReplaceInFlight(t *testing.T) {
 	if err := os.WriteFile(tmp, []byte("a finished metadata file of the first"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := tier.installMeta(5, fi, tmp, 10); !errors.Is(err, ErrNotFound) {
+	if err := tier.installMeta(5, fi, tmp, 10, []byte("first")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("installMeta for a replaced record = %v, want ErrNotFound", err)
 	}
 	if got := files(t, tier.dir); len(got) != 1 {

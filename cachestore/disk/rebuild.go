@@ -144,6 +144,7 @@ func (t *Tier) rebuildRecord(hash uint64) bool {
 	e.stamp.Store(min(fi.ModTime().UnixNano(), t.epoch-1))
 	t.index[hash] = e
 	t.bytes += e.size
+	t.onIndex(hash, r.meta)
 	return true
 }
 

@@ -44,6 +44,16 @@ type Options struct {
 	BlockSize     int           // body checksum block, 1 .. 16 MiB; 0 = 64 KiB
 	RetryInterval time.Duration // how often a degraded tier probes the disk again; 0 = 30s
 	Logger        *slog.Logger  // nil = discard
+
+	// OnIndex and OnRemove, if set, follow the index: OnIndex gets the
+	// metadata (not retained) of each record indexed (committed, or found
+	// by the rebuild) and each new metadata an indexed record gets
+	// (UpdateMeta, or its own again when a bad metadata file is removed);
+	// OnRemove each hash whose record goes (Delete, eviction, corruption),
+	// indexed or not. They are called with the index lock held, so they
+	// see changes in the order they happen, and must not call the Tier.
+	OnIndex  func(hash uint64, meta []byte)
+	OnRemove func(hash uint64)
 }
 
 // defaultRetry is how often a degraded tier probes by default.
@@ -70,6 +80,8 @@ type Tier struct {
 	block   int64
 	retry   time.Duration
 	log     *slog.Logger
+	onIndex func(hash uint64, meta []byte)
+	onRem   func(hash uint64)
 	token   string // marks this Tier's temp files, which its rebuild keeps
 	tempSeq atomic.Uint64
 	clock   atomic.Int64 // recency stamps: starts at the wall clock, +1 per touch
@@ -115,13 +127,15 @@ func Open(o Options) (*Tier, error) {
 		return nil, fmt.Errorf("disk: temp file token: %w", err)
 	}
 	t := &Tier{
-		dir:   filepath.Clean(o.Dir),
-		max:   o.MaxBytes,
-		block: int64(o.BlockSize),
-		retry: o.RetryInterval,
-		log:   o.Logger,
-		token: hex.EncodeToString(tok[:]),
-		index: make(map[uint64]*entry),
+		dir:     filepath.Clean(o.Dir),
+		max:     o.MaxBytes,
+		block:   int64(o.BlockSize),
+		retry:   o.RetryInterval,
+		log:     o.Logger,
+		token:   hex.EncodeToString(tok[:]),
+		onIndex: func(uint64, []byte) {},
+		onRem:   func(uint64) {},
+		index:   make(map[uint64]*entry),
 	}
 	if t.block == 0 {
 		t.block = defaultBlock
@@ -131,6 +145,12 @@ func Open(o Options) (*Tier, error) {
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
+	}
+	if o.OnIndex != nil {
+		t.onIndex = o.OnIndex
+	}
+	if o.OnRemove != nil {
+		t.onRem = o.OnRemove
 	}
 	t.epoch = time.Now().UnixNano()
 	t.clock.Store(t.epoch)
@@ -241,6 +261,7 @@ func (t *Tier) removeLocked(hash uint64) {
 		t.bytes -= e.size
 		delete(t.index, hash)
 	}
+	t.onRem(hash)
 }
 
 // Delete removes the record for hash and its metadata file (purge,
@@ -273,11 +294,11 @@ func (t *Tier) removeCorrupt(hash uint64, f *os.File, cause error) {
 }
 
 // install renames the finished temp file into place as the record for hash,
-// indexes it and evicts if over budget, all under t.mu so that the index
+// whose metadata is meta, indexes it and evicts if over budget, all under t.mu so that the index
 // always matches the files eviction and Delete remove. The older record's
 // metadata file goes first: a crash in between leaves the older record
 // with its own metadata, never the new one with the older file.
-func (t *Tier) install(hash uint64, tmp string, size int64) error {
+func (t *Tier) install(hash uint64, tmp string, size int64, meta []byte) error {
 	path := t.path(hash)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -292,6 +313,7 @@ func (t *Tier) install(hash uint64, tmp string, size int64) error {
 	e.stamp.Store(t.clock.Add(1))
 	t.index[hash] = e
 	t.bytes += size
+	t.onIndex(hash, meta)
 	t.evictLocked()
 	return nil
 }

@@ -171,7 +171,7 @@ func (w *Writer) Commit() error {
 		os.Remove(w.tmp)
 		return w.failIO("close", err)
 	}
-	if err := w.t.install(w.hash, w.tmp, l.fileSize()); err != nil {
+	if err := w.t.install(w.hash, w.tmp, l.fileSize(), w.keyMeta[w.keyLen:]); err != nil {
 		os.Remove(w.tmp)
 		return w.failIO("rename", err)
 	}

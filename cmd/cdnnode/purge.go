@@ -196,7 +196,11 @@ func printSummary(w io.Writer, node string, r purge.Result) {
 	if r.Soft {
 		verb, how = "marked stale", how+", soft"
 	}
-	fmt.Fprintf(w, "%s: %s %d (%s)\n", node, verb, r.Purged, how)
+	if r.Swept {
+		fmt.Fprintf(w, "%s: %s (%s: found and removed in the background)\n", node, verb, how)
+	} else {
+		fmt.Fprintf(w, "%s: %s %d (%s)\n", node, verb, r.Purged, how)
+	}
 	for _, p := range r.Peers {
 		if p.Error != "" {
 			fmt.Fprintf(w, "  peer %s: FAILED after %d %s: %s\n", p.Peer, p.Attempts, plural(p.Attempts, "attempt"), oneLine(p.Error))
