@@ -19,14 +19,14 @@ var errNoSite = errors.New("no site is configured for this host")
 // Purge applies req on this node: each target becomes a ban, saved before
 // Purge returns, that lookups apply to every object fetched before it
 // (proxy.unbanned), in both tiers and every shard, fills in flight
-// included. An exact purge also removes (or, soft, finds) the URL's
-// stored entries at once, for http and https, and counts them: Result.Purged
-// is the number of URLs found (a Vary URL counts once; its variants go by
-// the ban). Prefix, site and tag purges are bans only: they cost nothing
-// at purge time whatever they name, and their objects are counted in
-// cdnnode_purged_objects_total{when="lookup"} as lookups meet them.
-// Errors wrap purge.ErrInvalid or errNoSite (the requester's fault) or
-// are the ban file's.
+// included, and that the sweeper (Sweep) settles in the background and
+// then expires. An exact purge also removes (or, soft, finds) the URL's
+// stored entries at once, for http and https, and counts them:
+// Result.Purged is the number of URLs found (a Vary URL counts once; its
+// variants go by the ban). A tag purge counts the objects carrying its
+// surrogate keys. Prefix and site purges cost nothing at purge time
+// whatever they name (Result.Swept). Errors wrap purge.ErrInvalid or
+// errNoSite (the requester's fault) or are the ban file's.
 func (p *Proxy) Purge(req purge.Request) (purge.Result, error) {
 	start := p.now()
 	kind, err := req.Kind()
@@ -56,7 +56,7 @@ func (p *Proxy) Purge(req purge.Request) (purge.Result, error) {
 }
 
 // applyPurge bans what req names and, for exact purges, drops the stored
-// entries now, counting them in res.
+// entries now; it counts them in res.
 func (p *Proxy) applyPurge(req *purge.Request, res *purge.Result) error {
 	switch res.Kind {
 	case purge.Exact:
