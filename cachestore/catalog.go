@@ -213,6 +213,10 @@ func (c *catalog) tagged(tags []string) int {
 	defer c.mu.Unlock()
 	n := 0
 	for i, t := range tags {
+		if i == 0 {
+			n += len(c.tags[t]) // one tag, however many objects: no walk
+			continue
+		}
 		for h := range c.tags[t] {
 			if !carries(c.tags, tags[:i], h) {
 				n++

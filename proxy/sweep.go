@@ -80,9 +80,17 @@ func (p *Proxy) sweepEntry(e cachestore.Entry) bool {
 	if !ok {
 		return true
 	}
-	// Stored since the catalog told of it, maybe: judged by its own stamp.
-	obj = p.enforce(e.Key, obj, p.bans.Check(obj.Key, obj.Tags, obj.Stamp), "sweep")
-	obj.Release()
+	// The object may have been stored since the catalog told of it, and
+	// the copy the bans name may be another tier's: judge the one found.
+	v = p.bans.Check(obj.Key, obj.Tags, obj.Stamp)
+	if !v.Purged && v.Stale.IsZero() {
+		// The memory tier's copy is newer than the disk's (its write-through
+		// is queued, or was dropped): write it through over the old one.
+		p.store.Refresh(e.Key, obj)
+		obj.Release()
+		return true
+	}
+	p.enforce(e.Key, obj, v, "sweep").Release()
 	return true
 }
 
