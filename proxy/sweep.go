@@ -86,8 +86,10 @@ func (p *Proxy) sweepEntry(e cachestore.Entry) bool {
 	if !v.Purged && v.Stale.IsZero() {
 		// The memory tier's copy is newer than the disk's (its write-through
 		// is queued, or was dropped): write it through over the old one.
-		p.store.Refresh(e.Key, obj)
+		c := obj.Refreshed(obj.Header, obj.Targeted, obj.Policy) // stored objects are never modified
 		obj.Release()
+		p.store.Refresh(e.Key, c)
+		c.Release()
 		return true
 	}
 	p.enforce(e.Key, obj, v, "sweep").Release()
