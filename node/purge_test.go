@@ -342,3 +342,28 @@ func TestPurgeFillOutlivesBan(t *testing.T) {
 		t.Errorf("after the purge, the in-flight fill's object was served: %q", cs)
 	}
 }
+
+// TestPurgeCacheTag proves that tags also come from an origin's Cache-Tag
+// field (comma-separated), are never shown to clients, and purge.
+func TestPurgeCacheTag(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Cache-Tag", "product-7, listing")
+		w.Write([]byte("tagged " + r.URL.Path))
+	}))
+	for _, p := range []string{"/a", "/b"} {
+		resp, _ := mustGet(t, h, p, nil)
+		if resp.Header.Get("Cache-Tag") != "" || resp.Header.Get("Surrogate-Key") != "" {
+			t.Errorf("GET %s showed the client its tags: %v", p, resp.Header)
+		}
+	}
+	if res := purgeOK(t, h, "/", map[string]string{purge.TagField: "listing"}, http.StatusOK); res.Purged != 2 {
+		t.Errorf("purge of a Cache-Tag tag = %+v, want 2 objects counted", res)
+	}
+	for _, p := range []string{"/a", "/b"} {
+		if cs := cacheOf(t, h, p, nil); !strings.Contains(cs, "fwd=miss") {
+			t.Errorf("%s after its tag was purged: %q, want a miss", p, cs)
+		}
+	}
+}

@@ -445,7 +445,7 @@ func entry(d cachepolicy.Decision, h http.Header, start, now time.Time) cachepol
 }
 
 // surrogateKeys reads the origin's Surrogate-Key (space-separated) and
-// Cache-Tag (comma-separated) fields.
+// Cache-Tag (comma-separated) fields: each tag once, in no set order.
 func surrogateKeys(h http.Header) []string {
 	var tags []string
 	for _, v := range h.Values("Surrogate-Key") {
@@ -458,5 +458,6 @@ func surrogateKeys(h http.Header) []string {
 			}
 		}
 	}
-	return tags
+	slices.Sort(tags)
+	return slices.Compact(tags)
 }
