@@ -174,6 +174,7 @@ func (n *Node) release() {
 	for _, p := range n.pools {
 		p.CloseIdle()
 	}
+	n.proxy.CloseIdle()
 	n.store.Close()
 }
 

@@ -243,6 +243,9 @@ func (p *Proxy) answerPurge(w http.ResponseWriter, r *http.Request, req purge.Re
 	_ = json.NewEncoder(w).Encode(res)
 }
 
+// CloseIdle closes the idle connections to the purge peers.
+func (p *Proxy) CloseIdle() { p.fanout.Close() }
+
 // purgeError answers a purge the node did not apply.
 func purgeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
