@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,4 +67,37 @@ func StripHopByHop(h http.Header) {
 	for _, f := range hopByHop {
 		h.Del(f)
 	}
+}
+
+// IsWebSocket reports whether r is a valid WebSocket opening handshake
+// (RFC 6455 §4.1): an HTTP/1.1 GET whose Connection names "upgrade", with
+// "Upgrade: websocket", "Sec-WebSocket-Version: 13" and a
+// Sec-WebSocket-Key of 16 base64-encoded bytes. It is the one upgrade the
+// proxy forwards; StripHopByHop drops any other.
+func IsWebSocket(r *http.Request) bool {
+	h := r.Header
+	if r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor < 1 ||
+		!strings.EqualFold(textproto.TrimString(h.Get("Upgrade")), "websocket") ||
+		textproto.TrimString(h.Get("Sec-WebSocket-Version")) != "13" || len(h.Values("Sec-WebSocket-Key")) != 1 {
+		return false
+	}
+	key, err := base64.StdEncoding.DecodeString(textproto.TrimString(h.Get("Sec-WebSocket-Key")))
+	if err != nil || len(key) != 16 {
+		return false
+	}
+	for _, v := range h.Values("Connection") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(f), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SetWebSocketUpgrade gives h, stripped of its hop-by-hop fields, the
+// WebSocket upgrade in normalised form.
+func SetWebSocketUpgrade(h http.Header) {
+	h["Connection"] = []string{"Upgrade"}
+	h["Upgrade"] = []string{"websocket"}
 }

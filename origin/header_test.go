@@ -1,8 +1,11 @@
 package origin
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -166,4 +169,58 @@ func sameHeader(a, b http.Header) bool {
 		}
 	}
 	return true
+}
+
+func TestIsWebSocket(t *testing.T) {
+	valid := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+		r.Header.Set("Connection", "keep-alive, Upgrade")
+		r.Header.Set("Upgrade", "WebSocket")
+		r.Header.Set("Sec-WebSocket-Version", "13")
+		r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		return r
+	}
+	tests := []struct {
+		name   string
+		change func(r *http.Request)
+		want   bool
+	}{
+		{"valid", func(*http.Request) {}, true},
+		{"POST", func(r *http.Request) { r.Method = http.MethodPost }, false},
+		{"HTTP/1.0", func(r *http.Request) { r.ProtoMinor = 0 }, false},
+		{"HTTP/2", func(r *http.Request) { r.ProtoMajor, r.ProtoMinor = 2, 0 }, false},
+		{"no Connection upgrade", func(r *http.Request) { r.Header.Set("Connection", "keep-alive") }, false},
+		{"other protocol", func(r *http.Request) { r.Header.Set("Upgrade", "h2c") }, false},
+		{"version 8", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Version", "8") }, false},
+		{"no key", func(r *http.Request) { r.Header.Del("Sec-WebSocket-Key") }, false},
+		{"two keys", func(r *http.Request) { r.Header.Add("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==") }, false},
+		{"short key", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Key", "c2hvcnQ=") }, false},
+		{"key not base64", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Key", "not base64 at all!!!!!!!") }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := valid()
+			tt.change(r)
+			if got := IsWebSocket(r); got != tt.want {
+				t.Errorf("IsWebSocket = %v, want %v (%v)", got, tt.want, r.Header)
+			}
+		})
+	}
+}
+
+// FuzzIsWebSocket checks that no handshake fields crash IsWebSocket, and
+// that it accepts only keys of 16 bytes.
+func FuzzIsWebSocket(f *testing.F) {
+	f.Add("Upgrade", "websocket", "13", "dGhlIHNhbXBsZSBub25jZQ==")
+	f.Add("upgrade, close", "WEBSOCKET", " 13 ", "AAAAAAAAAAAAAAAAAAAAAA==")
+	f.Add("", "", "", "")
+	f.Fuzz(func(t *testing.T, conn, upgrade, version, key string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header = http.Header{"Connection": {conn}, "Upgrade": {upgrade}, "Sec-Websocket-Version": {version}, "Sec-Websocket-Key": {key}}
+		if IsWebSocket(r) {
+			if b, err := base64.StdEncoding.DecodeString(textproto.TrimString(key)); err != nil || len(b) != 16 {
+				t.Fatalf("accepted key %q", key)
+			}
+		}
+	})
 }

@@ -69,6 +69,10 @@ func NewPool(name string, c config.Pool) *Pool {
 // Name is the pool's configured name.
 func (p *Pool) Name() string { return p.name }
 
+// ReadTimeout is the longest a fetch waits for body bytes from a peer; 0
+// means no limit. A WebSocket tunnel idle that long, both ways, is closed.
+func (p *Pool) ReadTimeout() time.Duration { return p.readTimeout }
+
 // pick returns the next peer round-robin.
 func (p *Pool) pick() string {
 	n := p.next.Add(1) - 1
@@ -80,7 +84,9 @@ func (p *Pool) pick() string {
 // kept; its scheme and host become the peer's. Errors wrap ErrConnect or
 // ErrTimeout where that is the cause. A body Read that waits longer than
 // the pool's read timeout for bytes fails with an error wrapping
-// ErrTimeout, so a stalled origin cannot hold a fetch forever.
+// ErrTimeout, so a stalled origin cannot hold a fetch forever; the body of
+// a 101 (Switching Protocols) is the upgraded connection, an
+// io.ReadWriteCloser, left to the caller.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	peer := p.pick()
 	req.URL.Scheme = p.scheme
@@ -98,7 +104,9 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("origin %s: peer %s: %w", p.name, peer, classify(err))
 	}
-	if cancel != nil {
+	// A 101's body is the upgraded connection, written too: its idle
+	// limit is the tunnel's.
+	if cancel != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		resp.Body = newTimedBody(resp.Body, p.readTimeout, cancel)
 	}
 	return resp, nil

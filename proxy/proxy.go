@@ -138,6 +138,9 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 	x.key = keys.New(scheme(r), r.Host, r.URL.EscapedPath(), r.URL.RawQuery, x.site.keys)
 
 	switch {
+	case origin.IsWebSocket(r):
+		x.out = outcome{cache: metrics.Bypass, detail: "websocket"}
+		p.tunnel(w, r, x)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		x.out = outcome{cache: metrics.Bypass, detail: "method"}
 		p.forward(w, r, x, nil)
