@@ -76,8 +76,9 @@ func StripHopByHop(h http.Header) {
 // proxy forwards; StripHopByHop drops any other.
 func IsWebSocket(r *http.Request) bool {
 	h := r.Header
-	if r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor < 1 ||
-		!strings.EqualFold(textproto.TrimString(h.Get("Upgrade")), "websocket") ||
+	up := h["Upgrade"] // first: most requests have none, and this is on every one's path
+	if len(up) != 1 || r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor < 1 ||
+		!strings.EqualFold(textproto.TrimString(up[0]), "websocket") ||
 		textproto.TrimString(h.Get("Sec-WebSocket-Version")) != "13" || len(h.Values("Sec-WebSocket-Key")) != 1 {
 		return false
 	}
