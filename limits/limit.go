@@ -1,12 +1,12 @@
-// Package limit protects origins: it caps the requests in flight to a pool
-// or peer and the rate at which they start (a token bucket from
+// Package limits caps requests: how many are in flight (to an origin pool
+// or peer, or from an edge client) and the rate at which they start (a token bucket from
 // golang.org/x/time/rate), lets the excess wait briefly in a bounded queue,
 // and refuses what still cannot go with an error wrapping ErrLimited.
 //
-// A Limiter guards one pool or one peer; a Chain takes a pool's and a peer's
-// permits together. Counters are plain numbers for the metrics package to
+// A Limiter guards one pool or one peer (or any other resource); a Chain
+// takes a pool's and a peer's permits together. Counters are plain numbers for the metrics package to
 // export.
-package limit
+package limits
 
 import (
 	"context"
