@@ -39,11 +39,6 @@ const (
 	defaultLockAgeTimeout    = Duration(10 * time.Second)
 	defaultHitForPass        = Duration(120 * time.Second)
 	defaultRevalidations     = 16
-	defaultConnectTimeout    = Duration(5 * time.Second)
-	defaultResponseTimeout   = Duration(30 * time.Second)
-	defaultOriginReadTimeout = Duration(30 * time.Second)
-	defaultPoolIdleTimeout   = Duration(90 * time.Second)
-	defaultMaxIdlePerPeer    = 64
 	defaultPurgeTokenEnv     = "CDNNODE_PURGE_TOKEN"
 	defaultPeerTimeout       = Duration(5 * time.Second)
 	defaultPeerRetries       = 2
@@ -53,20 +48,20 @@ const (
 // builder turns a decoded rawConfig into a Config, applying defaults and
 // collecting one *Error per broken rule, at the line positions gives.
 type builder struct {
-	file string     // for messages
-	dir  string     // relative file names (TLS, cache.disk.path) are resolved against it
+	name string     // the config file's, for messages
+	dir  string     // relative file names (TLS, pools, cache.disk.path) are resolved against it
 	ps   *positions // where each key is
 	errs []*Error
 }
 
 // errorf records a problem with the key at.
 func (b *builder) errorf(at path, format string, args ...any) {
-	b.errs = append(b.errs, &Error{File: b.file, Line: b.ps.line(at), Msg: at.String() + ": " + fmt.Sprintf(format, args...)})
+	b.errs = append(b.errs, &Error{File: b.name, Line: b.ps.line(at), Msg: oneLine(at.String() + ": " + fmt.Sprintf(format, args...))})
 }
 
 // fail records err, the reason the value at at is invalid.
 func (b *builder) fail(at path, err error) {
-	b.errs = append(b.errs, &Error{File: b.file, Line: b.ps.line(at), Msg: at.String() + ": " + err.Error(), Err: err})
+	b.errs = append(b.errs, &Error{File: b.name, Line: b.ps.line(at), Msg: oneLine(at.String() + ": " + err.Error()), Err: err})
 }
 
 // err returns the recorded problems, in line order, or nil.
@@ -171,18 +166,37 @@ func (b *builder) requiredFile(at path, key string, r *string) string {
 		b.errorf(at, "missing required key %s", key)
 		return ""
 	}
-	name := *r
-	if !filepath.IsAbs(name) {
-		name = filepath.Join(b.dir, name)
+	name, _ := b.file(at.with(key), *r)
+	return name
+}
+
+// file returns the file name written at at, resolved against the config's
+// directory, and reports whether it names a regular file.
+func (b *builder) file(at path, name string) (string, bool) {
+	if name == "" {
+		b.errorf(at, "empty file name")
+		return "", false
 	}
+	name = b.resolve(name)
 	fi, err := os.Stat(name)
 	switch {
 	case err != nil:
-		b.fail(at.with(key), err)
+		b.fail(at, err)
+		return name, false
 	case !fi.Mode().IsRegular():
-		b.errorf(at.with(key), "%s is not a regular file", name)
+		b.errorf(at, "%s is not a regular file", name)
+		return name, false
 	}
-	return name
+	return name, true
+}
+
+// resolve returns name, joined to the config file's directory when
+// relative.
+func (b *builder) resolve(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(b.dir, name)
 }
 
 func (b *builder) admin(at path, r *rawAdmin) Admin {
@@ -417,8 +431,8 @@ func (b *builder) disk(at path, r *rawDisk) Disk {
 		Size:          b.size(at.with("size"), r.Size, defaultDiskSize),
 		RetryInterval: b.duration(at.with("retry_interval"), r.RetryInterval, defaultDiskRetry),
 	}
-	if d.Path != "" && !filepath.IsAbs(d.Path) {
-		d.Path = filepath.Join(b.dir, d.Path)
+	if d.Path != "" {
+		d.Path = b.resolve(d.Path)
 	}
 	if d.Path != "" && d.Size < minDiskSize {
 		b.errorf(at.with("size"), "%s is below the minimum of %s", d.Size, minDiskSize)
@@ -427,45 +441,6 @@ func (b *builder) disk(at path, r *rawDisk) Disk {
 		b.errorf(at.with("retry_interval"), "must be positive")
 	}
 	return d
-}
-
-func (b *builder) pool(at path, r *rawPool) Pool {
-	p := Pool{
-		Scheme:          strings.ToLower(stringOr(r.Scheme, "http")),
-		ConnectTimeout:  b.duration(at.with("connect_timeout"), r.ConnectTimeout, defaultConnectTimeout),
-		ResponseTimeout: b.duration(at.with("response_timeout"), r.ResponseTimeout, defaultResponseTimeout),
-		ReadTimeout:     b.duration(at.with("read_timeout"), r.ReadTimeout, defaultOriginReadTimeout),
-		IdleTimeout:     b.duration(at.with("idle_timeout"), r.IdleTimeout, defaultPoolIdleTimeout),
-		MaxIdlePerPeer:  defaultMaxIdlePerPeer,
-		TLSVerify:       boolOr(r.TLSVerify, true),
-		SNI:             stringOr(r.SNI, ""),
-	}
-	if at[len(at)-1] == "" {
-		b.errorf(at, "a pool name must not be empty")
-	}
-	if r.Peers == nil || len(*r.Peers) == 0 {
-		b.errorf(at.with("peers"), "a pool needs at least one peer")
-	} else {
-		p.Peers = slices.Clone(*r.Peers)
-	}
-	for i, peer := range p.Peers {
-		if err := checkPeer(peer); err != nil {
-			b.fail(at.with("peers").index(i), err)
-		}
-	}
-	if p.Scheme != "http" && p.Scheme != "https" {
-		b.errorf(at.with("scheme"), "invalid scheme %q: want \"http\" or \"https\"", p.Scheme)
-	}
-	if r.MaxIdlePerPeer != nil {
-		p.MaxIdlePerPeer = *r.MaxIdlePerPeer
-		if p.MaxIdlePerPeer < 0 {
-			b.errorf(at.with("max_idle_per_peer"), "must not be negative")
-		}
-	}
-	if p.SNI != "" && !validHostname(p.SNI) {
-		b.errorf(at.with("sni"), "invalid server name %q", p.SNI)
-	}
-	return p
 }
 
 func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {

@@ -15,6 +15,7 @@ package config
 import (
 	"log/slog"
 	"net/netip"
+	"regexp"
 )
 
 // Config is a whole configuration file.
@@ -195,17 +196,257 @@ type Disk struct {
 	RetryInterval Duration
 }
 
-// Pool is a group of origin servers ([pools.NAME]).
+// Pool is a group of origin servers ([pools.NAME]) and how requests reach
+// them: which peer is chosen, how often a request is retried, how hard the
+// origin may be pushed, how connections are made and which header fields
+// go upstream.
 type Pool struct {
-	Peers           []string // "host:port" with a port in 1-65535; at least one
-	Scheme          string   // "http" (default) or "https"
-	ConnectTimeout  Duration // default 5s, 0 = none
-	ResponseTimeout Duration // until the response header arrives; default 30s, 0 = none
-	ReadTimeout     Duration // longest wait for the next body bytes; default 30s, 0 = none
-	IdleTimeout     Duration // idle upstream connections are closed after this; default 90s, 0 = never
-	MaxIdlePerPeer  int      // idle connections kept per peer; default 64
-	TLSVerify       bool     // verify peer certificates (https only); default true
-	SNI             string   // server name sent and verified (https only); default: the peer's host
+	// Peers are the peers as written, in order: the entries of peers, then
+	// the addr of each [[pools.NAME.peer]]. PeerList[i] is Peers[i] parsed.
+	// The peers of PeersFile are in FilePeers, not here.
+	Peers []string
+	// PeerList are the pool's peers from the file: the peers entries
+	// ("host:port", "https://host:port", "unix:/path"), then the
+	// [[pools.NAME.peer]] tables. No two have the same scheme and address,
+	// and with FilePeers they hold at least one peer, at least one of them
+	// not a backup, with weights adding up to at most 4096.
+	PeerList []Peer
+	// FilePeers are the peers PeersFile listed at start-up, in file order,
+	// none of them in PeerList; nil without PeersFile. The runtime reads
+	// the file again with ParsePeersFile when it changes.
+	FilePeers []Peer
+	// Scheme is the scheme of peers entries written without one: "http"
+	// (default) or "https".
+	Scheme string
+	// Selection is how a peer is chosen among the healthy ones:
+	// "round_robin" (default), "ketama" (consistent hashing of the cache
+	// key), "weighted", "least_inflight" or "failover" (the first healthy
+	// peer in order). Backup peers are chosen only when no primary can be.
+	Selection string
+	// Retries is how many other peers an idempotent request is tried on
+	// after a connect failure or a reset before the response header
+	// arrived, 0-5; default 1.
+	Retries int
+	// RetryBudget caps retries as a fraction of the pool's requests, 0-1,
+	// so a failing origin does not see a retry storm; default 0.2.
+	RetryBudget float64
+	// Limits protect the origin: in-flight caps and request rates.
+	Limits Limits
+
+	// ConnectTimeout bounds a TCP (or unix socket) connect; default 5s,
+	// 0 = none. Per-peer override.
+	ConnectTimeout Duration
+	// TotalConnectTimeout bounds a connect and its TLS handshake together;
+	// default 0 = ConnectTimeout for the connect and ConnectTimeout again
+	// for the handshake. Not below ConnectTimeout. Per-peer override.
+	TotalConnectTimeout Duration
+	// ResponseTimeout bounds the wait for the response header after the
+	// request is sent; default 30s, 0 = none.
+	ResponseTimeout Duration
+	// ReadTimeout is the longest wait for the next body bytes (each read);
+	// default 30s, 0 = none. Per-peer override.
+	ReadTimeout Duration
+	// WriteTimeout bounds each write of the request to the peer; default
+	// 30s, 0 = none. Per-peer override.
+	WriteTimeout Duration
+	// IdleTimeout closes upstream connections idle this long; default
+	// 90s, 0 = never.
+	IdleTimeout Duration
+	// TCPKeepAlive is the TCP keep-alive probe interval on upstream
+	// connections; default 15s, 0 = off.
+	TCPKeepAlive Duration
+	// BindTo is the local address outgoing connections are bound to; the
+	// zero Addr (default) lets the system choose.
+	BindTo netip.Addr
+	// MaxIdlePerPeer is how many idle connections are kept per peer;
+	// default 64.
+	MaxIdlePerPeer int
+
+	// TLSVerify verifies https peers' certificate chains; default true.
+	// Written tls_verify or verify_cert (an alias), not both. Per-peer
+	// override (verify_cert).
+	TLSVerify bool
+	// VerifyHostname checks that an https peer's certificate names the
+	// SNI (or AlternativeCN); default true; moot when TLSVerify is false.
+	// Per-peer override.
+	VerifyHostname bool
+	// SNI is the server name sent to https peers and verified; default ""
+	// = the peer's host. Per-peer override.
+	SNI string
+	// CAFile is a PEM file of the CA certificates https peers are verified
+	// against, resolved against the config file's directory; it held at
+	// least one certificate at start-up. "" (default) = the system roots.
+	CAFile string
+	// AlternativeCN is a name a peer's certificate may carry instead of
+	// the SNI; default "" = none.
+	AlternativeCN string
+	// ClientCert and ClientKey are the PEM certificate and key presented to
+	// https peers (mTLS), resolved like CAFile; both or neither, and they
+	// loaded as a key pair at start-up. Default "" = no client certificate.
+	ClientCert string
+	ClientKey  string
+	// ALPN is the protocol offered to https peers: "h1", "h2" or "h2h1"
+	// (default, h2 preferred). Cleartext peers speak HTTP/1.1, or HTTP/2
+	// with H2C. Per-peer override.
+	ALPN string
+	// H2C speaks HTTP/2 with prior knowledge (RFC 9113 §3.3) to http and
+	// unix peers; default false.
+	H2C bool
+
+	// HeaderPolicy is what happens to hop-by-hop fields and upgrades on the
+	// way upstream.
+	HeaderPolicy HeaderPolicy
+
+	// ResolveInterval is how often peers' DNS names are resolved again;
+	// default 30s, 0 = once, at start-up.
+	ResolveInterval Duration
+	// PeersFile is a file of more peers, one per line (see
+	// ParsePeersFile), resolved against the config file's directory; it
+	// existed and parsed at start-up, and the runtime watches it. Default
+	// "" = none.
+	PeersFile string
+
+	// Health configures active health checks ([pools.NAME.health]).
+	Health Health
+	// Passive configures ejection on failed requests
+	// ([pools.NAME.passive]).
+	Passive Passive
+}
+
+// Peer is one origin server: a peers entry, a [[pools.NAME.peer]] table
+// or a line of a peers file. The overrides are nil or "" when the peer
+// takes the pool's setting; Pool.PeerOptions resolves them.
+type Peer struct {
+	// Addr is "host:port" for http and https peers, with the host in lower
+	// case (IP addresses in canonical form, IPv6 in brackets), or an
+	// absolute socket path for unix peers.
+	Addr string
+	// Scheme is "http", "https" or "unix" (HTTP over a unix socket).
+	Scheme string
+	// Weight is the peer's share of requests relative to the others, used
+	// by ketama, weighted and least_inflight, 1-1000; default 1.
+	Weight int
+	// Backup peers take requests only when no primary peer can; default
+	// false.
+	Backup bool
+
+	ConnectTimeout      *Duration // overrides Pool.ConnectTimeout
+	TotalConnectTimeout *Duration // overrides Pool.TotalConnectTimeout
+	ReadTimeout         *Duration // overrides Pool.ReadTimeout
+	WriteTimeout        *Duration // overrides Pool.WriteTimeout
+	SNI                 string    // overrides Pool.SNI; https only
+	VerifyCert          *bool     // overrides Pool.TLSVerify; https only
+	VerifyHostname      *bool     // overrides Pool.VerifyHostname; https only
+	ALPN                string    // overrides Pool.ALPN; https only, or "h1"
+}
+
+// PeerOptions are the per-peer options of one peer, with its overrides
+// applied over its pool's settings; see Pool.PeerOptions.
+type PeerOptions struct {
+	ConnectTimeout      Duration
+	TotalConnectTimeout Duration
+	ReadTimeout         Duration
+	WriteTimeout        Duration
+	SNI                 string // "" = the peer's host
+	VerifyCert          bool
+	VerifyHostname      bool
+	ALPN                string // "h1", "h2" or "h2h1"; always "h1" for http and unix peers
+}
+
+// Limits cap the requests a pool sends to its origin, as a whole and to
+// each peer. A request over a limit waits up to MaxWait in a queue of at
+// most MaxQueue, then fails (503, or stale when available).
+type Limits struct {
+	MaxInFlight int     // requests in flight to the pool at once; default 0 = unlimited
+	Rate        float64 // requests started per second, 0-1e9; default 0 = unlimited
+	// Burst is how many requests may start back-to-back under Rate;
+	// default max(1, ceil(Rate)), at least 1; set only with Rate.
+	Burst           int
+	PeerMaxInFlight int     // as MaxInFlight, for each peer
+	PeerRate        float64 // as Rate, for each peer
+	PeerBurst       int     // as Burst, for each peer and PeerRate
+	// MaxWait is how long a request waits for a slot or a token; default
+	// 100ms, 0 = fail at once.
+	MaxWait Duration
+	// MaxQueue caps the requests waiting at once, 0-1000000; default 64.
+	// Not 0 while MaxWait is not.
+	MaxQueue int
+}
+
+// HeaderPolicy is the upstream request header policy. The default is
+// Pingora's (see DESIGN.md): strip hop-by-hop and Connection-nominated
+// fields, reject requests nominating protected fields, forward only valid
+// WebSocket upgrades.
+type HeaderPolicy struct {
+	// Mode is "strip" (default) or "preserve": forward the request's
+	// fields and upgrades as they came, which is not RFC 9110 compliant.
+	Mode string
+	// StripConnectionNominated strips the fields Connection nominates and
+	// rejects requests that nominate Host, X-Forwarded-For,
+	// X-Forwarded-Host, X-Forwarded-Proto or a pseudo-header, or ten or
+	// more fields; default true, false when Mode is "preserve".
+	StripConnectionNominated bool
+	// H1Upgrade is "websocket" (default: only a valid WebSocket upgrade is
+	// forwarded, normalised) or "preserve" (every HTTP/1 upgrade handshake
+	// is forwarded whole); "preserve" when Mode is.
+	H1Upgrade string
+}
+
+// Health configures active health checks. The zero Health (no
+// [pools.NAME.health] table) means none: peers are up unless passive
+// ejection takes them down.
+type Health struct {
+	// Kind is "tcp" (a connect passes) or "http" (a GET passes on an
+	// expected status and body); "" = no active checks.
+	Kind string
+	// Path is the request target of http checks, starting with "/";
+	// default "/". "" for tcp checks.
+	Path string
+	// Host is the Host field of http checks; default "" = the peer's.
+	Host string
+	// ExpectStatus are the statuses that pass an http check; default
+	// 200-399.
+	ExpectStatus []StatusRange
+	// ExpectBody, when not "", must occur in the body of an http check.
+	ExpectBody string
+	// ExpectBodyRegexp, when not nil, must match the body of an http check;
+	// at most one of ExpectBody and ExpectBodyRegexp is set.
+	ExpectBodyRegexp *regexp.Regexp
+	// Interval is the time between two checks of a peer; default 5s,
+	// positive.
+	Interval Duration
+	// Timeout bounds one check; default 2s, positive, at most Interval.
+	Timeout Duration
+	// Rise is how many passing checks in a row bring a peer up; default 2,
+	// at least 1.
+	Rise int
+	// Fall is how many failing checks in a row take a peer down; default
+	// 3, at least 1.
+	Fall int
+}
+
+// StatusRange is an inclusive range of HTTP status codes, 100-599: a
+// status s is in it when Lo <= s && s <= Hi.
+type StatusRange struct{ Lo, Hi int }
+
+// Passive configures passive health: a peer whose requests fail is ejected
+// (taken down) for Cooldown, then tried again.
+type Passive struct {
+	// MaxFails ejects a peer after this many failed requests in a row;
+	// default 5, 0 = off.
+	MaxFails int
+	// ErrorRate ejects a peer when at least this fraction of its last
+	// Window requests failed, 0-1; default 0 = off.
+	ErrorRate float64
+	// Window is how many of a peer's latest requests ErrorRate looks at,
+	// 1-10000; default 20.
+	Window int
+	// MinRequests is how many requests a peer must have in its window
+	// before ErrorRate applies, 1 to Window; default 10.
+	MinRequests int
+	// Cooldown is how long an ejected peer stays down; default 10s,
+	// positive.
+	Cooldown Duration
 }
 
 // Site maps request hosts to a pool and says how to cache them ([[sites]]).

@@ -70,14 +70,28 @@ func TestParseDefaults(t *testing.T) {
 			Disk:            Disk{Size: 10 << 30, RetryInterval: Duration(30 * time.Second)},
 		},
 		Pools: map[string]Pool{"demo": {
-			Peers:           []string{"127.0.0.1:8081"},
-			Scheme:          "http",
+			Peers:       []string{"127.0.0.1:8081"},
+			PeerList:    []Peer{{Addr: "127.0.0.1:8081", Scheme: "http", Weight: 1}},
+			Scheme:      "http",
+			Selection:   "round_robin",
+			Retries:     1,
+			RetryBudget: 0.2,
+			Limits:      Limits{Burst: 1, PeerBurst: 1, MaxWait: Duration(100 * time.Millisecond), MaxQueue: 64},
+
 			ConnectTimeout:  Duration(5 * time.Second),
 			ResponseTimeout: Duration(30 * time.Second),
 			ReadTimeout:     Duration(30 * time.Second),
+			WriteTimeout:    Duration(30 * time.Second),
 			IdleTimeout:     Duration(90 * time.Second),
+			TCPKeepAlive:    Duration(15 * time.Second),
 			MaxIdlePerPeer:  64,
 			TLSVerify:       true,
+			VerifyHostname:  true,
+			ALPN:            "h2h1",
+
+			HeaderPolicy:    HeaderPolicy{Mode: "strip", StripConnectionNominated: true, H1Upgrade: "websocket"},
+			ResolveInterval: Duration(30 * time.Second),
+			Passive:         Passive{MaxFails: 5, Window: 20, MinRequests: 10, Cooldown: Duration(10 * time.Second)},
 		}},
 		Sites: []Site{{Name: "default", Hosts: []string{"*"}, Pool: "demo", Cache: true}},
 	}
@@ -190,15 +204,29 @@ func TestParseExplicit(t *testing.T) {
 		t.Errorf("Cache.Disk = %+v, want %+v (relative path resolved against the file's directory)", c.Cache.Disk, wantDisk)
 	}
 	wantPool := Pool{
-		Peers:           []string{"origin.example:443", "[::1]:8443"},
-		Scheme:          "https",
+		Peers:       []string{"origin.example:443", "[::1]:8443"},
+		PeerList:    []Peer{{Addr: "origin.example:443", Scheme: "https", Weight: 1}, {Addr: "[::1]:8443", Scheme: "https", Weight: 1}},
+		Scheme:      "https",
+		Selection:   "round_robin",
+		Retries:     1,
+		RetryBudget: 0.2,
+		Limits:      Limits{Burst: 1, PeerBurst: 1, MaxWait: Duration(100 * time.Millisecond), MaxQueue: 64},
+
 		ConnectTimeout:  0,
 		ResponseTimeout: Duration(30 * time.Second),
 		ReadTimeout:     Duration(2 * time.Minute),
+		WriteTimeout:    Duration(30 * time.Second),
 		IdleTimeout:     Duration(90 * time.Second),
+		TCPKeepAlive:    Duration(15 * time.Second),
 		MaxIdlePerPeer:  0,
 		TLSVerify:       false,
+		VerifyHostname:  true,
 		SNI:             "origin.example",
+		ALPN:            "h2h1",
+
+		HeaderPolicy:    HeaderPolicy{Mode: "strip", StripConnectionNominated: true, H1Upgrade: "websocket"},
+		ResolveInterval: Duration(30 * time.Second),
+		Passive:         Passive{MaxFails: 5, Window: 20, MinRequests: 10, Cooldown: Duration(10 * time.Second)},
 	}
 	if got := c.Pools["tls"]; !reflect.DeepEqual(got, wantPool) {
 		t.Errorf("Pools[tls] = %+v, want %+v", got, wantPool)
@@ -499,7 +527,7 @@ func TestParseErrors(t *testing.T) {
 		{"pool without peers", strings.Replace(minimal, "peers = [\"127.0.0.1:8081\"]\n", "scheme = \"http\"\n", 1), 1, `pools.demo.peers: a pool needs at least one peer`},
 		{"peer without port", strings.Replace(minimal, `"127.0.0.1:8081"`, `"127.0.0.1"`, 1), 2, `pools.demo.peers[0]: invalid peer "127.0.0.1": want host:port`},
 		{"peer with port 0", strings.Replace(minimal, `"127.0.0.1:8081"`, `"127.0.0.1:0"`, 1), 2, `not a number in 1-65535`},
-		{"peer with a URL", strings.Replace(minimal, `"127.0.0.1:8081"`, `"http://a:1"`, 1), 2, `invalid peer "http://a:1"`},
+		{"peer with a URL path", strings.Replace(minimal, `"127.0.0.1:8081"`, `"http://a:1/"`, 1), 2, `pools.demo.peers[0]: invalid peer "http://a:1/": want host:port, with no path`},
 		{"bad pool scheme", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nscheme = \"ftp\"\n", 1), 2, `pools.demo.scheme: invalid scheme "ftp"`},
 		{"negative max_idle_per_peer", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nmax_idle_per_peer = -1\n", 1), 2, `pools.demo.max_idle_per_peer: must not be negative`},
 		{"bad sni", strings.Replace(minimal, "[pools.demo]\n", "[pools.demo]\nsni = \"a b\"\n", 1), 2, `pools.demo.sni: invalid server name "a b"`},

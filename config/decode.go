@@ -30,10 +30,12 @@ func Load(path string) (*Config, error) {
 // defaults and validates the result. Unknown keys and tables, values of the
 // wrong type, invalid values and broken rules are all errors of the form
 // "name:line: reason", one *Error per problem (several are joined with
-// errors.Join, in line order). Relative TLS file names and cache.disk.path
-// are resolved against name's directory, server.workers = 0 becomes
-// runtime.GOMAXPROCS(0) and the variable purge.token_env names is read, all
-// at the time of the call. Parse never panics, whatever data holds.
+// errors.Join, in line order). Relative file names (TLS listeners,
+// cache.disk.path, and each pool's ca_file, client_cert, client_key and
+// peers_file) are resolved against name's directory, server.workers = 0
+// becomes runtime.GOMAXPROCS(0), the variable purge.token_env names is read,
+// pools' peers files are read and their CA and client certificates loaded,
+// all at the time of the call. Parse never panics, whatever data holds.
 func Parse(name string, data []byte) (*Config, error) {
 	var raw rawConfig
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -41,7 +43,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, decodeError(name, scanPositions(data), err)
 	}
-	b := &builder{file: name, dir: filepath.Dir(name), ps: scanPositions(data)}
+	b := &builder{name: name, dir: filepath.Dir(name), ps: scanPositions(data)}
 	cfg := b.build(&raw)
 	if err := b.err(); err != nil {
 		return nil, err
@@ -122,15 +124,81 @@ type rawDisk struct {
 }
 
 type rawPool struct {
-	Peers           *[]string `toml:"peers"`
-	Scheme          *string   `toml:"scheme"`
-	ConnectTimeout  *text     `toml:"connect_timeout"`
-	ResponseTimeout *text     `toml:"response_timeout"`
-	ReadTimeout     *text     `toml:"read_timeout"`
-	IdleTimeout     *text     `toml:"idle_timeout"`
-	MaxIdlePerPeer  *int      `toml:"max_idle_per_peer"`
-	TLSVerify       *bool     `toml:"tls_verify"`
-	SNI             *string   `toml:"sni"`
+	Peers                    *[]string  `toml:"peers"`
+	Peer                     []rawPeer  `toml:"peer"`
+	Scheme                   *string    `toml:"scheme"`
+	Selection                *string    `toml:"selection"`
+	Retries                  *int       `toml:"retries"`
+	RetryBudget              *float64   `toml:"retry_budget"`
+	MaxInFlight              *int       `toml:"max_in_flight"`
+	Rate                     *float64   `toml:"rate"`
+	Burst                    *int       `toml:"burst"`
+	PeerMaxInFlight          *int       `toml:"peer_max_in_flight"`
+	PeerRate                 *float64   `toml:"peer_rate"`
+	PeerBurst                *int       `toml:"peer_burst"`
+	MaxWait                  *text      `toml:"max_wait"`
+	MaxQueue                 *int       `toml:"max_queue"`
+	ConnectTimeout           *text      `toml:"connect_timeout"`
+	TotalConnectTimeout      *text      `toml:"total_connect_timeout"`
+	ResponseTimeout          *text      `toml:"response_timeout"`
+	ReadTimeout              *text      `toml:"read_timeout"`
+	WriteTimeout             *text      `toml:"write_timeout"`
+	IdleTimeout              *text      `toml:"idle_timeout"`
+	TCPKeepAlive             *text      `toml:"tcp_keepalive"`
+	BindTo                   *string    `toml:"bind_to"`
+	MaxIdlePerPeer           *int       `toml:"max_idle_per_peer"`
+	TLSVerify                *bool      `toml:"tls_verify"`
+	VerifyCert               *bool      `toml:"verify_cert"`
+	VerifyHostname           *bool      `toml:"verify_hostname"`
+	SNI                      *string    `toml:"sni"`
+	CAFile                   *string    `toml:"ca_file"`
+	AlternativeCN            *string    `toml:"alternative_cn"`
+	ClientCert               *string    `toml:"client_cert"`
+	ClientKey                *string    `toml:"client_key"`
+	ALPN                     *string    `toml:"alpn"`
+	H2C                      *bool      `toml:"h2c"`
+	HeaderPolicy             *string    `toml:"header_policy"`
+	StripConnectionNominated *bool      `toml:"strip_connection_nominated"`
+	H1Upgrade                *string    `toml:"h1_upgrade"`
+	ResolveInterval          *text      `toml:"resolve_interval"`
+	PeersFile                *string    `toml:"peers_file"`
+	Health                   *rawHealth `toml:"health"` // nil: no table, no active checks
+	Passive                  rawPassive `toml:"passive"`
+}
+
+type rawPeer struct {
+	Addr                *string `toml:"addr"`
+	Weight              *int    `toml:"weight"`
+	Backup              *bool   `toml:"backup"`
+	ConnectTimeout      *text   `toml:"connect_timeout"`
+	TotalConnectTimeout *text   `toml:"total_connect_timeout"`
+	ReadTimeout         *text   `toml:"read_timeout"`
+	WriteTimeout        *text   `toml:"write_timeout"`
+	SNI                 *string `toml:"sni"`
+	VerifyCert          *bool   `toml:"verify_cert"`
+	VerifyHostname      *bool   `toml:"verify_hostname"`
+	ALPN                *string `toml:"alpn"`
+}
+
+type rawHealth struct {
+	Kind             *string `toml:"kind"`
+	Path             *string `toml:"path"`
+	Host             *string `toml:"host"`
+	ExpectStatus     *[]text `toml:"expect_status"` // integers and strings ("200-399"), told apart by positions
+	ExpectBody       *string `toml:"expect_body"`
+	ExpectBodyRegexp *string `toml:"expect_body_regexp"`
+	Interval         *text   `toml:"interval"`
+	Timeout          *text   `toml:"timeout"`
+	Rise             *int    `toml:"rise"`
+	Fall             *int    `toml:"fall"`
+}
+
+type rawPassive struct {
+	MaxFails    *int     `toml:"max_fails"`
+	ErrorRate   *float64 `toml:"error_rate"`
+	Window      *int     `toml:"window"`
+	MinRequests *int     `toml:"min_requests"`
+	Cooldown    *text    `toml:"cooldown"`
 }
 
 type rawSite struct {
@@ -175,6 +243,10 @@ func decodeError(name string, ps *positions, err error) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		line, _ := de.Position()
+		if line <= 1 {
+			// go-toml gives no position for some mismatches inside arrays.
+			line = ps.line(path(de.Key()))
+		}
 		key := path(de.Key()).String()
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
 		if m := mismatch.FindStringSubmatch(msg); m != nil {
@@ -217,8 +289,12 @@ func tomlType(goType string) string {
 		return "string"
 	case goType == "int":
 		return "integer"
+	case goType == "float64":
+		return "number"
 	case goType == "[]string":
 		return "array of strings"
+	case goType == "[]config.text":
+		return "array"
 	case strings.HasSuffix(goType, ".text"):
 		return "string"
 	case strings.HasPrefix(goType, "[]"):

@@ -4,10 +4,87 @@ import (
 	"bytes"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
+
+// richPool sets every key of a pool and its tables.
+const richPool = `[pools.rich]
+peers = ["10.0.0.1:80", "HTTPS://Origin.Example:443", "unix:/run/origin.sock", "[::1]:8080"]
+scheme = "http"
+selection = "ketama"
+retries = 2
+retry_budget = 0.1
+max_in_flight = 1000
+rate = 250.5
+burst = 300
+peer_max_in_flight = 100
+peer_rate = 50
+peer_burst = 60
+max_wait = "50ms"
+max_queue = 128
+connect_timeout = "1s"
+total_connect_timeout = "3s"
+response_timeout = "10s"
+read_timeout = "20s"
+write_timeout = "20s"
+idle_timeout = "1m"
+tcp_keepalive = "30s"
+bind_to = "127.0.0.1"
+max_idle_per_peer = 16
+verify_cert = true
+verify_hostname = true
+sni = "origin.example"
+alternative_cn = "origin.internal"
+alpn = "h2"
+h2c = true
+header_policy = "strip"
+strip_connection_nominated = false
+h1_upgrade = "preserve"
+resolve_interval = "0s"
+
+[[pools.rich.peer]]
+addr = "https://10.0.0.2:443"
+weight = 10
+connect_timeout = "500ms"
+total_connect_timeout = "2s"
+read_timeout = "5s"
+write_timeout = "5s"
+sni = "peer.example"
+verify_cert = false
+verify_hostname = false
+alpn = "h2h1"
+
+[[pools.rich.peer]]
+addr = "10.0.0.3:80"
+backup = true
+alpn = "h1"
+
+[pools.rich.health]
+kind = "http"
+path = "/healthz?deep=1"
+host = "origin.example:8443"
+expect_status = [200, "204", "300-399"]
+expect_body_regexp = "^ok"
+interval = "2s"
+timeout = "1s"
+rise = 1
+fall = 2
+
+[pools.rich.passive]
+max_fails = 3
+error_rate = 0.5
+window = 50
+min_requests = 20
+cooldown = "30s"
+
+[[sites]]
+name = "rich"
+hosts = ["*"]
+pool = "rich"
+`
 
 // errLine matches one line of a Parse error: "fuzz.toml:LINE: reason".
 var errLine = regexp.MustCompile(`^fuzz\.toml:([0-9]+): \S`)
@@ -29,6 +106,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[pools.\"a\\nb\"]\npeers = [\"[::1]:0\"]\n"))                  // quoted name with a newline
 	f.Add([]byte("a = [[[[[[[[[[1]]]]]]]]]]\n\"\" = 1\n[x.y.z]\n"))              // nesting, empty key
 	f.Add([]byte("[server\n"))                                                   // syntax error
+	f.Add([]byte(richPool))                                                      // every pool key
+	// A peer twice (case-insensitive scheme), a pool of backups, alpn h2 on a mixed pool.
+	f.Add([]byte("[pools.p]\npeers = [\"unix:/s\", \"https://[::1]:1\"]\nalpn = \"h2\"\n[[pools.p.peer]]\naddr = \"UNIX:/s\"\nbackup = true\n"))
+	// Status types, a reversed range, the default timeout above the interval.
+	f.Add([]byte("[pools.p]\npeers = [\"a:1\"]\n[pools.p.health]\nkind = \"http\"\nexpect_status = [200, \"399-300\", [1], true]\ninterval = \"1s\"\n"))
+	// A NaN rate with a burst, no queue but a wait, a window below min_requests.
+	f.Add([]byte("[pools.p]\nrate = nan\nburst = 0\nmax_queue = 0\n[pools.p.passive]\nwindow = 5\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.toml", data)
 		if err != nil {
@@ -57,6 +141,9 @@ func FuzzParse(f *testing.F) {
 		if len(c.Server.Listen)+len(c.Server.TLS) == 0 {
 			t.Fatal("accepted a config with no listeners")
 		}
+		for name, p := range c.Pools {
+			checkAcceptedPool(t, name, p)
+		}
 		for _, s := range c.Sites {
 			if s.DefaultTTL < 0 || s.StaleWhileRevalidate < 0 || s.StaleIfError < 0 {
 				t.Fatalf("site %q: accepted a negative duration", s.Name)
@@ -69,4 +156,50 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkAcceptedPool fails t unless p keeps the rules validation promises.
+func checkAcceptedPool(t *testing.T, name string, p Pool) {
+	all := slices.Concat(p.PeerList, p.FilePeers)
+	if len(all) == 0 || len(p.Peers) != len(p.PeerList) {
+		t.Fatalf("pool %q: accepted peers %q, list %+v, file %+v", name, p.Peers, p.PeerList, p.FilePeers)
+	}
+	primary, total, seen := false, 0, map[string]bool{}
+	for _, pe := range all {
+		if pe.Addr == "" || pe.Weight < 1 || pe.Weight > maxWeight || seen[pe.String()] || !slices.Contains([]string{"http", "https", "unix"}, pe.Scheme) {
+			t.Fatalf("pool %q: accepted peer %+v", name, pe)
+		}
+		seen[pe.String()] = true
+		primary = primary || !pe.Backup
+		total += pe.Weight
+		o := p.PeerOptions(pe)
+		if checkALPN(o.ALPN) != nil || pe.Scheme != "https" && o.ALPN != "h1" ||
+			o.TotalConnectTimeout > 0 && o.ConnectTimeout > 0 && o.TotalConnectTimeout < o.ConnectTimeout {
+			t.Fatalf("pool %q: peer %s has options %+v", name, pe, o)
+		}
+	}
+	if !primary || total > maxTotalWeight {
+		t.Fatalf("pool %q: accepted peers with no primary or weights adding up to %d", name, total)
+	}
+	if l := p.Limits; l.Burst < 1 || l.PeerBurst < 1 || l.MaxWait > 0 && l.MaxQueue == 0 || l.MaxInFlight < 0 || l.PeerMaxInFlight < 0 ||
+		!(l.Rate >= 0 && l.Rate <= maxRate) || !(l.PeerRate >= 0 && l.PeerRate <= maxRate) {
+		t.Fatalf("pool %q: accepted limits %+v", name, l)
+	}
+	if p.Retries < 0 || p.Retries > maxRetries || !(p.RetryBudget >= 0 && p.RetryBudget <= 1) {
+		t.Fatalf("pool %q: accepted retries %d, budget %v", name, p.Retries, p.RetryBudget)
+	}
+	if h := p.Health; h.Kind != "" {
+		if h.Interval <= 0 || h.Timeout <= 0 || h.Timeout > h.Interval || h.Rise < 1 || h.Fall < 1 ||
+			h.Kind == "http" && (!strings.HasPrefix(h.Path, "/") || len(h.ExpectStatus) == 0) {
+			t.Fatalf("pool %q: accepted health %+v", name, h)
+		}
+		for _, sr := range h.ExpectStatus {
+			if sr.Lo < 100 || sr.Lo > sr.Hi || sr.Hi > 599 {
+				t.Fatalf("pool %q: accepted status range %+v", name, sr)
+			}
+		}
+	}
+	if ps := p.Passive; ps.MinRequests < 1 || ps.MinRequests > ps.Window || ps.Cooldown <= 0 || ps.MaxFails < 0 || !(ps.ErrorRate >= 0 && ps.ErrorRate <= 1) {
+		t.Fatalf("pool %q: accepted passive %+v", name, ps)
+	}
 }

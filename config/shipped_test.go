@@ -28,6 +28,13 @@ func TestShippedConfigLoads(t *testing.T) {
 	if got, want := c.Pools["demo"].Peers, []string{"127.0.0.1:8081"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Pools[demo].Peers = %q, want %q", got, want)
 	}
+	demo := c.Pools["demo"]
+	if got, want := demo.PeerList, []Peer{{Addr: "127.0.0.1:8081", Scheme: "http", Weight: 1}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Pools[demo].PeerList = %+v, want %+v", got, want)
+	}
+	if demo.Selection != "round_robin" || demo.Health.Kind != "" || demo.Passive.MaxFails != 5 || demo.HeaderPolicy.Mode != "strip" {
+		t.Errorf("Pools[demo] = %+v, want round robin, no active checks, passive ejection after 5 failures, strip header policy", demo)
+	}
 	s := c.Match("localhost:8080")
 	if s == nil || s.Pool != "demo" || !s.Cache {
 		t.Errorf("Match(localhost:8080) = %+v, want a caching site on pool demo", s)
@@ -59,14 +66,15 @@ func TestShippedConfigIsComplete(t *testing.T) {
 			switch ft := f.Type; {
 			case ft.Kind() == reflect.Struct:
 				walk(ft)
-			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct, ft.Kind() == reflect.Map:
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct, ft.Kind() == reflect.Map,
+				ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
 				walk(ft.Elem())
 			}
 		}
 	}
 	walk(reflect.TypeFor[rawConfig]())
 	for _, k := range keys {
-		re := regexp.MustCompile(`(?m)^# .*\n(# )?(` + k + ` = |\[\[?(\w+\.)?` + k + `[\].])`)
+		re := regexp.MustCompile(`(?m)^# .*\n(# )?(` + k + ` = |\[\[?(\w+\.)*` + k + `[\].])`)
 		if !re.MatchString(text) {
 			t.Errorf("%s: no commented entry for key %q", shipped, k)
 		}

@@ -25,21 +25,6 @@ func checkListen(addr string) error {
 	return nil
 }
 
-// checkPeer checks an origin address: "host:port", port 1-65535.
-func checkPeer(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("invalid peer %q: want host:port", addr)
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("invalid peer %q: port %q is not a number in 1-65535", addr, port)
-	}
-	if !validIPOrHostname(host) {
-		return fmt.Errorf("invalid peer %q: bad host %q", addr, host)
-	}
-	return nil
-}
-
 func validIPOrHostname(host string) bool {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return true
