@@ -1,0 +1,285 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Kind says how an active check probes a peer.
+type Kind string
+
+const (
+	// TCP probes pass when a connection is established (Layer 4): they
+	// catch a crashed process or host, not a hung or broken application.
+	TCP Kind = "tcp"
+	// HTTP probes send GET Path and pass when the status is in Status and
+	// the body matches Body or BodyRegexp (Layer 7).
+	HTTP Kind = "http"
+)
+
+// MaxBody is how many bytes of an HTTP probe's response body are read and
+// matched; a body longer than this is judged by its first MaxBody bytes.
+const MaxBody = 64 << 10
+
+// Defaults for the zero values of CheckOptions.
+const (
+	DefaultInterval = 5 * time.Second
+	DefaultTimeout  = 2 * time.Second
+	DefaultRise     = 2
+	DefaultFall     = 3
+)
+
+// userAgent identifies probes in origin logs.
+const userAgent = "cdnnode-health-check"
+
+// CheckOptions configure a Checker. A zero field takes the default its
+// comment names.
+type CheckOptions struct {
+	// Kind is TCP or HTTP; required.
+	Kind Kind
+	// Path is the request target of HTTP probes, with any query; default
+	// "/".
+	Path string
+	// Host is the Host header of HTTP probes and, unless TLS names one, the
+	// TLS server name; default the peer's host:port, or "localhost" for a
+	// unix: peer.
+	Host string
+	// Status lists the statuses that pass an HTTP probe, as comma-separated
+	// codes and inclusive ranges: "200", "200-399,404"; default "200-399".
+	// Redirects are judged, never followed.
+	Status string
+	// Body, when set, must occur in the first MaxBody bytes of the body.
+	Body string
+	// BodyRegexp, when set, must match within the first MaxBody bytes of
+	// the body (RE2 syntax). At most one of Body and BodyRegexp is set.
+	BodyRegexp string
+	// Scheme is "http" (default) or "https", for HTTP probes of peers
+	// written "host:port" or "unix:/path"; "http://" and "https://" peers
+	// name their own.
+	Scheme string
+	// TLS configures https probes; nil means Go's defaults. It is cloned,
+	// so the caller may pass its pool's configuration (CA, client
+	// certificate, ServerName) and keep it. Probes speak HTTP/2 when its
+	// NextProtos offers "h2" and the peer picks it, else HTTP/1.1.
+	TLS *tls.Config
+	// Dial opens every probe's connection, with network "tcp" or "unix" and
+	// the peer's address, so probes can share the pool's dialer (bind
+	// address, keep-alive); default a net.Dialer. The probe's context
+	// carries its Timeout.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Interval is the time between two probes of one peer, moved by up to
+	// ±10% each time; default 5s.
+	Interval time.Duration
+	// Timeout bounds a whole probe: connect, TLS, response header and the
+	// body read; default 2s.
+	Timeout time.Duration
+	// Rise is how many consecutive passing probes bring a down peer up;
+	// default 2.
+	Rise int
+	// Fall is how many consecutive failing probes take an up peer down;
+	// default 3.
+	Fall int
+}
+
+// Checker probes peers as its options say. It holds no per-peer state and
+// is safe for concurrent use; a Monitor owns the verdicts.
+type Checker struct {
+	o      CheckOptions // with defaults applied
+	status statusSet
+	re     *regexp.Regexp // compiled BodyRegexp; nil if none
+}
+
+// NewChecker validates o, compiles its status set and body pattern, and
+// returns the Checker. Errors name the offending option.
+func NewChecker(o CheckOptions) (*Checker, error) {
+	switch o.Kind {
+	case TCP, HTTP:
+	default:
+		return nil, fmt.Errorf("health check: kind %q: want %q or %q", o.Kind, TCP, HTTP)
+	}
+	if o.Interval < 0 || o.Timeout < 0 || o.Rise < 0 || o.Fall < 0 {
+		return nil, errors.New("health check: interval, timeout, rise and fall must not be negative")
+	}
+	o.Interval = orDefault(o.Interval, DefaultInterval)
+	o.Timeout = orDefault(o.Timeout, DefaultTimeout)
+	o.Rise = orDefault(o.Rise, DefaultRise)
+	o.Fall = orDefault(o.Fall, DefaultFall)
+	o.Path = orDefault(o.Path, "/")
+	o.Status = orDefault(o.Status, defaultStatus)
+	o.Scheme = orDefault(o.Scheme, "http")
+	if o.Dial == nil {
+		o.Dial = (&net.Dialer{}).DialContext
+	}
+	if o.TLS != nil {
+		o.TLS = o.TLS.Clone()
+	}
+	c := &Checker{o: o}
+	if o.Kind == TCP {
+		return c, nil
+	}
+	if o.Scheme != "http" && o.Scheme != "https" {
+		return nil, fmt.Errorf("health check: scheme %q: want \"http\" or \"https\"", o.Scheme)
+	}
+	if _, err := url.ParseRequestURI(o.Path); err != nil || !strings.HasPrefix(o.Path, "/") {
+		return nil, fmt.Errorf("health check: path %q: want an origin-form target such as /healthz", o.Path)
+	}
+	if o.Host != "" && !httpguts.ValidHostHeader(o.Host) {
+		return nil, fmt.Errorf("health check: host %q is not a valid Host header", o.Host)
+	}
+	var err error
+	if c.status, err = parseStatus(o.Status); err != nil {
+		return nil, fmt.Errorf("health check: %w", err)
+	}
+	if o.Body != "" && o.BodyRegexp != "" {
+		return nil, errors.New("health check: body and body regexp are exclusive; set one")
+	}
+	if o.BodyRegexp != "" {
+		if c.re, err = regexp.Compile(o.BodyRegexp); err != nil {
+			return nil, fmt.Errorf("health check: body regexp: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Check probes peer once and returns nil if it passed, or an error saying
+// why not, fit for a log line. It stops early when ctx ends.
+func (c *Checker) Check(ctx context.Context, peer string) error {
+	return c.newProbe(peer).run(ctx)
+}
+
+// endpoint is where a peer string says to connect, and how to speak there.
+type endpoint struct {
+	scheme  string // "http" or "https"; HTTP probes only
+	network string // "tcp" or "unix"
+	addr    string // host:port, or a socket path
+}
+
+// parsePeer splits peer into its endpoint; scheme applies unless the peer
+// names its own.
+func parsePeer(peer, scheme string) endpoint {
+	if path, ok := strings.CutPrefix(peer, "unix:"); ok {
+		return endpoint{scheme, "unix", path}
+	}
+	for _, s := range [...]string{"http", "https"} {
+		if addr, ok := strings.CutPrefix(peer, s+"://"); ok {
+			return endpoint{s, "tcp", addr}
+		}
+	}
+	return endpoint{scheme, "tcp", peer}
+}
+
+// probe is a Checker bound to one peer, built once so repeated probes
+// reuse its client. Safe for concurrent use.
+type probe struct {
+	c      *Checker
+	peer   string
+	ep     endpoint
+	url    string       // HTTP probes: the request URL
+	client *http.Client // HTTP probes: dials ep whatever the URL says
+}
+
+// newProbe binds c to peer.
+func (c *Checker) newProbe(peer string) *probe {
+	p := &probe{c: c, peer: peer, ep: parsePeer(peer, c.o.Scheme)}
+	if c.o.Kind != HTTP {
+		return p
+	}
+	host := c.o.Host
+	if host == "" {
+		host = p.ep.addr
+		if p.ep.network == "unix" {
+			host = "localhost"
+		}
+	}
+	p.url = p.ep.scheme + "://" + host + c.o.Path
+	t := &http.Transport{
+		// The URL names the site; the connection goes to the peer.
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return c.o.Dial(ctx, p.ep.network, p.ep.addr)
+		},
+		TLSClientConfig: c.o.TLS,
+		// Every probe opens a new connection, as a new request would
+		// after the pool's idle ones are gone: a listener that stopped
+		// accepting must fail, not hide behind a kept-alive connection.
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		// Offer h2 only when the pool does, as its requests would.
+		ForceAttemptHTTP2: c.o.TLS != nil && slices.Contains(c.o.TLS.NextProtos, "h2"),
+	}
+	p.client = &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return p
+}
+
+// run probes the peer once, within the Checker's timeout.
+func (p *probe) run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.c.o.Timeout)
+	defer cancel()
+	if p.c.o.Kind == HTTP {
+		return p.runHTTP(ctx)
+	}
+	conn, err := p.c.o.Dial(ctx, p.ep.network, p.ep.addr)
+	if err != nil {
+		return fmt.Errorf("tcp check %s: %w", p.peer, err)
+	}
+	// The handshake was the whole test; a failed close says nothing more.
+	_ = conn.Close()
+	return nil
+}
+
+// runHTTP sends the probe request and judges the response.
+func (p *probe) runHTTP(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return fmt.Errorf("http check %s: %w", p.peer, err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("http check %s: %w", p.peer, err)
+	}
+	defer resp.Body.Close()
+	if !p.c.status.contains(resp.StatusCode) {
+		return fmt.Errorf("http check %s: status %d not in %s", p.peer, resp.StatusCode, p.c.status)
+	}
+	if p.c.o.Body == "" && p.c.re == nil {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if err != nil {
+		return fmt.Errorf("http check %s: read body: %w", p.peer, err)
+	}
+	if p.c.o.Body != "" && !bytes.Contains(body, []byte(p.c.o.Body)) {
+		return fmt.Errorf("http check %s: body lacks %q in its first %d bytes", p.peer, p.c.o.Body, MaxBody)
+	}
+	if p.c.re != nil && !p.c.re.Match(body) {
+		return fmt.Errorf("http check %s: body does not match %q in its first %d bytes", p.peer, p.c.re, MaxBody)
+	}
+	return nil
+}
