@@ -16,11 +16,28 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	workers []*Worker
 
-	// OriginRequests counts requests sent upstream by pool.
+	// OriginRequests counts requests sent to each peer of each pool,
+	// retries included.
 	OriginRequests *prometheus.CounterVec
-	// OriginErrors counts failed upstream exchanges by pool and kind
-	// ("connect", "timeout", "body", "other").
+	// OriginErrors counts failed exchanges with a peer by kind ("connect",
+	// "timeout", "body", "other").
 	OriginErrors *prometheus.CounterVec
+	// OriginDuration is the time from sending a request to a peer to its
+	// response header.
+	OriginDuration *prometheus.HistogramVec
+	// OriginConnections counts the connections requests to a peer went
+	// over, by whether they were new or reused ("false", "true").
+	OriginConnections *prometheus.CounterVec
+	// OriginPeerUp is 1 for a peer that may be sent requests, 0 for one a
+	// health check took down or ejected.
+	OriginPeerUp *prometheus.GaugeVec
+	// OriginLimited counts requests a pool's or a peer's limits refused, by
+	// reason ("in_flight", "rate", "queue_full"); peer is "" for the
+	// pool's own limits.
+	OriginLimited *prometheus.CounterVec
+	// OriginRetries counts requests retried on another peer, and
+	// OriginRetriesDenied those the retry budget did not let retry.
+	OriginRetries, OriginRetriesDenied *prometheus.CounterVec
 
 	// LockWaits counts requests that found a fill in flight for their key
 	// (coalesced readers), by how the wait ended: "served", "refreshed",
@@ -74,12 +91,37 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 		workers: make([]*Worker, workers),
 		OriginRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdnnode_origin_requests_total",
-			Help: "Requests sent to origin pools.",
-		}, []string{"pool"}),
+			Help: "Requests sent to each origin peer, retries included.",
+		}, []string{"pool", "peer"}),
 		OriginErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdnnode_origin_errors_total",
-			Help: "Failed origin exchanges by pool and kind.",
-		}, []string{"pool", "kind"}),
+			Help: "Failed exchanges with origin peers, by kind.",
+		}, []string{"pool", "peer", "kind"}),
+		OriginDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cdnnode_origin_response_seconds",
+			Help:    "Time from sending a request to an origin peer to its response header.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9), // 0.5ms to about 33s
+		}, []string{"pool", "peer"}),
+		OriginConnections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_origin_connections_total",
+			Help: "Connections requests to origin peers went over, by whether they were reused.",
+		}, []string{"pool", "peer", "reused"}),
+		OriginPeerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cdnnode_origin_peer_up",
+			Help: "1 if an origin peer may be sent requests, 0 if health checks took it down or ejected it.",
+		}, []string{"pool", "peer"}),
+		OriginLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_origin_limited_total",
+			Help: "Requests refused by a pool's (peer=\"\") or a peer's limits, by reason.",
+		}, []string{"pool", "peer", "reason"}),
+		OriginRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_origin_retries_total",
+			Help: "Requests retried on another peer after a connection failure.",
+		}, []string{"pool"}),
+		OriginRetriesDenied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_origin_retries_denied_total",
+			Help: "Retries the pool's retry budget refused.",
+		}, []string{"pool"}),
 		LockWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdnnode_cache_lock_waits_total",
 			Help: "Requests that waited on another request's fetch of their key, by result.",
@@ -118,7 +160,8 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 	for i := range m.workers {
 		m.workers[i] = newWorker(i)
 	}
-	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.LockWaits, m.LockWait, m.StaleServed, m.Revalidations,
+	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.OriginDuration, m.OriginConnections,
+		m.OriginPeerUp, m.OriginLimited, m.OriginRetries, m.OriginRetriesDenied, m.LockWaits, m.LockWait, m.StaleServed, m.Revalidations,
 		m.Purges, m.PurgedObjects, m.PurgeDuration, m.PurgeFanoutFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
