@@ -36,7 +36,7 @@ type Node struct {
 	admin   *http.Server
 	adminL  net.Listener
 
-	stopOwners context.CancelFunc // ends the shard owners' loops and the purge sweeper
+	stopOwners context.CancelFunc // ends the shard owners' loops, the purge sweeper and the pools' health checks
 	owners     sync.WaitGroup
 }
 
@@ -57,10 +57,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	pools := make(map[string]*origin.Pool, len(cfg.Pools))
-	for name, pc := range cfg.Pools {
-		pools[name] = origin.NewPool(name, pc)
-	}
 	m := metrics.New(cfg.Server.Workers, func() []metrics.CacheStats {
 		shards := store.Shards()
 		out := make([]metrics.CacheStats, len(shards))
@@ -75,6 +71,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		MaxBackground: cfg.Cache.Revalidations,
 	})
 	m.WatchLocks(locks.InFlight, locks.PassEntries, locks.Background)
+	pools := make(map[string]*origin.Pool, len(cfg.Pools))
+	for name, pc := range cfg.Pools {
+		pool, err := origin.NewPool(name, &pc, m, log)
+		if err != nil {
+			closePools(pools)
+			store.Close()
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		pools[name] = pool
+	}
 	// With a disk tier, bans persist beside it: its records outlive a
 	// restart, so must the purges of them.
 	bansFile := ""
@@ -83,12 +89,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	}
 	bans, err := purge.Open(bansFile)
 	if err != nil {
+		closePools(pools)
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	m.WatchBans(bans.Len)
 	p, err := proxy.New(cfg, store, locks, bans, pools, m, log)
 	if err != nil {
+		closePools(pools)
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -131,6 +139,9 @@ func (n *Node) Start() error {
 		}
 	}
 	n.owners.Go(func() { n.proxy.Sweep(ctx) })
+	for _, p := range n.pools {
+		n.owners.Go(func() { p.Run(ctx) })
+	}
 	n.traffic.Serve()
 	go func() {
 		if err := n.admin.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -171,11 +182,16 @@ func (n *Node) release() {
 		n.stopOwners()
 		n.owners.Wait()
 	}
-	for _, p := range n.pools {
-		p.CloseIdle()
-	}
+	closePools(n.pools)
 	n.proxy.CloseIdle()
 	n.store.Close()
+}
+
+// closePools closes the pools' idle connections.
+func closePools(pools map[string]*origin.Pool) {
+	for _, p := range pools {
+		p.Close()
+	}
 }
 
 // NewLogger builds the node's logger for the configured format and level.

@@ -52,8 +52,8 @@ func TestAbortedBodyNotStored(t *testing.T) {
 			if got := h.originCount("/obj/aborted"); got != 2 {
 				t.Errorf("origin saw %d requests, want 2: the truncated body must not be served from cache", got)
 			}
-			if m := h.adminGet("/metrics"); !strings.Contains(m, `cdnnode_origin_errors_total{kind="body",pool="demo"}`) {
-				t.Errorf("no body error counted in /metrics")
+			if m := h.adminGet("/metrics"); !strings.Contains(m, `cdnnode_origin_errors_total{kind="body",peer="http://`+h.origin.Listener.Addr().String()+`",pool="demo"} 2`) {
+				t.Errorf("the two failed bodies are not counted in /metrics")
 			}
 		})
 	}
@@ -95,7 +95,9 @@ func TestAdmin(t *testing.T) {
 	for _, want := range []string{
 		`cdnnode_requests_total{cache="hit",code="200"} 2`,
 		`cdnnode_requests_total{cache="miss",code="200"} 1`,
-		`cdnnode_origin_requests_total{pool="demo"} 1`,
+		`cdnnode_origin_requests_total{peer="http://` + h.origin.Listener.Addr().String() + `",pool="demo"} 1`,
+		`cdnnode_origin_connections_total{peer="http://` + h.origin.Listener.Addr().String() + `",pool="demo",reused="false"} 1`,
+		`cdnnode_origin_peer_up{peer="http://` + h.origin.Listener.Addr().String() + `",pool="demo"} 1`,
 		`cdnnode_request_duration_seconds_bucket{cache="hit",le="+Inf"} 2`,
 		`cdnnode_cache_evictions_total{shard="1"} 0`,
 	} {

@@ -1,115 +1,495 @@
-// Package origin owns the upstream side: pools of peers, peer selection,
-// connection pools and the header policy applied to requests sent upstream.
-//
-// This version selects peers round-robin from a static list; health checks,
-// consistent hashing and per-origin limits arrive with the origin-pools work.
+// Package origin owns the upstream side: pools of peers, peer selection
+// (origin/balance), health (origin/health), per-origin limits (limits),
+// the connection pools with each peer's options, retries, and the header
+// policy applied to requests sent upstream.
 package origin
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/limits"
+	"github.com/cdnnode/cdnnode/metrics"
+	"github.com/cdnnode/cdnnode/origin/balance"
+	"github.com/cdnnode/cdnnode/origin/health"
 )
 
 // Sentinel errors a caller maps to HTTP statuses with errors.Is.
 var (
-	// ErrConnect means no connection to the peer could be made (502).
+	// ErrConnect means no connection to a peer could be made (502).
 	ErrConnect = errors.New("origin: connect failed")
 	// ErrTimeout means the peer did not answer in time (504).
 	ErrTimeout = errors.New("origin: timed out")
+	// ErrUnavailable means no peer could be asked: every one is down, or
+	// the pool's or the peers' limits refused the request (503).
+	ErrUnavailable = errors.New("origin: no peer available")
 )
 
-// Pool is a named set of peers sharing one connection pool. Safe for
-// concurrent use.
+// Pool is a named set of peers: it picks one per request by the pool's
+// selection, skipping those health checks took down, within the pool's
+// and the peer's limits, and retries a request that could not reach a
+// peer on another one. Safe for concurrent use.
 type Pool struct {
-	name        string
-	scheme      string
-	peers       []string
-	next        atomic.Uint64
-	transport   *http.Transport
-	readTimeout time.Duration // longest wait for body bytes; 0 = none
+	name    string
+	cfg     *config.Pool
+	log     *slog.Logger
+	m       *metrics.Metrics
+	algo    balance.Algorithm
+	check   *health.Checker // nil without active checks
+	limit   *limits.Limiter // the pool's own; nil = none
+	budget  retryBudget
+	retries int
+
+	set atomic.Pointer[peerSet] // the current members
+	mu  sync.Mutex              // serialises membership changes and Run
+	run context.Context         // Run's; nil until Run starts
 }
 
-// NewPool builds the pool called name from its configuration.
-func NewPool(name string, c config.Pool) *Pool {
-	dialer := &net.Dialer{Timeout: c.ConnectTimeout.D(), KeepAlive: 30 * time.Second}
-	t := &http.Transport{
-		DialContext:           dialer.DialContext,
-		MaxIdleConnsPerHost:   c.MaxIdlePerPeer,
-		IdleConnTimeout:       c.IdleTimeout.D(),
-		ResponseHeaderTimeout: c.ResponseTimeout.D(),
-		TLSHandshakeTimeout:   c.ConnectTimeout.D(),
-		ExpectContinueTimeout: time.Second,
-		// The proxy decides encodings; never let the transport add or undo gzip.
-		DisableCompression: true,
-		ForceAttemptHTTP2:  c.Scheme == "https",
+// peerSet is one generation of the pool's members: their selection and
+// health state, swapped whole when membership changes.
+type peerSet struct {
+	bal   *balance.Balancer
+	mon   *health.Monitor
+	peers []*peer
+	stop  context.CancelFunc // ends mon's checks; nil until they run
+}
+
+// peer is one member of a pool with its connection pool and counters.
+type peer struct {
+	name        string // "http://host:port", "https://host:port" or "unix:/path"
+	scheme      string // the request URL's
+	host        string // the request URL's: the address, or "localhost" for a socket
+	rt          http.RoundTripper
+	limit       *limits.Limiter // nil = none
+	readTimeout time.Duration
+
+	requests, newConns, reusedConns prometheus.Counter
+	duration                        prometheus.Observer
+}
+
+// NewPool builds the pool called name from its configuration, counting
+// into m and logging health changes to log. Call Run to start its health
+// checks and Close to release it.
+func NewPool(name string, c *config.Pool, m *metrics.Metrics, log *slog.Logger) (*Pool, error) {
+	p := &Pool{name: name, cfg: c, log: log.With("pool", name), m: m, retries: c.Retries}
+	p.budget.init(c.RetryBudget)
+	var err error
+	if p.algo, err = balance.ParseAlgorithm(c.Selection); err != nil {
+		return nil, fmt.Errorf("origin: pool %s: %w", name, err)
 	}
-	if c.Scheme == "https" {
-		t.TLSClientConfig = &tls.Config{
-			ServerName:         c.SNI,
-			InsecureSkipVerify: !c.TLSVerify, //nolint:gosec // operator's explicit per-pool choice
-			MinVersion:         tls.VersionTLS12,
+	if c.Health.Kind != "" {
+		if p.check, err = health.NewChecker(checkOptions(c)); err != nil {
+			return nil, fmt.Errorf("origin: pool %s: %w", name, err)
 		}
 	}
-	scheme := c.Scheme
-	if scheme == "" {
-		scheme = "http"
+	if p.limit, err = newLimiter("pool "+name, c.Limits.MaxInFlight, c.Limits.Rate, c.Limits.Burst, c.Limits); err != nil {
+		return nil, fmt.Errorf("origin: pool %s: %w", name, err)
 	}
-	return &Pool{name: name, scheme: scheme, peers: c.Peers, transport: t, readTimeout: c.ReadTimeout.D()}
+	set, err := p.newSet(slices.Concat(c.PeerList, c.FilePeers), nil)
+	if err != nil {
+		return nil, err
+	}
+	p.set.Store(set)
+	return p, nil
+}
+
+// newSet builds the members for peers, taking over prev's health and
+// selection state for the peers both have.
+func (p *Pool) newSet(list []config.Peer, prev *peerSet) (*peerSet, error) {
+	if len(list) == 0 {
+		return nil, fmt.Errorf("origin: pool %s: no peers", p.name)
+	}
+	s := &peerSet{peers: make([]*peer, len(list))}
+	names := make([]string, len(list))
+	bp := make([]balance.Peer, len(list))
+	for i, cp := range list {
+		pr, err := p.newPeer(cp)
+		if err != nil {
+			return nil, err
+		}
+		s.peers[i], names[i] = pr, pr.name
+		bp[i] = balance.Peer{Addr: pr.name, Weight: cp.Weight, Backup: cp.Backup}
+	}
+	var err error
+	if prev == nil {
+		s.bal, err = balance.New(p.algo, bp)
+	} else {
+		s.bal, err = prev.bal.Rebuild(bp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("origin: pool %s: %w", p.name, err)
+	}
+	if prev == nil {
+		s.mon, err = health.NewMonitor(names, health.Options{Check: p.check, Passive: passive(p.cfg.Passive), OnChange: p.healthChanged})
+		if err != nil {
+			return nil, fmt.Errorf("origin: pool %s: %w", p.name, err)
+		}
+	} else {
+		s.mon = prev.mon.Successor(names)
+	}
+	for i, pr := range s.peers {
+		p.m.OriginPeerUp.WithLabelValues(p.name, pr.name).Set(boolGauge(s.mon.Healthy(i)))
+	}
+	return s, nil
+}
+
+// newPeer builds the member for one configured peer.
+func (p *Pool) newPeer(cp config.Peer) (*peer, error) {
+	rt, err := peerTransport(p.cfg, cp)
+	if err != nil {
+		return nil, fmt.Errorf("origin: pool %s: peer %s: %w", p.name, cp, err)
+	}
+	pr := &peer{name: cp.String(), scheme: cp.Scheme, host: cp.Addr, rt: rt, readTimeout: p.cfg.PeerOptions(cp).ReadTimeout.D()}
+	if cp.Scheme == "unix" {
+		pr.scheme, pr.host = "http", "localhost"
+	}
+	l := p.cfg.Limits
+	if pr.limit, err = newLimiter("peer "+pr.name, l.PeerMaxInFlight, l.PeerRate, l.PeerBurst, l); err != nil {
+		return nil, fmt.Errorf("origin: pool %s: %w", p.name, err)
+	}
+	pr.requests = p.m.OriginRequests.WithLabelValues(p.name, pr.name)
+	pr.newConns = p.m.OriginConnections.WithLabelValues(p.name, pr.name, "false")
+	pr.reusedConns = p.m.OriginConnections.WithLabelValues(p.name, pr.name, "true")
+	pr.duration = p.m.OriginDuration.WithLabelValues(p.name, pr.name)
+	return pr, nil
+}
+
+// newLimiter builds a limiter of maxInFlight and rate with the pool's
+// waiting rules; nil when it limits nothing.
+func newLimiter(name string, maxInFlight int, rate float64, burst int, l config.Limits) (*limits.Limiter, error) {
+	if maxInFlight == 0 && rate == 0 {
+		return nil, nil
+	}
+	return limits.New(name, limits.Options{MaxInFlight: maxInFlight, Rate: rate, Burst: burst, MaxWait: l.MaxWait.D(), MaxQueue: l.MaxQueue})
+}
+
+// checkOptions maps a pool's [health] to the active checker's options.
+func checkOptions(c *config.Pool) health.CheckOptions {
+	h := c.Health
+	o := health.CheckOptions{
+		Kind: health.Kind(h.Kind), Path: h.Path, Host: h.Host, Body: h.ExpectBody,
+		Scheme:   c.Scheme,
+		Interval: h.Interval.D(), Timeout: h.Timeout.D(), Rise: h.Rise, Fall: h.Fall,
+	}
+	if h.ExpectBodyRegexp != nil {
+		o.BodyRegexp = h.ExpectBodyRegexp.String()
+	}
+	for i, r := range h.ExpectStatus {
+		if i > 0 {
+			o.Status += ","
+		}
+		o.Status += strconv.Itoa(r.Lo)
+		if r.Hi != r.Lo {
+			o.Status += "-" + strconv.Itoa(r.Hi)
+		}
+	}
+	return o
+}
+
+// passive maps a pool's [passive] to the monitor's ejection rules.
+func passive(c config.Passive) health.Passive {
+	p := health.Passive{MaxFails: c.MaxFails, CoolDown: c.Cooldown.D()}
+	if c.ErrorRate > 0 && c.ErrorRate < 1 {
+		p.Window, p.MinRequests, p.MaxErrorRate = c.Window, c.MinRequests, c.ErrorRate
+	}
+	return p
+}
+
+// healthChanged logs a peer's health change and exports it.
+func (p *Pool) healthChanged(peer string, up bool, reason string) {
+	p.m.OriginPeerUp.WithLabelValues(p.name, peer).Set(boolGauge(up))
+	if up {
+		p.log.Info("origin peer up", "peer", peer, "reason", reason)
+	} else {
+		p.log.Warn("origin peer down", "peer", peer, "reason", reason)
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Run runs the pool's health checks until ctx ends.
+func (p *Pool) Run(ctx context.Context) {
+	p.mu.Lock()
+	p.run = ctx
+	p.startChecks(p.set.Load())
+	p.mu.Unlock()
+	<-ctx.Done()
+}
+
+// startChecks runs s's monitor under Run's context; p.mu must be held.
+func (p *Pool) startChecks(s *peerSet) {
+	if p.run == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(p.run)
+	s.stop = cancel
+	go s.mon.Run(ctx)
+}
+
+// SetPeers replaces the pool's peers: requests in flight finish on the
+// peers they went to, new ones see the new list, and peers in both keep
+// their health and in-flight state.
+func (p *Pool) SetPeers(list []config.Peer) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.set.Load()
+	s, err := p.newSet(list, old)
+	if err != nil {
+		return err
+	}
+	p.startChecks(s)
+	p.set.Store(s)
+	if old.stop != nil {
+		old.stop()
+	}
+	for _, pr := range old.peers {
+		if !slices.ContainsFunc(s.peers, func(n *peer) bool { return n.name == pr.name }) {
+			p.m.OriginPeerUp.DeleteLabelValues(p.name, pr.name)
+		}
+		closeIdle(pr.rt)
+	}
+	p.log.Info("origin peers replaced", "peers", len(s.peers))
+	return nil
 }
 
 // Name is the pool's configured name.
 func (p *Pool) Name() string { return p.name }
 
-// ReadTimeout is the longest a fetch waits for body bytes from a peer; 0
+// ReadTimeout is the pool's longest wait for body bytes from a peer; 0
 // means no limit. A WebSocket tunnel idle that long, both ways, is closed.
-func (p *Pool) ReadTimeout() time.Duration { return p.readTimeout }
+func (p *Pool) ReadTimeout() time.Duration { return p.cfg.ReadTimeout.D() }
 
-// pick returns the next peer round-robin.
-func (p *Pool) pick() string {
-	n := p.next.Add(1) - 1
-	return p.peers[n%uint64(len(p.peers))]
+// Close closes idle upstream connections; used at shutdown.
+func (p *Pool) Close() {
+	for _, pr := range p.set.Load().peers {
+		closeIdle(pr.rt)
+	}
 }
 
-// RoundTrip sends req, whose header the caller has already prepared with
-// PrepareRequest, to one peer of the pool. req.URL's path and query are
-// kept; its scheme and host become the peer's. Errors wrap ErrConnect or
-// ErrTimeout where that is the cause. A body Read that waits longer than
-// the pool's read timeout for bytes fails with an error wrapping
-// ErrTimeout, so a stalled origin cannot hold a fetch forever; the body of
-// a 101 (Switching Protocols) is the upgraded connection, an
-// io.ReadWriteCloser, left to the caller.
-func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
-	peer := p.pick()
-	req.URL.Scheme = p.scheme
-	req.URL.Host = peer
-	var cancel context.CancelCauseFunc
-	if p.readTimeout > 0 {
-		var ctx context.Context
-		ctx, cancel = context.WithCancelCause(req.Context())
-		req = req.WithContext(ctx)
+// RoundTrip sends req, whose header the caller has already prepared, to a
+// peer of the pool chosen for key (the cache key's hash, for ketama).
+// req.URL's path and query are kept; its scheme and host become the
+// peer's. A request that could not reach its peer (no connection, or one
+// reset before any response) is sent again to another peer, up to the
+// pool's retries and within its retry budget, if it is idempotent and
+// has no body. Errors wrap ErrConnect, ErrTimeout or ErrUnavailable where
+// that is the cause. A body Read that waits longer than the peer's read
+// timeout for bytes fails with an error wrapping ErrTimeout, so a stalled
+// origin cannot hold a fetch forever; the body of a 101 (Switching
+// Protocols) is the upgraded connection, an io.ReadWriteCloser, left to
+// the caller.
+func (p *Pool) RoundTrip(req *http.Request, key uint64) (*http.Response, error) {
+	s := p.set.Load()
+	var tried []int
+	var last error
+	skip := func(i int) bool { return !s.mon.Healthy(i) || slices.Contains(tried, i) }
+	for attempt := 0; ; attempt++ { // bounded: ends by p.retries, or when no peer is left
+		i, ok := s.bal.Select(key, skip)
+		switch {
+		case !ok && last != nil:
+			return nil, last
+		case !ok:
+			return nil, fmt.Errorf("origin %s: %w: no healthy peer", p.name, ErrUnavailable)
+		case attempt > 0 && !p.budget.withdraw():
+			p.m.OriginRetriesDenied.WithLabelValues(p.name).Inc()
+			return nil, last
+		case attempt > 0:
+			p.m.OriginRetries.WithLabelValues(p.name).Inc()
+		}
+		resp, err := p.send(req, s, i)
+		if err == nil || attempt >= p.retries || !retryable(req, err) {
+			return resp, err
+		}
+		last = err
+		tried = append(tried, i)
 	}
-	resp, err := p.transport.RoundTrip(req)
+}
+
+// send sends req to peer i of s within the limits, reporting the outcome
+// to the health monitor.
+func (p *Pool) send(req *http.Request, s *peerSet, i int) (*http.Response, error) {
+	pr := s.peers[i]
+	permits, err := limits.Chain{Pool: p.limit, Peer: pr.limit}.Acquire(req.Context())
 	if err != nil {
+		var le *limits.LimitError
+		if errors.As(err, &le) {
+			peer := pr.name
+			if le.Limiter == "pool "+p.name {
+				peer = ""
+			}
+			p.m.OriginLimited.WithLabelValues(p.name, peer, le.Reason.String()).Inc()
+			return nil, fmt.Errorf("origin %s: %w: %w", p.name, ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("origin %s: %w", p.name, err)
+	}
+	p.budget.deposit()
+	out := req.Clone(req.Context())
+	out.URL.Scheme, out.URL.Host = pr.scheme, pr.host
+	out = out.WithContext(httptrace.WithClientTrace(out.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if info.Reused {
+				pr.reusedConns.Inc()
+			} else {
+				pr.newConns.Inc()
+			}
+		},
+	}))
+	var cancel context.CancelCauseFunc
+	if pr.readTimeout > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithCancelCause(out.Context())
+		out = out.WithContext(ctx)
+	}
+	pr.requests.Inc()
+	s.bal.Begin(i)
+	start := time.Now()
+	resp, err := pr.rt.RoundTrip(out)
+	if err != nil {
+		s.bal.Done(i)
+		permits.Release()
 		if cancel != nil {
 			cancel(nil)
 		}
-		return nil, fmt.Errorf("origin %s: peer %s: %w", p.name, peer, classify(err))
+		err = classify(err)
+		p.m.OriginErrors.WithLabelValues(p.name, pr.name, errorKind(err)).Inc()
+		// A client that went away says nothing about the peer.
+		if req.Context().Err() == nil {
+			s.mon.Report(i, false)
+		}
+		return nil, fmt.Errorf("origin %s: peer %s: %w", p.name, pr.name, err)
+	}
+	pr.duration.Observe(time.Since(start).Seconds())
+	s.mon.Report(i, true)
+	done := func() {
+		s.bal.Done(i)
+		permits.Release()
 	}
 	// A 101's body is the upgraded connection, written too: its idle
 	// limit is the tunnel's.
 	if cancel != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-		resp.Body = newTimedBody(resp.Body, p.readTimeout, cancel)
+		resp.Body = newTimedBody(resp.Body, pr.readTimeout, cancel)
 	}
+	resp.Body = &peerBody{ReadCloser: resp.Body, done: done, errs: func() {
+		p.m.OriginErrors.WithLabelValues(p.name, pr.name, "body").Inc()
+	}}
 	return resp, nil
+}
+
+// peerBody ends a peer's use (in-flight count, limit permits) when the
+// body is closed, and counts a body that fails.
+type peerBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+	errs func()
+}
+
+func (b *peerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.errs()
+	}
+	return n, err
+}
+
+// Write writes to an upgraded connection (a 101's body).
+func (b *peerBody) Write(p []byte) (int, error) {
+	w, ok := b.ReadCloser.(io.Writer)
+	if !ok {
+		return 0, errors.New("origin: response body is not writable")
+	}
+	return w.Write(p)
+}
+
+func (b *peerBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+// retryable reports whether req, which failed with err, may go to another
+// peer: it never reached one (no connection, or the connection was reset
+// or closed before any response), and sending it twice is harmless.
+func retryable(req *http.Request, err error) bool {
+	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	default:
+		return false
+	}
+	return errors.Is(err, ErrConnect) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// errorKind labels err for cdnnode_origin_errors_total.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, ErrConnect):
+		return "connect"
+	case errors.Is(err, ErrTimeout):
+		return "timeout"
+	}
+	return "other"
+}
+
+// retryBudget bounds retries to a share of requests, so a failing origin
+// does not get a storm of them: every request adds ratio of a retry, every
+// retry takes one; it starts, and is capped, at retryReserve retries.
+type retryBudget struct {
+	milli atomic.Int64 // thousandths of a retry
+	ratio int64        // thousandths of a retry each request adds
+}
+
+// retryReserve is how many retries a pool may make before its requests
+// have paid for any: enough for a cold node to route around a dead peer.
+const retryReserve = 10
+
+// init gives the budget its ratio and its reserve.
+func (b *retryBudget) init(ratio float64) {
+	b.ratio = int64(ratio * 1000)
+	b.milli.Store(retryReserve * 1000)
+}
+
+// deposit adds one request's share.
+func (b *retryBudget) deposit() {
+	if b.milli.Load() < retryReserve*1000 {
+		b.milli.Add(b.ratio)
+	}
+}
+
+// withdraw takes one retry, if the budget holds one.
+func (b *retryBudget) withdraw() bool {
+	for range 8 { // bounded: gives up under heavy contention rather than spin
+		cur := b.milli.Load()
+		if cur < 1000 {
+			return false
+		}
+		if b.milli.CompareAndSwap(cur, cur-1000) {
+			return true
+		}
+	}
+	return false
 }
 
 // errReadTimeout is the cause a timed body cancels its request with.
@@ -151,9 +531,6 @@ func (b *timedBody) Close() error {
 	b.cancel(nil)
 	return err
 }
-
-// CloseIdle closes idle upstream connections; used at shutdown.
-func (p *Pool) CloseIdle() { p.transport.CloseIdleConnections() }
 
 // classify wraps err with the sentinel that says what kind of failure it is.
 func classify(err error) error {

@@ -4,31 +4,51 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/metrics"
 )
 
-// poolConfig is a pool over peers with short, test-friendly timeouts.
-func poolConfig(peers ...string) config.Pool {
-	return config.Pool{
-		Peers:           peers,
-		ConnectTimeout:  config.Duration(time.Second),
-		ResponseTimeout: config.Duration(5 * time.Second),
-		IdleTimeout:     config.Duration(time.Second),
-		MaxIdlePerPeer:  4,
+// poolConfig is the pool [pools.p] over peers with short, test-friendly
+// timeouts, and extra keys of its table, as config.Parse builds it.
+func poolConfig(t *testing.T, peers []string, extra ...string) *config.Pool {
+	t.Helper()
+	quoted := make([]string, len(peers))
+	for i, p := range peers {
+		quoted[i] = strconv.Quote(p)
 	}
+	keys := []string{`connect_timeout = "1s"`, `response_timeout = "5s"`, `idle_timeout = "1s"`, "max_idle_per_peer = 4"}
+	for _, e := range extra { // an extra key replaces a default one
+		name, _, _ := strings.Cut(e, " =")
+		keys = slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, name+" =") })
+	}
+	text := "[pools.p]\npeers = [" + strings.Join(quoted, ", ") + "]\n" + strings.Join(slices.Concat(keys, extra), "\n") +
+		"\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"p\"\n"
+	cfg, err := config.Parse("pool.toml", []byte(text))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, text)
+	}
+	c := cfg.Pools["p"]
+	return &c
 }
 
-func newPool(t *testing.T, name string, c config.Pool) *Pool {
+// newPool builds the pool name from c, counting into metrics of its own.
+func newPool(t *testing.T, name string, c *config.Pool) *Pool {
 	t.Helper()
-	p := NewPool(name, c)
-	t.Cleanup(p.CloseIdle)
+	p, err := NewPool(name, c, metrics.New(1, func() []metrics.CacheStats { return nil }), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
 	return p
 }
 
@@ -42,7 +62,7 @@ func get(t *testing.T, p *Pool, target string) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err != nil {
 		t.Fatalf("RoundTrip(%s): %v", target, err)
 	}
@@ -55,7 +75,7 @@ func get(t *testing.T, p *Pool, target string) (*http.Response, string) {
 }
 
 func TestPoolName(t *testing.T) {
-	p := newPool(t, "static-assets", poolConfig("127.0.0.1:1"))
+	p := newPool(t, "static-assets", poolConfig(t, []string{"127.0.0.1:1"}))
 	if got := p.Name(); got != "static-assets" {
 		t.Errorf("Name() = %q, want %q", got, "static-assets")
 	}
@@ -73,7 +93,7 @@ func TestPoolRoundRobin(t *testing.T) {
 		t.Cleanup(s.Close)
 		addrs = append(addrs, peerAddr(s))
 	}
-	p := newPool(t, "rr", poolConfig(addrs...))
+	p := newPool(t, "rr", poolConfig(t, addrs))
 
 	for range peers * rounds {
 		if resp, body := get(t, p, "http://example.com/x"); resp.StatusCode != 200 || body != "ok" {
@@ -112,14 +132,14 @@ func TestPoolRoundTripRewritesURL(t *testing.T) {
 		io.WriteString(w, "body")
 	}))
 	t.Cleanup(s.Close)
-	p := newPool(t, "site", poolConfig(peerAddr(s)))
+	p := newPool(t, "site", poolConfig(t, []string{peerAddr(s)}))
 
 	req, err := http.NewRequest(http.MethodGet, "https://www.example.com/a/b%2Fc?q=1&r=two", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Test", "kept")
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err != nil {
 		t.Fatalf("RoundTrip: %v", err)
 	}
@@ -129,8 +149,8 @@ func TestPoolRoundTripRewritesURL(t *testing.T) {
 	if string(b) != "body" || resp.Header.Get("X-Origin") != "yes" {
 		t.Errorf("response = %q, X-Origin %q; want the origin's", b, resp.Header.Get("X-Origin"))
 	}
-	if req.URL.Scheme != "http" || req.URL.Host != peerAddr(s) {
-		t.Errorf("req.URL after RoundTrip = %s://%s, want http://%s", req.URL.Scheme, req.URL.Host, peerAddr(s))
+	if req.URL.Scheme != "https" || req.URL.Host != "www.example.com" {
+		t.Errorf("req.URL after RoundTrip = %s://%s: the caller's request was changed", req.URL.Scheme, req.URL.Host)
 	}
 	got := <-seen
 	if want := "www.example.com"; got.host != want {
@@ -152,9 +172,9 @@ func TestPoolConnectFailure(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 
-	p := newPool(t, "dead", poolConfig(addr))
+	p := newPool(t, "dead", poolConfig(t, []string{addr}))
 	req, _ := http.NewRequest(http.MethodGet, "http://example.com/", nil)
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatalf("RoundTrip to closed port %s succeeded", addr)
@@ -188,13 +208,13 @@ func TestPoolResponseTimeout(t *testing.T) {
 	stopped := make(chan struct{}, 1)
 	s := httptest.NewServer(slowHandler(10*time.Second, stopped))
 	t.Cleanup(s.Close)
-	c := poolConfig(peerAddr(s))
+	c := poolConfig(t, []string{peerAddr(s)})
 	c.ResponseTimeout = config.Duration(100 * time.Millisecond)
 	p := newPool(t, "slow", c)
 
 	req, _ := http.NewRequest(http.MethodGet, "http://example.com/slow", nil)
 	start := time.Now()
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("RoundTrip to a slow peer succeeded")
@@ -215,14 +235,14 @@ func TestPoolRequestDeadline(t *testing.T) {
 	stopped := make(chan struct{}, 1)
 	s := httptest.NewServer(slowHandler(10*time.Second, stopped))
 	t.Cleanup(s.Close)
-	c := poolConfig(peerAddr(s))
+	c := poolConfig(t, []string{peerAddr(s)})
 	c.ResponseTimeout = 0 // none: only the request's own deadline applies
 	p := newPool(t, "slow", c)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.com/slow", nil)
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("RoundTrip past the request deadline succeeded")
@@ -241,7 +261,7 @@ func TestPoolClientCancelIsNotTimeout(t *testing.T) {
 		slowHandler(10*time.Second, stopped)(w, r)
 	}))
 	t.Cleanup(s.Close)
-	p := newPool(t, "slow", poolConfig(peerAddr(s)))
+	p := newPool(t, "slow", poolConfig(t, []string{peerAddr(s)}))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.com/slow", nil)
@@ -249,7 +269,7 @@ func TestPoolClientCancelIsNotTimeout(t *testing.T) {
 		<-arrived
 		cancel()
 	}()
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("RoundTrip of a cancelled request succeeded")
@@ -263,33 +283,6 @@ func TestPoolClientCancelIsNotTimeout(t *testing.T) {
 	<-stopped
 }
 
-func TestNewPoolScheme(t *testing.T) {
-	tests := []struct {
-		name, scheme, want string
-	}{
-		{"default http", "", "http"},
-		{"http", "http", "http"},
-		{"https", "https", "https"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := poolConfig("127.0.0.1:1")
-			c.Scheme = tt.scheme
-			p := newPool(t, "p", c)
-			if p.scheme != tt.want {
-				t.Errorf("NewPool(Scheme: %q).scheme = %q, want %q", tt.scheme, p.scheme, tt.want)
-			}
-			if got := p.transport.TLSClientConfig != nil; got != (tt.want == "https") {
-				t.Errorf("NewPool(Scheme: %q) TLS config set = %v", tt.scheme, got)
-			}
-		})
-	}
-}
-
-// TestPoolReadTimeout proves that a body stalled longer than the read
-// timeout fails with ErrTimeout, while a body read slowly by its consumer,
-// with the origin never stalling, is not cut off: only time inside Read
-// counts.
 func TestPoolReadTimeout(t *testing.T) {
 	stall := make(chan struct{})
 	t.Cleanup(func() { close(stall) })
@@ -306,12 +299,12 @@ func TestPoolReadTimeout(t *testing.T) {
 		_, _ = io.WriteString(w, "second part")
 	}))
 	t.Cleanup(s.Close)
-	c := poolConfig(peerAddr(s))
+	c := poolConfig(t, []string{peerAddr(s)})
 	c.ReadTimeout = config.Duration(100 * time.Millisecond)
 	p := newPool(t, "stall", c)
 
 	req, _ := http.NewRequest(http.MethodGet, "http://example.com/stall", nil)
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(req, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +315,7 @@ func TestPoolReadTimeout(t *testing.T) {
 	}
 
 	req, _ = http.NewRequest(http.MethodGet, "http://example.com/slow-reader", nil)
-	resp, err = p.RoundTrip(req)
+	resp, err = p.RoundTrip(req, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,9 +49,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 	if f != nil {
 		out = out.WithContext(context.WithoutCancel(r.Context()))
 	}
-	p.metrics.OriginRequests.WithLabelValues(x.site.pool.Name()).Inc()
 	start := p.now()
-	resp, err := x.site.pool.RoundTrip(out)
+	resp, err := x.site.pool.RoundTrip(out, x.key.Hash)
 	if err != nil {
 		fl.fail()
 		p.upstreamError(w, r, x, err)
@@ -351,7 +350,6 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 			return wr == nil || wr.Err() == nil
 		}
 		if err != nil {
-			p.metrics.OriginErrors.WithLabelValues(x.site.pool.Name(), "body").Inc()
 			p.log.Warn("origin body failed", "site", x.site.name, "key", x.key.Full, "err", err)
 			x.out.detail = "origin-body"
 			if wr != nil {

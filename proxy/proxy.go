@@ -268,15 +268,20 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchang
 		kind, code = "timeout", http.StatusGatewayTimeout
 	case errors.Is(err, origin.ErrConnect):
 		kind = "connect"
+	case errors.Is(err, origin.ErrUnavailable):
+		kind, code = "unavailable", http.StatusServiceUnavailable
 	}
-	p.metrics.OriginErrors.WithLabelValues(x.site.pool.Name(), kind).Inc()
 	p.log.Warn("origin request failed", "site", x.site.name, "key", x.key.Full, "err", err)
 	x.out.detail = "origin-" + kind
 	if now := p.now(); p.mayServeStale(r, x, now) {
 		p.serveStale(w, r, x, now)
 		return
 	}
-	p.refuse(w, x, code, http.StatusText(code)+": origin "+kind+" error")
+	msg := http.StatusText(code) + ": origin " + kind + " error"
+	if code == http.StatusServiceUnavailable {
+		msg = "Service Unavailable: no origin server can take this request (all are down or at their limits)"
+	}
+	p.refuse(w, x, code, msg)
 }
 
 // scheme is the request's scheme as the client used it.

@@ -22,8 +22,7 @@ import (
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, x *exchange) {
 	out := p.upstreamRequest(r, x, false, false)
 	origin.SetWebSocketUpgrade(out.Header)
-	p.metrics.OriginRequests.WithLabelValues(x.site.pool.Name()).Inc()
-	resp, err := x.site.pool.RoundTrip(out)
+	resp, err := x.site.pool.RoundTrip(out, x.key.Hash)
 	if err != nil {
 		p.upstreamError(w, r, x, err)
 		return

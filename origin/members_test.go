@@ -1,0 +1,249 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// namedPeers starts n origins that answer with their own name and counts
+// the requests each gets.
+func namedPeers(t *testing.T, n int) (addrs []string, hits []*atomic.Int64) {
+	t.Helper()
+	for i := range n {
+		var c atomic.Int64
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.Add(1)
+			fmt.Fprintf(w, "peer-%d", i)
+		}))
+		t.Cleanup(s.Close)
+		addrs = append(addrs, peerAddr(s))
+		hits = append(hits, &c)
+	}
+	return addrs, hits
+}
+
+// deadAddr is a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// bodyOf sends a GET for key through p and returns the body, or the error.
+func bodyOf(p *Pool, key uint64) (string, error) {
+	req, _ := http.NewRequest(http.MethodGet, "http://example.com/x", nil)
+	resp, err := p.RoundTrip(req, key)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestPoolKetamaFollowsKeys proves that a ketama pool sends a key to the
+// same peer every time, and spreads keys over its peers.
+func TestPoolKetamaFollowsKeys(t *testing.T) {
+	addrs, _ := namedPeers(t, 3)
+	p := newPool(t, "k", poolConfig(t, addrs, `selection = "ketama"`))
+	owner := map[uint64]string{}
+	peers := map[string]bool{}
+	for round := range 2 {
+		for k := range 60 {
+			key := xxhash.Sum64String(fmt.Sprint("key-", k))
+			body, err := bodyOf(p, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round == 1 && owner[key] != body {
+				t.Fatalf("key %d went to %s, then %s", k, owner[key], body)
+			}
+			owner[key], peers[body] = body, true
+		}
+	}
+	if len(peers) != 3 {
+		t.Errorf("60 keys reached %d of 3 peers", len(peers))
+	}
+}
+
+// TestPoolRetryOnRefused proves that a GET whose peer refuses the
+// connection is sent to another peer, and counted as a retry.
+func TestPoolRetryOnRefused(t *testing.T) {
+	addrs, _ := namedPeers(t, 1)
+	p := newPool(t, "r", poolConfig(t, []string{deadAddr(t), addrs[0]}, `selection = "failover"`))
+	body, err := bodyOf(p, 0)
+	if err != nil || body != "peer-0" {
+		t.Fatalf("GET with the first peer dead = %q, %v; want peer-0 by a retry", body, err)
+	}
+	if n := value(t, p.m.OriginRetries.WithLabelValues("r")); n != 1 {
+		t.Errorf("retries counted = %v, want 1", n)
+	}
+	// A POST is never sent twice.
+	req, _ := http.NewRequest(http.MethodPost, "http://example.com/x", strings.NewReader("form"))
+	if _, err := p.RoundTrip(req, 0); !errors.Is(err, ErrConnect) {
+		t.Errorf("POST to a dead peer = %v, want ErrConnect without a retry", err)
+	}
+}
+
+// TestPoolFailover proves that backups take requests only while every
+// primary is down (passively ejected here), and give them back.
+func TestPoolFailover(t *testing.T) {
+	addrs, hits := namedPeers(t, 2)
+	dead := deadAddr(t)
+	p := newPool(t, "f", poolConfig(t, []string{dead},
+		`retries = 0`,
+		fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]),
+		"[pools.p.passive]\nmax_fails = 1\ncooldown = \"1h\""))
+	if _, err := bodyOf(p, 0); !errors.Is(err, ErrConnect) {
+		t.Fatalf("first GET to the dead primary = %v, want ErrConnect", err)
+	}
+	body, err := bodyOf(p, 0)
+	if err != nil || body != "peer-1" {
+		t.Fatalf("with the primary ejected: %q, %v; want the backup", body, err)
+	}
+	if up := value(t, p.m.OriginPeerUp.WithLabelValues("f", "http://"+dead)); up != 0 {
+		t.Errorf("cdnnode_origin_peer_up of the ejected primary = %v, want 0", up)
+	}
+	// A live primary replaces the dead one: the backup goes idle.
+	next := poolConfig(t, []string{addrs[0]}, fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]))
+	if err := p.SetPeers(next.PeerList); err != nil {
+		t.Fatal(err)
+	}
+	before := hits[1].Load()
+	for range 5 {
+		if body, err := bodyOf(p, 0); err != nil || body != "peer-0" {
+			t.Fatalf("with a healthy primary: %q, %v", body, err)
+		}
+	}
+	if hits[1].Load() != before {
+		t.Error("the backup got requests while a primary was up")
+	}
+}
+
+// TestPoolPeerInFlightCap proves that a peer's in-flight cap holds: the
+// requests beyond it wait, then are refused with ErrUnavailable.
+func TestPoolPeerInFlightCap(t *testing.T) {
+	release := make(chan struct{})
+	var inside, most atomic.Int64
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inside.Add(1)
+		defer inside.Add(-1)
+		for cur := most.Load(); n > cur && !most.CompareAndSwap(cur, n); cur = most.Load() {
+		}
+		<-release
+	}))
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(release) })
+	p := newPool(t, "c", poolConfig(t, []string{peerAddr(s)}, "peer_max_in_flight = 2", `max_wait = "50ms"`, "max_queue = 8"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.com/x", nil)
+			resp, err := p.RoundTrip(req, 0)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	limited := 0
+	for err := range errs {
+		if errors.Is(err, ErrUnavailable) {
+			limited++
+		}
+	}
+	if limited != 4 || most.Load() > 2 {
+		t.Errorf("%d of 6 requests refused by the cap, %d in flight at most; want 4 and 2", limited, most.Load())
+	}
+	if n := value(t, p.m.OriginLimited.WithLabelValues("c", "http://"+peerAddr(s), "in_flight")); n != 4 {
+		t.Errorf("cdnnode_origin_limited_total = %v, want 4", n)
+	}
+}
+
+// TestPoolHealthCheckBody proves that an active HTTP check whose expected
+// body is missing takes a peer out of rotation, and brings it back.
+func TestPoolHealthCheckBody(t *testing.T) {
+	var good atomic.Bool
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			if good.Load() {
+				io.WriteString(w, "status: ok")
+			} else {
+				io.WriteString(w, "status: degraded")
+			}
+			return
+		}
+		io.WriteString(w, "bad")
+	}))
+	t.Cleanup(bad.Close)
+	okPeer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: ok") }))
+	t.Cleanup(okPeer.Close)
+	p := newPool(t, "h", poolConfig(t, []string{peerAddr(bad), peerAddr(okPeer)},
+		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\nexpect_body = \"ok\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	waitUntil(t, "the peer with the wrong body to go down", func() bool {
+		return value(t, p.m.OriginPeerUp.WithLabelValues("h", "http://"+peerAddr(bad))) == 0
+	})
+	for range 10 {
+		if body, err := bodyOf(p, 0); err != nil || body != "status: ok" {
+			t.Fatalf("with the bad peer down: %q, %v", body, err)
+		}
+	}
+	good.Store(true)
+	waitUntil(t, "the peer to come back", func() bool {
+		return value(t, p.m.OriginPeerUp.WithLabelValues("h", "http://"+peerAddr(bad))) == 1
+	})
+}
+
+// waitUntil polls cond every 10ms for at most 5s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// value reads a counter's or gauge's current value.
+func value(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}
