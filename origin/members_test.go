@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,4 +248,69 @@ func value(t *testing.T, c prometheus.Metric) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+// TestPoolPeersFileUnderLoad proves that a change of the peers file is
+// taken while requests run, without failing any of them, and that the
+// peers it drops get no new requests.
+func TestPoolPeersFileUnderLoad(t *testing.T) {
+	addrs, hits := namedPeers(t, 3)
+	file := filepath.Join(t.TempDir(), "peers.txt")
+	writeFile := func(text string) {
+		t.Helper()
+		tmp := file + ".new"
+		if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile("# the second origin\n" + addrs[1] + "\n")
+	p := newPool(t, "file", poolConfig(t, []string{addrs[0]}, fmt.Sprintf("peers_file = %q", file)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	stop := make(chan struct{})
+	var failed, sent atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 100_000 { // bounded; stop ends it first
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent.Add(1)
+				if _, err := bodyOf(p, 0); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	waitUntil(t, "the file's first peer to get requests", func() bool { return hits[1].Load() > 10 })
+	writeFile(addrs[2] + "\n")
+	waitUntil(t, "the file's new peer to get requests", func() bool { return hits[2].Load() > 10 })
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed while the peers changed", failed.Load(), sent.Load())
+	}
+	dropped := hits[1].Load()
+	for range 30 {
+		if _, err := bodyOf(p, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits[1].Load() != dropped {
+		t.Error("a peer removed from the file still gets requests")
+	}
+	writeFile("not a peer at all\n")
+	time.Sleep(3 * peersFilePoll) // a bad file must change nothing: nothing to wait for
+	if body, err := bodyOf(p, 0); err != nil || (body != "peer-0" && body != "peer-2") {
+		t.Errorf("after a bad peers file: %q, %v; want the peers as they were", body, err)
+	}
 }

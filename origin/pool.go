@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -55,9 +56,10 @@ type Pool struct {
 	budget  retryBudget
 	retries int
 
-	set atomic.Pointer[peerSet] // the current members
-	mu  sync.Mutex              // serialises membership changes and Run
-	run context.Context         // Run's; nil until Run starts
+	set    atomic.Pointer[peerSet] // the current members
+	mu     sync.Mutex              // serialises membership changes and Run
+	run    context.Context         // Run's; nil until Run starts
+	checks sync.WaitGroup          // the health monitors running
 }
 
 // peerSet is one generation of the pool's members: their selection and
@@ -88,6 +90,9 @@ type peer struct {
 func NewPool(name string, c *config.Pool, m *metrics.Metrics, log *slog.Logger) (*Pool, error) {
 	p := &Pool{name: name, cfg: c, log: log.With("pool", name), m: m, retries: c.Retries}
 	p.budget.init(c.RetryBudget)
+	if c.HeaderPolicy.Mode != "strip" || !c.HeaderPolicy.StripConnectionNominated || c.HeaderPolicy.H1Upgrade != "websocket" {
+		return nil, fmt.Errorf("origin: pool %s: only the default header policy (strip, websocket upgrades) is supported so far", name)
+	}
 	var err error
 	if p.algo, err = balance.ParseAlgorithm(c.Selection); err != nil {
 		return nil, fmt.Errorf("origin: pool %s: %w", name, err)
@@ -227,13 +232,77 @@ func boolGauge(b bool) float64 {
 	return 0
 }
 
-// Run runs the pool's health checks until ctx ends.
+// peersFilePoll is how often Run looks at the pool's peers file.
+const peersFilePoll = time.Second
+
+// Run runs the pool's background work until ctx ends: its health checks;
+// every resolve_interval, closing idle connections so that the next ones
+// resolve the peers' names again (connections in use are left to finish);
+// and, with a peers file, taking its new peers whenever it changes (a file
+// that does not parse is logged and the peers stay as they were).
 func (p *Pool) Run(ctx context.Context) {
 	p.mu.Lock()
 	p.run = ctx
 	p.startChecks(p.set.Load())
 	p.mu.Unlock()
-	<-ctx.Done()
+	resolve := make(<-chan time.Time) // never, without an interval
+	if d := p.cfg.ResolveInterval.D(); d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		resolve = t.C
+	}
+	poll := make(<-chan time.Time)
+	var seen fileStamp
+	if p.cfg.PeersFile != "" {
+		seen = stampOf(p.cfg.PeersFile)
+		t := time.NewTicker(peersFilePoll)
+		defer t.Stop()
+		poll = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.run = nil // no more checks start
+			p.mu.Unlock()
+			p.checks.Wait() // their contexts derive from ctx
+			return
+		case <-resolve:
+			p.Close()
+		case <-poll:
+			if now := stampOf(p.cfg.PeersFile); now != seen {
+				seen = now
+				p.reloadPeersFile()
+			}
+		}
+	}
+}
+
+// fileStamp tells a file's versions apart.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// stampOf is path's stamp; zero if it cannot be read.
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}
+}
+
+// reloadPeersFile replaces the peers the pool took from its peers file
+// with the file's current ones.
+func (p *Pool) reloadPeersFile() {
+	peers, err := config.ParsePeersFile(p.cfg.PeersFile)
+	if err == nil {
+		err = p.SetPeers(slices.Concat(p.cfg.PeerList, peers))
+	}
+	if err != nil {
+		p.log.Error("origin peers file not applied: the peers stay as they were", "file", p.cfg.PeersFile, "err", err)
+	}
 }
 
 // startChecks runs s's monitor under Run's context; p.mu must be held.
@@ -243,7 +312,7 @@ func (p *Pool) startChecks(s *peerSet) {
 	}
 	ctx, cancel := context.WithCancel(p.run)
 	s.stop = cancel
-	go s.mon.Run(ctx)
+	p.checks.Go(func() { s.mon.Run(ctx) })
 }
 
 // SetPeers replaces the pool's peers: requests in flight finish on the
