@@ -439,7 +439,7 @@ type Passive struct {
 	// Window requests failed, 0-1; default 0 = off.
 	ErrorRate float64
 	// Window is how many of a peer's latest requests ErrorRate looks at,
-	// 1-10000; default 20.
+	// 1-4096; default 20.
 	Window int
 	// MinRequests is how many requests a peer must have in its window
 	// before ErrorRate applies, 1 to Window; default 10.

@@ -46,7 +46,7 @@ const (
 	defaultFall              = 3
 	defaultMaxFails          = 5
 	defaultWindow            = 20
-	maxWindow                = 10_000
+	maxWindow                = 4096 // origin/health.MaxWindow
 	defaultMinRequests       = 10
 	defaultCooldown          = Duration(10 * time.Second)
 	maxCAFile                = Size(16 << 20)
