@@ -1,21 +1,17 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 // siteOnP is a site whose misses go to pool p.
@@ -485,58 +481,13 @@ func TestParsePoolRelativeFiles(t *testing.T) {
 
 // writeTLSFiles writes, into dir, a CA certificate (ca.pem), a client
 // certificate it signed (client.pem) with its key (client-key.pem), and an
-// unrelated key (other-key.pem).
+// unrelated key (other-key.pem, of another client certificate).
 func writeTLSFiles(t *testing.T, dir string) {
 	t.Helper()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	writePEM := func(name, typ string, der []byte) {
-		writeFile(t, filepath.Join(dir, name), string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
-	}
-	writeKey := func(name string, k *ecdsa.PrivateKey) {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writePEM(name, "PRIVATE KEY", der)
-	}
-	now := time.Now()
-	caKey := newKey()
-	ca := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "cdnnode test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM("ca.pem", "CERTIFICATE", caDER)
-	cliKey := newKey()
-	cli := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "cdnnode"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	cliDER, err := x509.CreateCertificate(rand.Reader, cli, ca, &cliKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM("client.pem", "CERTIFICATE", cliDER)
-	writeKey("client-key.pem", cliKey)
-	writeKey("other-key.pem", newKey())
+	ca := testkit.NewCA(t)
+	ca.WriteFile(t, dir, "ca")
+	testkit.WriteKeyPair(t, dir, "client", ca.Client(t, "cdnnode"))
+	testkit.WriteKeyPair(t, dir, "other", ca.Client(t, "other"))
 }
 
 // TestParsePoolTLSFiles checks ca_file, client_cert and client_key: found

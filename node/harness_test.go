@@ -2,18 +2,11 @@ package node_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +20,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/demoorigin"
+	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/node"
 )
 
@@ -57,7 +51,8 @@ func newHarness(t testing.TB, proto string, handler http.Handler, extra ...strin
 	originSrv := httptest.NewServer(handler)
 	t.Cleanup(originSrv.Close)
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
+	ca := testkit.NewCA(t)
+	certFile, keyFile := testkit.WriteKeyPair(t, dir, "server", ca.Server(t, "localhost", "127.0.0.1"))
 	text := fmt.Sprintf(`
 [server]
 listen = ["127.0.0.1:0"]
@@ -110,7 +105,7 @@ pool = "demo"
 	case "h2":
 		h.base, h.proto = "https://"+secure, "HTTP/2.0"
 		h.client = &http.Client{Transport: &http.Transport{
-			TLSClientConfig:    &tls.Config{RootCAs: pool, ServerName: "localhost"},
+			TLSClientConfig:    &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"},
 			ForceAttemptHTTP2:  true,
 			DisableCompression: true,
 		}}
@@ -217,48 +212,6 @@ func (h *harness) adminGet(path string) string {
 		h.t.Fatalf("admin %s: status %d", path, resp.StatusCode)
 	}
 	return string(b)
-}
-
-// selfSigned writes a certificate for localhost/127.0.0.1 and its key into
-// dir and returns their paths and a pool trusting it.
-func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // statsJSON decodes the origin's /__origin/stats document.

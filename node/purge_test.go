@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/purge"
 )
 
@@ -88,8 +89,8 @@ func TestPurgeSoftServesStaleAndRefetchesOnce(t *testing.T) {
 	if cs := resp.Header.Get("Cache-Status"); !hasAll(cs, "cdnnode; hit", "detail=stale-while-revalidate") || body != string(h.originBody(path)) {
 		t.Fatalf("after a soft purge: %q, want the stale object", cs)
 	}
-	waitFor(t, "the background refetch", func() bool { return h.originCount("/obj/soft") == 2 })
-	waitFor(t, "the refreshed object", func() bool {
+	testkit.WaitFor(t, "the background refetch", func() bool { return h.originCount("/obj/soft") == 2 })
+	testkit.WaitFor(t, "the refreshed object", func() bool {
 		cs := cacheOf(t, h, path, nil)
 		return strings.HasPrefix(cs, "cdnnode; hit") && !strings.Contains(cs, "detail")
 	})
@@ -155,7 +156,7 @@ func TestPurgeDuringFill(t *testing.T) {
 			t.Errorf("the slow fill: %v", err)
 		}
 	}()
-	waitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/inflight") == 1 })
+	testkit.WaitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/inflight") == 1 })
 	purgeOK(t, h, path, nil, http.StatusNotFound) // nothing stored yet
 	<-done
 	if cs := cacheOf(t, h, path, nil); !strings.Contains(cs, "fwd=miss") {
@@ -283,7 +284,7 @@ func TestPurgeSweepExpiresBans(t *testing.T) {
 	}
 	purgeOK(t, h, "/obj/sweep/img/*", host, http.StatusOK)
 	purgeOK(t, h, soft, map[string]string{"Host": "cdn.example", purge.ModeField: "soft"}, http.StatusOK)
-	waitFor(t, "the bans to expire", func() bool { return bansLeft(h) == 0 })
+	testkit.WaitFor(t, "the bans to expire", func() bool { return bansLeft(h) == 0 })
 	if n := sumMetric(h.adminGet("/metrics"), `cdnnode_purged_objects_total{when="sweep"}`); n != float64(len(gone)) {
 		t.Errorf("objects the sweeper removed = %v, want %d", n, len(gone))
 	}
@@ -311,7 +312,7 @@ func TestPurgeSweepExpiresBans(t *testing.T) {
 	}
 	purgeOK(t, h, "/", map[string]string{"Host": "cdn.example", purge.TagField: "red"}, http.StatusOK)
 	h.restart()
-	waitFor(t, "the bans to expire after the restart", func() bool { return bansLeft(h) == 0 })
+	testkit.WaitFor(t, "the bans to expire after the restart", func() bool { return bansLeft(h) == 0 })
 	check("after a restart")
 }
 
@@ -329,9 +330,9 @@ func TestPurgeFillOutlivesBan(t *testing.T) {
 			t.Errorf("the slow fill: %v", err)
 		}
 	}()
-	waitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/outlive") == 1 })
+	testkit.WaitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/outlive") == 1 })
 	purgeOK(t, h, path, nil, http.StatusNotFound)
-	waitFor(t, "the ban to expire", func() bool { return bansLeft(h) == 0 })
+	testkit.WaitFor(t, "the ban to expire", func() bool { return bansLeft(h) == 0 })
 	select {
 	case <-done:
 		t.Fatal("the fill completed before the ban expired: the test proves nothing")

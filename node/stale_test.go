@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 // The stale tests make objects stale without waiting: the origin sends
@@ -63,18 +65,6 @@ func mustGet(t *testing.T, h *harness, path string, hdr map[string]string) (*htt
 		t.Fatalf("GET %s: %v", path, err)
 	}
 	return resp, string(body)
-}
-
-// waitFor polls cond every 10ms for at most 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // TestRevalidationNotModifiedKeepsBodyRefreshesAge proves RFC 9111
@@ -179,7 +169,7 @@ func TestStaleWhileRevalidateDiskObject(t *testing.T) {
 	if resp, body := mustGet(t, h, "/big-swr", nil); body != big || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=stale-while-revalidate") {
 		t.Fatalf("stale hit: %q, %d bytes", resp.Header.Get("Cache-Status"), len(body))
 	}
-	waitFor(t, "the background revalidation", func() bool { return revalidations.Load() == 1 })
+	testkit.WaitFor(t, "the background revalidation", func() bool { return revalidations.Load() == 1 })
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -233,7 +223,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 				t.Fatalf("origin requests after %d stale hits = %d, want 2 (fill and one revalidation)", n, got)
 			}
 			close(release)
-			waitFor(t, "the refreshed object", func() bool {
+			testkit.WaitFor(t, "the refreshed object", func() bool {
 				_, body := mustGet(t, h, "/swr", nil)
 				return body == "fresh body"
 			})
@@ -268,8 +258,8 @@ func TestStaleWhileRevalidateFailureKeepsStale(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || body != "stale body" || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=stale-while-revalidate") {
 			t.Fatalf("hit %d: %d %q %q, want the stale object", i, resp.StatusCode, body, resp.Header.Get("Cache-Status"))
 		}
-		waitFor(t, "the background revalidation", func() bool { return o.count("/swr-fail") > before })
-		waitFor(t, "the failure to be counted", func() bool {
+		testkit.WaitFor(t, "the background revalidation", func() bool { return o.count("/swr-fail") > before })
+		testkit.WaitFor(t, "the failure to be counted", func() bool {
 			return strings.Contains(h.adminGet("/metrics"), `cdnnode_background_revalidations_total{result="error"} `+strconv.Itoa(i+1))
 		})
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 // namedPeers starts n origins that answer with their own name and counts
@@ -36,18 +37,6 @@ func namedPeers(t *testing.T, n int) (addrs []string, hits []*atomic.Int64) {
 		hits = append(hits, &c)
 	}
 	return addrs, hits
-}
-
-// deadAddr is a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // bodyOf sends a GET for key through p and returns the body, or the error.
@@ -91,7 +80,7 @@ func TestPoolKetamaFollowsKeys(t *testing.T) {
 // connection is sent to another peer, and counted as a retry.
 func TestPoolRetryOnRefused(t *testing.T) {
 	addrs, _ := namedPeers(t, 1)
-	p := newPool(t, "r", poolConfig(t, []string{deadAddr(t), addrs[0]}, `selection = "failover"`))
+	p := newPool(t, "r", poolConfig(t, []string{testkit.FreeAddr(t), addrs[0]}, `selection = "failover"`))
 	body, err := bodyOf(p, 0)
 	if err != nil || body != "peer-0" {
 		t.Fatalf("GET with the first peer dead = %q, %v; want peer-0 by a retry", body, err)
@@ -110,7 +99,7 @@ func TestPoolRetryOnRefused(t *testing.T) {
 // primary is down (passively ejected here), and give them back.
 func TestPoolFailover(t *testing.T) {
 	addrs, hits := namedPeers(t, 2)
-	dead := deadAddr(t)
+	dead := testkit.FreeAddr(t)
 	p := newPool(t, "f", poolConfig(t, []string{dead},
 		`retries = 0`,
 		fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]),
@@ -211,7 +200,7 @@ func TestPoolHealthCheckBody(t *testing.T) {
 	go func() { p.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	waitUntil(t, "the peer with the wrong body to go down", func() bool {
+	testkit.WaitFor(t, "the peer with the wrong body to go down", func() bool {
 		return value(t, p.m.OriginPeerUp.WithLabelValues("h", "http://"+peerAddr(bad))) == 0
 	})
 	for range 10 {
@@ -220,21 +209,9 @@ func TestPoolHealthCheckBody(t *testing.T) {
 		}
 	}
 	good.Store(true)
-	waitUntil(t, "the peer to come back", func() bool {
+	testkit.WaitFor(t, "the peer to come back", func() bool {
 		return value(t, p.m.OriginPeerUp.WithLabelValues("h", "http://"+peerAddr(bad))) == 1
 	})
-}
-
-// waitUntil polls cond every 10ms for at most 5s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // value reads a counter's or gauge's current value.
@@ -291,9 +268,9 @@ func TestPoolPeersFileUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	waitUntil(t, "the file's first peer to get requests", func() bool { return hits[1].Load() > 10 })
+	testkit.WaitFor(t, "the file's first peer to get requests", func() bool { return hits[1].Load() > 10 })
 	writeFile(addrs[2] + "\n")
-	waitUntil(t, "the file's new peer to get requests", func() bool { return hits[2].Load() > 10 })
+	testkit.WaitFor(t, "the file's new peer to get requests", func() bool { return hits[2].Load() > 10 })
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {

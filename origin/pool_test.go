@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/metrics"
 )
 
@@ -165,12 +165,7 @@ func TestPoolRoundTripRewritesURL(t *testing.T) {
 }
 
 func TestPoolConnectFailure(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testkit.FreeAddr(t) // nothing listens there
 
 	p := newPool(t, "dead", poolConfig(t, []string{addr}))
 	req, _ := http.NewRequest(http.MethodGet, "http://example.com/", nil)

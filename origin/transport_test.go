@@ -2,17 +2,11 @@ package origin
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 // transportPKI is a private CA and what it signed, in files of a test's
@@ -42,78 +37,19 @@ type transportPKI struct {
 func newTransportPKI(t *testing.T) *transportPKI {
 	t.Helper()
 	dir := t.TempDir()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	now := time.Now()
-	caKey := key()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "cdnnode test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
+	ca := testkit.NewCA(t)
+	clientCert, clientKey := testkit.WriteKeyPair(t, dir, "client", ca.Client(t, "cdnnode"))
+	emptyFile := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(emptyFile, []byte("no certificate here\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issue := func(serial int64, tmpl *x509.Certificate) (certPEM, keyPEM []byte) {
-		k := key()
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(time.Hour)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kDER, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kDER})
-	}
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	srvCert, srvKey := issue(2, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "origin.test"},
-		DNSNames:    []string{"origin.test"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	cliCert, cliKey := issue(3, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "cdnnode"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	serverCert, err := tls.X509KeyPair(srvCert, srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
 	return &transportPKI{
-		caFile:     write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
-		emptyFile:  write("empty.pem", []byte("no certificate here\n")),
-		serverCert: serverCert,
-		clientCert: write("client.pem", cliCert),
-		clientKey:  write("client-key.pem", cliKey),
-		roots:      roots,
+		caFile:     ca.WriteFile(t, dir, "ca"),
+		emptyFile:  emptyFile,
+		serverCert: ca.Server(t, "origin.test", "127.0.0.1"),
+		clientCert: clientCert,
+		clientKey:  clientKey,
+		roots:      ca.Pool(),
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 // seenPurge is what a peer saw of one forwarded purge.
@@ -57,18 +57,6 @@ func newPeer(t *testing.T, answer func(n int) (status, purged int)) *peer {
 // always answers every request the same.
 func always(status, purged int) func(int) (int, int) {
 	return func(int) (int, int) { return status, purged }
-}
-
-// downPeer returns the URL of a port nothing listens on any more.
-func downPeer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
 }
 
 // newTestFanout is a Fanout to peers with a short backoff.
@@ -185,7 +173,7 @@ func TestFanoutRetries(t *testing.T) {
 // the configured order.
 func TestFanoutPeerDown(t *testing.T) {
 	a, c := newPeer(t, always(200, 2)), newPeer(t, always(200, 4))
-	down := downPeer(t)
+	down := "http://" + testkit.FreeAddr(t)
 	f := newTestFanout(t, 2*time.Second, 2, a.srv.URL, down, c.srv.URL)
 	got := f.Send(context.Background(), Request{Prefix: "http://example.com/img/"}, "")
 	if len(got) != 3 {
@@ -238,7 +226,7 @@ func TestFanoutTimeout(t *testing.T) {
 // TestFanoutCancelled checks that Send stops retrying once its context is
 // done.
 func TestFanoutCancelled(t *testing.T) {
-	f := newTestFanout(t, 2*time.Second, 10, downPeer(t))
+	f := newTestFanout(t, 2*time.Second, 10, "http://"+testkit.FreeAddr(t))
 	f.backoff = time.Hour // only cancellation can end the wait
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan []PeerResult)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/keys"
 )
 
@@ -66,7 +67,7 @@ func (l *syncLog) String() string {
 // the rest of the test, so that nodes restarted meanwhile share it.
 func startOrigin(t *testing.T, bin string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	o := exec.Command(bin, "origin", "--listen", addr)
 	o.Stderr = io.Discard
 	if err := o.Start(); err != nil {

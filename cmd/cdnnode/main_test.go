@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 // binary is the real cdnnode built once for the tests in this package.
@@ -83,7 +85,7 @@ type running struct {
 // waits until both serve. The node's log is drained in the background.
 func startNode(t *testing.T) *running {
 	t.Helper()
-	originAddr := freeAddr(t)
+	originAddr := testkit.FreeAddr(t)
 	origin := exec.Command(binary, "origin", "--listen", originAddr)
 	origin.Stderr = io.Discard
 	if err := origin.Start(); err != nil {
@@ -243,16 +245,4 @@ func get(t *testing.T, url string) []byte {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return b
-}
-
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/purge"
 )
 
@@ -296,12 +296,7 @@ func TestPurgeCommandJSONIsTheAnswer(t *testing.T) {
 // command with the reason.
 func TestPurgeCommandNodeDown(t *testing.T) {
 	t.Setenv(tokenEnv, "")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := "http://" + l.Addr().String()
-	l.Close()
+	node := "http://" + testkit.FreeAddr(t)
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"purge", "--node", node, "http://example.com/a"}, &stdout, &stderr); code != 1 {
 		t.Errorf("exit %d, want 1", code)
