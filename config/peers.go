@@ -42,6 +42,10 @@ func hasScheme(s string) bool {
 	return strings.Contains(s, "://") || len(s) >= 5 && strings.EqualFold(s[:5], "unix:")
 }
 
+// ParsePeer parses a peer entry as the peers key and peers files take it,
+// for peers given at run time (the admin API): see parsePeer.
+func ParsePeer(s, def string) (Peer, error) { return parsePeer(s, def) }
+
 // parsePeer parses a peer entry: "host:port" (of scheme def, "http" or
 // "https"), "http://host:port", "https://host:port" or "unix:/abs/path",
 // the scheme in any case. The port is 1-65535. The result has weight 1 and

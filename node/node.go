@@ -108,7 +108,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		pools:   pools,
 		traffic: worker.New(cfg.Server, p.Handler, m, log),
 		admin: &http.Server{
-			Handler:           admin.Handler(m.Handler(), p.PurgeAPI()),
+			Handler:           admin.Handler(m.Handler(), p.PurgeAPI(), origin.PeersAPI(pools, authorizer(cfg.Purge, log))),
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		},
 	}, nil
@@ -185,6 +185,21 @@ func (n *Node) release() {
 	closePools(n.pools)
 	n.proxy.CloseIdle()
 	n.store.Close()
+}
+
+// authorizer admits the admin API's changes as purges are admitted
+// (purge.Authorizer), refusing and logging the others.
+func authorizer(c config.Purge, log *slog.Logger) func(http.ResponseWriter, *http.Request) bool {
+	auth := purge.NewAuthorizer(c)
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		status, reason := auth.Check(r)
+		if status == 0 {
+			return true
+		}
+		log.Warn("admin request refused", "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI, "status", status, "reason", reason)
+		purge.Deny(w, status, reason)
+		return false
+	}
 }
 
 // closePools closes the pools' idle connections.

@@ -1,0 +1,127 @@
+package node_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/origin"
+)
+
+// putPeers sends PUT /pools/demo/peers with body and returns the status
+// and answer.
+func putPeers(t *testing.T, h *harness, body string, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, "http://"+h.node.AdminAddr().String()+"/pools/demo/peers", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestPoolPeersHotSwap proves the admin API's replacement of a pool's
+// peers while requests run: none fails, the new peer takes the traffic
+// and the old one gets no more; GET shows the peers; bad lists are
+// refused and change nothing.
+func TestPoolPeersHotSwap(t *testing.T) {
+	t.Parallel()
+	var newHits atomic.Int64
+	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		newHits.Add(1)
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, "next")
+	}))
+	t.Cleanup(next.Close)
+	h := newHarness(t, "h1", nil)
+	const path = "/obj/swap?cc=no-store"
+
+	stop := make(chan struct{})
+	var failed, sent atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 100_000 { // bounded; stop ends it first
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent.Add(1)
+				if resp, _, err := h.do(http.MethodGet, path, nil); err != nil || resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	testkit.WaitFor(t, "the load to reach the first origin", func() bool { return h.originCount("/obj/swap") > 20 })
+	code, body := putPeers(t, h, fmt.Sprintf(`{"peers":[{"addr":%q}]}`, next.Listener.Addr().String()), nil)
+	if code != http.StatusOK {
+		t.Fatalf("PUT peers: %d %s", code, body)
+	}
+	testkit.WaitFor(t, "the load to reach the new origin", func() bool { return newHits.Load() > 20 })
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed while the peers were replaced", failed.Load(), sent.Load())
+	}
+	old := h.originCount("/obj/swap")
+	for range 20 {
+		mustGet(t, h, path, nil)
+	}
+	if h.originCount("/obj/swap") != old {
+		t.Error("the replaced origin still gets requests")
+	}
+
+	var peers []origin.PeerState
+	if err := json.Unmarshal([]byte(h.adminGet("/pools/demo/peers")), &peers); err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != 1 || peers[0].Peer != "http://"+next.Listener.Addr().String() || !peers[0].Up {
+		t.Errorf("GET peers = %+v, want the new origin, up", peers)
+	}
+	for _, bad := range []string{`{"peers":[]}`, `{"peers":[{"addr":"no-port"}]}`, `{"peers":[{"addr":"a:1","weight":5000}]}`,
+		`{"peers":[{"addr":"a:1","backup":true}]}`, `{"peers":[{"addr":"a:1"},{"addr":"a:1"}]}`, `{"nodes":[]}`, `[`} {
+		if code, body := putPeers(t, h, bad, nil); code != http.StatusBadRequest || !strings.Contains(body, "error") {
+			t.Errorf("PUT %s: %d %s, want 400 with an error", bad, code, body)
+		}
+	}
+	if _, body := mustGet(t, h, path, nil); body != "next" {
+		t.Errorf("after refused lists: %q, want the peers unchanged", body)
+	}
+}
+
+// TestPoolPeersRefused proves that a stranger may read a pool's peers
+// but not replace them.
+func TestPoolPeersRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil, "[purge]", "allow = []", `token = "s3cret-token"`)
+	if code, body := putPeers(t, h, `{"peers":[{"addr":"127.0.0.1:1"}]}`, nil); code != http.StatusUnauthorized {
+		t.Errorf("PUT peers without the token: %d %s, want 401", code, body)
+	}
+	if code, body := putPeers(t, h, `{"peers":[{"addr":"127.0.0.1:1"}]}`, map[string]string{"Authorization": "Bearer wrong"}); code != http.StatusForbidden {
+		t.Errorf("PUT peers with a wrong token: %d %s, want 403", code, body)
+	}
+	if resp, _ := mustGet(t, h, "/obj/still?cc=no-store", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("after refused changes: %d, want the origin still served", resp.StatusCode)
+	}
+	code, body := putPeers(t, h, fmt.Sprintf(`{"peers":[{"addr":%q}]}`, h.origin.Listener.Addr().String()), map[string]string{"Authorization": "Bearer s3cret-token"})
+	if code != http.StatusOK {
+		t.Errorf("PUT peers with the token: %d %s", code, body)
+	}
+}
