@@ -1,0 +1,155 @@
+package node_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// seenRequest is what the echoing origin saw of a request.
+type seenRequest struct {
+	Proto            string
+	Header           http.Header
+	TransferEncoding []string
+	ContentLength    int64
+	Body             string
+}
+
+// echoOrigin answers every request with what it saw of it, as JSON, and
+// counts them in n.
+func echoOrigin(n *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(seenRequest{r.Proto, r.Header, r.TransferEncoding, r.ContentLength, string(body)})
+	})
+}
+
+// rawExchange sends req as is over a new connection to addr and reads
+// one response.
+func rawExchange(t *testing.T, addr, req string) (*http.Response, []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no response to %q: %v", req, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// TestUpstreamHeaderPolicy proves each rule of the upstream request header
+// policy (DESIGN.md, Pingora's default) with requests written byte by byte:
+// what is refused with 400 before reaching the origin, and what the origin
+// sees of what is forwarded.
+func TestUpstreamHeaderPolicy(t *testing.T) {
+	t.Parallel()
+	var seen atomic.Int64
+	h := newHarness(t, "h1", echoOrigin(&seen))
+	addr := strings.TrimPrefix(h.base, "http://")
+	tests := []struct {
+		name   string
+		req    string
+		status int
+		check  func(s seenRequest) string // "" when the origin saw what it should
+	}{
+		{"hop-by-hop fields are stripped", "GET /a HTTP/1.1\r\nHost: x\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Authorization: Basic eA==\r\nUpgrade: h2c\r\nX-Kept: 1\r\n\r\n", 200,
+			func(s seenRequest) string {
+				for _, f := range []string{"Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Proxy-Authorization", "Upgrade"} {
+					if s.Header.Get(f) != "" {
+						return f + " reached the origin"
+					}
+				}
+				if s.Header.Get("X-Kept") != "1" {
+					return "an end-to-end field was lost"
+				}
+				return ""
+			}},
+		{"nominated fields are stripped", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: X-Secret, x-other\r\nX-Secret: 1\r\nX-Other: 2\r\nX-Kept: 3\r\n\r\n", 200,
+			func(s seenRequest) string {
+				if s.Header.Get("X-Secret") != "" || s.Header.Get("X-Other") != "" || s.Header.Get("Connection") != "" {
+					return "a nominated field reached the origin"
+				}
+				if s.Header.Get("X-Kept") != "3" {
+					return "an end-to-end field was lost"
+				}
+				return ""
+			}},
+		{"Connection nominating Host", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Host\r\n\r\n", 400, nil},
+		{"Connection nominating X-Forwarded-For", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: x-forwarded-for\r\n\r\n", 400, nil},
+		{"Connection nominating X-Forwarded-Host", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: X-Forwarded-Host\r\n\r\n", 400, nil},
+		{"Connection nominating X-Forwarded-Proto", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: X-Forwarded-Proto\r\n\r\n", 400, nil},
+		{"Connection nominating a pseudo-header", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: :authority\r\n\r\n", 400, nil},
+		{"ten nominations", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: a, b, c, d, e, f, g, h, i, j\r\n\r\n", 400, nil},
+		{"nine nominations", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: a, b, c, d, e, f, g, h, i\r\n\r\n", 200,
+			func(s seenRequest) string { return "" }},
+		{"a body without a length goes chunked", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 200,
+			func(s seenRequest) string {
+				if len(s.TransferEncoding) != 1 || s.TransferEncoding[0] != "chunked" || s.ContentLength != -1 || s.Body != "hello world" {
+					return "the body did not arrive chunked and whole"
+				}
+				return ""
+			}},
+		{"a body with a length keeps it", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 200,
+			func(s seenRequest) string {
+				if s.ContentLength != 5 || len(s.TransferEncoding) != 0 || s.Body != "hello" {
+					return "the body's length was not kept"
+				}
+				return ""
+			}},
+		{"HTTP/1.0 goes upstream as HTTP/1.1", "GET /a HTTP/1.0\r\nHost: x\r\n\r\n", 200,
+			func(s seenRequest) string {
+				if s.Proto != "HTTP/1.1" {
+					return "the origin saw " + s.Proto
+				}
+				return ""
+			}},
+		{"an upgrade other than WebSocket is not forwarded", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo/2\r\n\r\n", 200,
+			func(s seenRequest) string {
+				if s.Header.Get("Upgrade") != "" || s.Header.Get("Connection") != "" {
+					return "the upgrade reached the origin"
+				}
+				return ""
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := seen.Load()
+			resp, body := rawExchange(t, addr, tt.req)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tt.status)
+			}
+			if tt.check == nil {
+				if seen.Load() != before {
+					t.Error("a refused request reached the origin")
+				}
+				return
+			}
+			var s seenRequest
+			if err := json.Unmarshal(body, &s); err != nil {
+				t.Fatalf("origin answer %q: %v", body, err)
+			}
+			if msg := tt.check(s); msg != "" {
+				t.Errorf("%s (origin saw %+v)", msg, s)
+			}
+		})
+	}
+}
