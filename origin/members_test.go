@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,28 +52,65 @@ func bodyOf(p *Pool, key uint64) (string, error) {
 	return string(b), err
 }
 
-// TestPoolKetamaFollowsKeys proves that a ketama pool sends a key to the
-// same peer every time, and spreads keys over its peers.
-func TestPoolKetamaFollowsKeys(t *testing.T) {
-	addrs, _ := namedPeers(t, 3)
+// owners sends a GET for each of keys through p and returns the peer
+// that answered each.
+func owners(t *testing.T, p *Pool, keys []uint64) []string {
+	t.Helper()
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		body, err := bodyOf(p, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = body
+	}
+	return out
+}
+
+// TestPoolKetamaStability proves ketama through real origins: each key
+// goes to one peer; removing one of 5 moves only that peer's keys (at most
+// a quarter of them) and no others; and weights 1:1:2 share the keys
+// about so.
+func TestPoolKetamaStability(t *testing.T) {
+	t.Parallel()
+	addrs, _ := namedPeers(t, 5)
+	keys := make([]uint64, 10_000)
+	for i := range keys {
+		keys[i] = xxhash.Sum64String(fmt.Sprint("/obj/key-", i))
+	}
 	p := newPool(t, "k", poolConfig(t, addrs, `selection = "ketama"`))
-	owner := map[uint64]string{}
-	peers := map[string]bool{}
-	for round := range 2 {
-		for k := range 60 {
-			key := xxhash.Sum64String(fmt.Sprint("key-", k))
-			body, err := bodyOf(p, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if round == 1 && owner[key] != body {
-				t.Fatalf("key %d went to %s, then %s", k, owner[key], body)
-			}
-			owner[key], peers[body] = body, true
+	before := owners(t, p, keys)
+	if again := owners(t, p, keys[:500]); fmt.Sprint(again) != fmt.Sprint(before[:500]) {
+		t.Fatal("the same keys went to other peers the second time")
+	}
+	next := poolConfig(t, slices.Delete(slices.Clone(addrs), 2, 3))
+	if err := p.SetPeers(next.PeerList); err != nil {
+		t.Fatal(err)
+	}
+	after := owners(t, p, keys)
+	moved := 0
+	for i := range keys {
+		switch {
+		case before[i] == "peer-2":
+			moved++
+		case after[i] != before[i]:
+			t.Fatalf("key %d moved from %s to %s: only the removed peer's keys may move", i, before[i], after[i])
 		}
 	}
-	if len(peers) != 3 {
-		t.Errorf("60 keys reached %d of 3 peers", len(peers))
+	if moved == 0 || moved > len(keys)/4 {
+		t.Errorf("%d of %d keys moved, want some and at most a quarter", moved, len(keys))
+	}
+
+	weighted := newPool(t, "w", poolConfig(t, nil, `selection = "ketama"`,
+		fmt.Sprintf("[[pools.p.peer]]\naddr = %q\n[[pools.p.peer]]\naddr = %q\n[[pools.p.peer]]\naddr = %q\nweight = 2", addrs[0], addrs[1], addrs[2])))
+	share := map[string]int{}
+	for _, o := range owners(t, weighted, keys) {
+		share[o]++
+	}
+	for peer, want := range map[string]float64{"peer-0": 0.25, "peer-1": 0.25, "peer-2": 0.5} {
+		if got := float64(share[peer]) / float64(len(keys)); got < want-0.07 || got > want+0.07 {
+			t.Errorf("%s got %.1f%% of the keys, want about %.0f%% (all: %v)", peer, 100*got, 100*want, share)
+		}
 	}
 }
 
