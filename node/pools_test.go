@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cdnnode/cdnnode/demoorigin"
 	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/origin"
 )
@@ -123,5 +124,53 @@ func TestPoolPeersRefused(t *testing.T) {
 	code, body := putPeers(t, h, fmt.Sprintf(`{"peers":[{"addr":%q}]}`, h.origin.Listener.Addr().String()), map[string]string{"Authorization": "Bearer s3cret-token"})
 	if code != http.StatusOK {
 		t.Errorf("PUT peers with the token: %d %s", code, body)
+	}
+}
+
+// TestAllPeersDown proves what a client gets once every peer of a pool is
+// out (here ejected by passive checks): a stored object if stale-if-error
+// allows, else 503 with a body that says why.
+func TestAllPeersDown(t *testing.T) {
+	t.Parallel()
+	demo := demoorigin.New(nil)
+	o := httptest.NewServer(demo)
+	t.Cleanup(o.Close)
+	n := nodeFrom(t, fmt.Sprintf(`
+[pools.down]
+peers = [%q]
+retries = 0
+[pools.down.passive]
+max_fails = 1
+cooldown = "1h"
+[[sites]]
+name = "down"
+hosts = ["*"]
+pool = "down"
+`, o.Listener.Addr().String()))
+	base := "http://" + n.Addrs()[0].String()
+	get := func(p string) (int, string, string) {
+		t.Helper()
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Cache-Status"), string(b)
+	}
+	const stale = "/obj/kept?cc=max-age%3D0%2C%20stale-if-error%3D600"
+	if code, _, _ := get(stale); code != http.StatusOK {
+		t.Fatalf("filling the cache: %d", code)
+	}
+	o.Close() // the only peer is gone
+	if code, _, _ := get("/obj/first?cc=no-store"); code != http.StatusBadGateway {
+		t.Fatalf("the first request to the dead peer: %d, want 502", code)
+	}
+	code, cs, body := get("/obj/other?cc=no-store")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "no origin server can take this request") || !strings.Contains(cs, "origin-unavailable") {
+		t.Errorf("with every peer ejected: %d %q %q, want 503 saying why", code, cs, body)
+	}
+	if code, cs, _ := get(stale); code != http.StatusOK || !strings.Contains(cs, "stale-if-error") {
+		t.Errorf("a stored object with every peer ejected: %d %q, want it served stale", code, cs)
 	}
 }

@@ -4,20 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/websocket"
-
-	"github.com/cdnnode/cdnnode/config"
-	"github.com/cdnnode/cdnnode/node"
 )
 
 // wsOrigin echoes WebSocket messages at /ws and, elsewhere, answers with
@@ -61,14 +55,7 @@ func idleNode(t *testing.T) string {
 	t.Helper()
 	o := httptest.NewServer(wsOrigin())
 	t.Cleanup(o.Close)
-	path := filepath.Join(t.TempDir(), "idle.toml")
-	text := fmt.Sprintf(`
-[server]
-listen = ["127.0.0.1:0"]
-[admin]
-listen = "127.0.0.1:0"
-[log]
-level = "error"
+	n := nodeFrom(t, fmt.Sprintf(`
 [pools.idle]
 peers = [%q]
 read_timeout = "200ms"
@@ -76,22 +63,7 @@ read_timeout = "200ms"
 name = "idle"
 hosts = ["*"]
 pool = "idle"
-`, o.Listener.Addr().String())
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
+`, o.Listener.Addr().String()))
 	return n.Addrs()[0].String()
 }
 
