@@ -117,8 +117,8 @@ pool = "demo"
 }
 
 // nodeFrom starts a node, without the harness, from a config of its own:
-// listeners on loopback and quiet logs, then the pools
-// and sites that pools holds), closed when the test ends.
+// listeners on loopback, quiet logs, and the pools and sites that pools
+// holds. The node is closed when the test ends.
 func nodeFrom(t *testing.T, pools string) *node.Node {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "node.toml")
