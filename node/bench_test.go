@@ -448,3 +448,57 @@ func postPurge(b *testing.B, admin, body string) {
 		b.Fatalf("POST /purge %s: answer %q (%v), want a tag purge's result", body, text, err)
 	}
 }
+
+// BenchmarkMissCost measures what a miss costs beyond the origin itself:
+// the same uncacheable 1 KiB GET sent by 8 keep-alive clients, 2,000 each,
+// straight to the origin and then through the node. It reports both
+// sides' p50 and p99, what the node adds, and the share of the node's
+// origin requests that reused a connection. Run with -benchtime=1x.
+func BenchmarkMissCost(b *testing.B) {
+	const clients, perClient = 8, 2000
+	h := newHarness(b, "h1", nil)
+	const path = "/obj/miss?size=1024&cc=no-store"
+	run := func(addr string) []time.Duration {
+		lat := make([][]time.Duration, clients)
+		conns := make([]*rawClient, clients)
+		for i := range conns {
+			conns[i] = newRawClient(b, addr, path)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, clients)
+		for i, c := range conns {
+			wg.Go(func() {
+				for range perClient {
+					t0 := time.Now()
+					if _, err := c.roundTrip(); err != nil {
+						errs <- err
+						return
+					}
+					lat[i] = append(lat[i], time.Since(t0))
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+		return slices.Concat(lat...)
+	}
+	var direct, through []time.Duration
+	for b.Loop() {
+		direct = append(direct, run(h.origin.Listener.Addr().String())...)
+		through = append(through, run(strings.TrimPrefix(h.base, "http://"))...)
+	}
+	m := h.adminGet("/metrics")
+	reused := sumMetric(m, `cdnnode_origin_connections_total{peer="http://`+h.origin.Listener.Addr().String()+`",pool="demo",reused="true"}`)
+	fresh := sumMetric(m, `cdnnode_origin_connections_total{peer="http://`+h.origin.Listener.Addr().String()+`",pool="demo",reused="false"}`)
+	b.ReportMetric(quantileUS(direct, 0.50), "direct-p50-us")
+	b.ReportMetric(quantileUS(direct, 0.99), "direct-p99-us")
+	b.ReportMetric(quantileUS(through, 0.50), "node-p50-us")
+	b.ReportMetric(quantileUS(through, 0.99), "node-p99-us")
+	b.ReportMetric(quantileUS(through, 0.50)-quantileUS(direct, 0.50), "added-p50-us")
+	b.ReportMetric(quantileUS(through, 0.99)-quantileUS(direct, 0.99), "added-p99-us")
+	b.ReportMetric(reused/(reused+fresh), "conn-reuse-ratio")
+	b.ReportMetric(0, "ns/op")
+}
