@@ -51,6 +51,8 @@ func TestPurgeExactAllVariantsBothTiers(t *testing.T) {
 	if cs := cacheOf(t, h, vary, map[string]string{"Accept-Language": "fr"}); !strings.HasPrefix(cs, "cdnnode; hit") {
 		t.Fatalf("before the purge: %q", cs)
 	}
+	// The fill commits just after its client has the whole body.
+	testkit.WaitFor(t, "the large object to be stored", func() bool { return strings.HasPrefix(cacheOf(t, h, big, nil), "cdnnode; hit") })
 	for _, path := range []string{vary, big} {
 		before := h.demo.Stats().Requests
 		if res := purgeOK(t, h, path, nil, http.StatusOK); res.Kind != purge.Exact || res.Purged != 1 {
