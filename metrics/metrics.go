@@ -60,9 +60,11 @@ type Metrics struct {
 	// "tag") and outcome ("purged", "not-found", "refused", "invalid",
 	// "error").
 	Purges *prometheus.CounterVec
-	// PurgedObjects counts objects purges removed: "purge" at purge time,
-	// "lookup" when a lookup found one a ban names, "sweep" when the purge
-	// sweeper did, "fill" when a fill stored one a purge since named.
+	// PurgedObjects counts deletions of purged objects: "purge" at purge
+	// time, "lookup" when a lookup found one a ban names, "sweep" when the
+	// purge sweeper did (a disk record whose delete is still queued when it
+	// passes again counts again), "fill" when a fill stored one a purge
+	// since named.
 	PurgedObjects *prometheus.CounterVec
 	// PurgeDuration is how long applying a purge took on this node.
 	PurgeDuration prometheus.Histogram
