@@ -3,9 +3,11 @@ package node_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -149,6 +151,106 @@ func TestUpstreamHeaderPolicy(t *testing.T) {
 			}
 			if msg := tt.check(s); msg != "" {
 				t.Errorf("%s (origin saw %+v)", msg, s)
+			}
+		})
+	}
+}
+
+// upgradeOrigin is echoOrigin, but switches a request with "Upgrade:
+// foo/2" to that protocol and echoes the bytes it then receives.
+func upgradeOrigin(t *testing.T, n *atomic.Int64) *httptest.Server {
+	echo := echoOrigin(n)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "foo/2" {
+			echo.ServeHTTP(w, r)
+			return
+		}
+		n.Add(1)
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: foo/2\r\n\r\n")
+		brw.Flush()
+		_, _ = io.Copy(c, brw)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestHeaderPolicyOverrides proves the per-pool header policies: keeping
+// nominated fields, forwarding any HTTP/1 upgrade, and preserving the
+// request's fields as they came.
+func TestHeaderPolicyOverrides(t *testing.T) {
+	t.Parallel()
+	const (
+		nominated = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\n\r\n"
+		hostNom   = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Host\r\n\r\n"
+		upgrade   = "GET /u HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo/2\r\n\r\n"
+	)
+	tests := []struct {
+		policy                    string
+		keepsSecret, keepsKeepAlv bool
+		hostNomStatus             int
+		upgrades                  bool
+	}{
+		{`header_policy = "strip"`, false, false, 400, false},
+		{`strip_connection_nominated = false`, true, false, 200, false},
+		{`h1_upgrade = "preserve"`, false, false, 400, true},
+		{`header_policy = "preserve"`, true, true, 200, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			t.Parallel()
+			var seen atomic.Int64
+			o := upgradeOrigin(t, &seen)
+			n := nodeFrom(t, fmt.Sprintf("[pools.p]\npeers = [%q]\n%s\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"p\"\n",
+				o.Listener.Addr().String(), tt.policy))
+			addr := n.Addrs()[0].String()
+
+			resp, body := rawExchange(t, addr, nominated)
+			var s seenRequest
+			if err := json.Unmarshal(body, &s); resp.StatusCode != http.StatusOK || err != nil {
+				t.Fatalf("nominated fields: %d %s", resp.StatusCode, body)
+			}
+			if got := s.Header.Get("X-Secret") != ""; got != tt.keepsSecret {
+				t.Errorf("origin saw the nominated field: %v, want %v", got, tt.keepsSecret)
+			}
+			if got := s.Header.Get("Keep-Alive") != ""; got != tt.keepsKeepAlv {
+				t.Errorf("origin saw Keep-Alive: %v, want %v", got, tt.keepsKeepAlv)
+			}
+			if resp, body := rawExchange(t, addr, hostNom); resp.StatusCode != tt.hostNomStatus {
+				t.Errorf("Connection nominating Host: %d %s, want %d", resp.StatusCode, body, tt.hostNomStatus)
+			}
+
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, upgrade)
+			br := bufio.NewReader(c)
+			resp, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.upgrades {
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("a foo/2 upgrade without the policy: %d, want 200 without an upgrade", resp.StatusCode)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != "foo/2" {
+				t.Fatalf("a foo/2 upgrade: %d %v, want 101 to foo/2", resp.StatusCode, resp.Header)
+			}
+			io.WriteString(c, "ping over foo/2")
+			got := make([]byte, len("ping over foo/2"))
+			if _, err := io.ReadFull(br, got); err != nil || string(got) != "ping over foo/2" {
+				t.Errorf("through the tunnel: %q, %v", got, err)
 			}
 		})
 	}

@@ -96,9 +96,64 @@ func IsWebSocket(r *http.Request) bool {
 	return false
 }
 
-// SetWebSocketUpgrade gives h, stripped of its hop-by-hop fields, the
-// WebSocket upgrade in normalised form.
-func SetWebSocketUpgrade(h http.Header) {
+// CheckRequest validates a request for the pool's header policy: its
+// Connection nominations (CheckConnection), unless the pool keeps
+// nominated fields.
+func (p *Pool) CheckRequest(h http.Header) error {
+	if !p.cfg.HeaderPolicy.StripConnectionNominated {
+		return nil
+	}
+	return CheckConnection(h)
+}
+
+// StripRequest strips an upstream request's header h as the pool's header
+// policy says: by default the hop-by-hop fields and those Connection
+// nominates (StripHopByHop); with strip_connection_nominated = false the
+// hop-by-hop fields only; with header_policy = "preserve" only Connection
+// and Transfer-Encoding, whose framing is the transport's.
+func (p *Pool) StripRequest(h http.Header) {
+	switch pol := p.cfg.HeaderPolicy; {
+	case pol.Mode == "preserve":
+		h.Del("Connection")
+		h.Del("Transfer-Encoding")
+	case pol.StripConnectionNominated:
+		StripHopByHop(h)
+	default:
+		for _, f := range hopByHop {
+			h.Del(f)
+		}
+	}
+}
+
+// Upgrade reports whether r is an upgrade the pool forwards: a valid
+// WebSocket handshake (IsWebSocket) or, with h1_upgrade = "preserve", any
+// HTTP/1.1 request whose Connection names "upgrade" and that has an
+// Upgrade field.
+func (p *Pool) Upgrade(r *http.Request) bool {
+	if p.cfg.HeaderPolicy.H1Upgrade != "preserve" {
+		return IsWebSocket(r)
+	}
+	if len(r.Header["Upgrade"]) == 0 || r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(f), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SetUpgrade gives h, stripped of its hop-by-hop fields, the upgrade src
+// (a request's or a 101's header) carries: a WebSocket one in normalised
+// form, or, with h1_upgrade = "preserve", src's Upgrade as it is.
+func (p *Pool) SetUpgrade(h, src http.Header) {
 	h["Connection"] = []string{"Upgrade"}
+	if p.cfg.HeaderPolicy.H1Upgrade == "preserve" {
+		h["Upgrade"] = src["Upgrade"]
+		return
+	}
 	h["Upgrade"] = []string{"websocket"}
 }

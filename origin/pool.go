@@ -90,9 +90,6 @@ type peer struct {
 func NewPool(name string, c *config.Pool, m *metrics.Metrics, log *slog.Logger) (*Pool, error) {
 	p := &Pool{name: name, cfg: c, log: log.With("pool", name), m: m, retries: c.Retries}
 	p.budget.init(c.RetryBudget)
-	if c.HeaderPolicy.Mode != "strip" || !c.HeaderPolicy.StripConnectionNominated || c.HeaderPolicy.H1Upgrade != "websocket" {
-		return nil, fmt.Errorf("origin: pool %s: only the default header policy (strip, websocket upgrades) is supported so far", name)
-	}
 	var err error
 	if p.algo, err = balance.ParseAlgorithm(c.Selection); err != nil {
 		return nil, fmt.Errorf("origin: pool %s: %w", name, err)

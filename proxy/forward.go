@@ -243,7 +243,7 @@ func (p *Proxy) upstreamRequest(r *http.Request, x *exchange, cacheable, revalid
 		out.Body = nil
 	}
 	h := out.Header
-	origin.StripHopByHop(h)
+	x.site.pool.StripRequest(h)
 	if prior := h.Values("X-Forwarded-For"); len(prior) > 0 {
 		h.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+clientIP(r))
 	} else {

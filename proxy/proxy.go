@@ -123,11 +123,6 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 		p.purgeHTTP(w, r)
 		return
 	}
-	if err := origin.CheckConnection(r.Header); err != nil {
-		x.out = outcome{cache: metrics.Error, detail: "bad-connection"}
-		p.refuse(w, x, http.StatusBadRequest, err.Error())
-		return
-	}
 	cs := p.cfg.Match(r.Host)
 	if cs == nil {
 		x.out = outcome{cache: metrics.Error, detail: "no-site"}
@@ -135,11 +130,16 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 		return
 	}
 	x.site = p.sites[cs]
+	if err := x.site.pool.CheckRequest(r.Header); err != nil {
+		x.out = outcome{cache: metrics.Error, detail: "bad-connection"}
+		p.refuse(w, x, http.StatusBadRequest, err.Error())
+		return
+	}
 	x.key = keys.New(scheme(r), r.Host, r.URL.EscapedPath(), r.URL.RawQuery, x.site.keys)
 
 	switch {
-	case origin.IsWebSocket(r):
-		x.out = outcome{cache: metrics.Bypass, detail: "websocket"}
+	case x.site.pool.Upgrade(r):
+		x.out = outcome{cache: metrics.Bypass, detail: "upgrade"}
 		p.tunnel(w, r, x)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		x.out = outcome{cache: metrics.Bypass, detail: "method"}

@@ -9,19 +9,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cdnnode/cdnnode/origin"
 )
 
-// tunnel forwards a WebSocket opening handshake (origin.IsWebSocket) to the
-// site's pool with the upgrade in normalised form and, when the origin
-// switches protocols, relays the 101 to the client and then bytes both
-// ways until either side closes or the tunnel has been idle, both ways,
-// for the pool's read timeout. An origin that refuses the upgrade is
-// answered as any uncached response. Never cached.
+// tunnel forwards an upgrade handshake the site's pool takes
+// (origin.Pool.Upgrade: WebSocket, normalised, or any with h1_upgrade =
+// "preserve") and, when the origin switches protocols, relays the 101 to
+// the client and then bytes both ways until either side closes or the
+// tunnel has been idle, both ways, for the pool's read timeout. An origin
+// that refuses the upgrade is answered as any uncached response. Never
+// cached.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, x *exchange) {
 	out := p.upstreamRequest(r, x, false, false)
-	origin.SetWebSocketUpgrade(out.Header)
+	x.site.pool.SetUpgrade(out.Header, r.Header)
 	resp, err := x.site.pool.RoundTrip(out, x.key.Hash)
 	if err != nil {
 		p.upstreamError(w, r, x, err)
@@ -43,7 +42,7 @@ func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, x *exchange) {
 	defer conn.Close()
 	x.rw.status = http.StatusSwitchingProtocols
 	hdr := p.clientHeader(resp.Header, x)
-	origin.SetWebSocketUpgrade(hdr)
+	x.site.pool.SetUpgrade(hdr, resp.Header)
 	if err := switchProtocols(brw, hdr); err != nil {
 		return
 	}
