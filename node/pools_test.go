@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,5 +174,31 @@ pool = "down"
 	}
 	if code, cs, _ := get(stale); code != http.StatusOK || !strings.Contains(cs, "stale-if-error") {
 		t.Errorf("a stored object with every peer ejected: %d %q, want it served stale", code, cs)
+	}
+}
+
+// TestUnixSocketOrigin proves a pool whose peer is a unix socket, through
+// the node: a miss is fetched over the socket, then served from cache.
+func TestUnixSocketOrigin(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "origin.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &httptest.Server{Listener: l, Config: &http.Server{Handler: demoorigin.New(nil)}}
+	o.Start()
+	t.Cleanup(o.Close)
+	n := nodeFrom(t, fmt.Sprintf("[pools.sock]\npeers = [%q]\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"sock\"\n", "unix:"+sock))
+	for i, want := range []string{"fwd=miss", "hit"} {
+		resp, err := http.Get("http://" + n.Addrs()[0].String() + "/obj/over-a-socket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if cs := resp.Header.Get("Cache-Status"); resp.StatusCode != http.StatusOK || len(body) != 1024 || !strings.Contains(cs, want) {
+			t.Errorf("request %d: %d, %d bytes, %q; want 200, 1024 bytes, %s", i, resp.StatusCode, len(body), cs, want)
+		}
 	}
 }

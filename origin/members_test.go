@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -134,14 +135,20 @@ func TestPoolRetryOnRefused(t *testing.T) {
 }
 
 // TestPoolFailover proves that backups take requests only while every
-// primary is down (passively ejected here), and give them back.
+// primary is down (ejected by a failed request here), and give them back
+// when it recovers (seen by the active check).
 func TestPoolFailover(t *testing.T) {
 	addrs, hits := namedPeers(t, 2)
 	dead := testkit.FreeAddr(t)
 	p := newPool(t, "f", poolConfig(t, []string{dead},
 		`retries = 0`,
 		fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]),
-		"[pools.p.passive]\nmax_fails = 1\ncooldown = \"1h\""))
+		"[pools.p.passive]\nmax_fails = 1\ncooldown = \"50ms\"",
+		"[pools.p.health]\nkind = \"tcp\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	if _, err := bodyOf(p, 0); !errors.Is(err, ErrConnect) {
 		t.Fatalf("first GET to the dead primary = %v, want ErrConnect", err)
 	}
@@ -152,19 +159,26 @@ func TestPoolFailover(t *testing.T) {
 	if up := value(t, p.m.OriginPeerUp.WithLabelValues("f", "http://"+dead)); up != 0 {
 		t.Errorf("cdnnode_origin_peer_up of the ejected primary = %v, want 0", up)
 	}
-	// A live primary replaces the dead one: the backup goes idle.
-	next := poolConfig(t, []string{addrs[0]}, fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]))
-	if err := p.SetPeers(next.PeerList); err != nil {
-		t.Fatal(err)
+	// The primary comes back on its address: once the active check sees it
+	// up again it takes the requests back, and the backup goes idle.
+	l, err := net.Listen("tcp", dead)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", dead, err)
 	}
+	back := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "peer-0") })}
+	go back.Serve(l)
+	t.Cleanup(func() { back.Close() })
+	testkit.WaitFor(t, "the primary to be up again", func() bool {
+		return value(t, p.m.OriginPeerUp.WithLabelValues("f", "http://"+dead)) == 1
+	})
 	before := hits[1].Load()
 	for range 5 {
 		if body, err := bodyOf(p, 0); err != nil || body != "peer-0" {
-			t.Fatalf("with a healthy primary: %q, %v", body, err)
+			t.Fatalf("with the primary back: %q, %v", body, err)
 		}
 	}
 	if hits[1].Load() != before {
-		t.Error("the backup got requests while a primary was up")
+		t.Error("the backup got requests while the primary was up")
 	}
 }
 
