@@ -45,14 +45,12 @@ func TestPurgeExactAllVariantsBothTiers(t *testing.T) {
 	h := newHarness(t, "h1", nil, "[cache]", `max_memory_object = "64KiB"`, "[cache.disk]", "path = "+strconv.Quote(t.TempDir()))
 	const vary, big = "/obj/v?vary=Accept-Language&cc=max-age%3D600", "/obj/big?size=300000&cc=max-age%3D600"
 	for _, lang := range []string{"en", "fr"} {
-		mustGet(t, h, vary, map[string]string{"Accept-Language": lang})
+		stored(t, h, vary, map[string]string{"Accept-Language": lang})
 	}
-	mustGet(t, h, big, nil)
+	stored(t, h, big, nil)
 	if cs := cacheOf(t, h, vary, map[string]string{"Accept-Language": "fr"}); !strings.HasPrefix(cs, "cdnnode; hit") {
 		t.Fatalf("before the purge: %q", cs)
 	}
-	// The fill commits just after its client has the whole body.
-	testkit.WaitFor(t, "the large object to be stored", func() bool { return strings.HasPrefix(cacheOf(t, h, big, nil), "cdnnode; hit") })
 	for _, path := range []string{vary, big} {
 		before := h.demo.Stats().Requests
 		if res := purgeOK(t, h, path, nil, http.StatusOK); res.Kind != purge.Exact || res.Purged != 1 {
@@ -85,7 +83,7 @@ func TestPurgeSoftServesStaleAndRefetchesOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "h1", nil)
 	const path = "/obj/soft?cc=max-age%3D600%2C%20stale-while-revalidate%3D600"
-	mustGet(t, h, path, nil)
+	stored(t, h, path, nil)
 	purgeOK(t, h, path, map[string]string{purge.ModeField: "soft"}, http.StatusOK)
 	resp, body := mustGet(t, h, path, nil)
 	if cs := resp.Header.Get("Cache-Status"); !hasAll(cs, "cdnnode; hit", "detail=stale-while-revalidate") || body != string(h.originBody(path)) {
@@ -109,7 +107,7 @@ func TestPurgePrefixAllAndTags(t *testing.T) {
 	const cc = "?cc=max-age%3D600"
 	paths := []string{"/obj/img/a" + cc, "/obj/img/b" + cc, "/obj/css/c" + cc}
 	for _, p := range paths {
-		mustGet(t, h, p, nil)
+		stored(t, h, p, nil)
 	}
 	purgeOK(t, h, "/obj/img/*", nil, http.StatusOK)
 	for i, p := range paths {
@@ -130,10 +128,10 @@ func TestPurgePrefixAllAndTags(t *testing.T) {
 	for i := range 20 {
 		p := "/obj/tagged-" + strconv.Itoa(i) + cc + "&tags=red," + strconv.Itoa(i)
 		tagged = append(tagged, p)
-		mustGet(t, h, p, nil)
+		stored(t, h, p, nil)
 	}
 	untagged := "/obj/untagged" + cc + "&tags=blue"
-	mustGet(t, h, untagged, nil)
+	stored(t, h, untagged, nil)
 	purgeOK(t, h, "/", map[string]string{purge.TagField: "red green"}, http.StatusOK)
 	for _, p := range tagged {
 		if cs := cacheOf(t, h, p, nil); !strings.Contains(cs, "fwd=miss") {
@@ -173,7 +171,7 @@ func TestPurgeRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "h1", nil, "[purge]", "allow = []", `token = "s3cret-token"`)
 	const path = "/obj/guarded?cc=max-age%3D600"
-	mustGet(t, h, path, nil)
+	stored(t, h, path, nil)
 	for _, tc := range []struct {
 		auth string
 		want int
@@ -209,8 +207,8 @@ func TestPurgeSurvivesRestart(t *testing.T) {
 	h := newHarness(t, "h1", nil, extra...)
 	host := map[string]string{"Host": "cdn.example"}
 	const path, kept = "/obj/restart/x?cc=max-age%3D600", "/obj/kept?cc=max-age%3D600"
-	mustGet(t, h, path, host)
-	mustGet(t, h, kept, host)
+	stored(t, h, path, host)
+	stored(t, h, kept, host)
 	purgeOK(t, h, "/obj/restart/*", host, http.StatusOK)
 	h.restart() // a graceful stop applies the queued disk writes first
 	if cs := cacheOf(t, h, path, host); !strings.Contains(cs, "fwd=miss") {
@@ -234,8 +232,8 @@ func TestPurgeFanout(t *testing.T) {
 	a := newHarness(t, "h1", nil, "[purge]", peers, `peer_timeout = "1s"`, "peer_retries = 1")
 	const path = "/obj/fleet?cc=max-age%3D600"
 	host := map[string]string{"Host": "fleet.example"} // the fleet's nodes serve the same names
-	mustGet(t, a, path, host)
-	mustGet(t, b, path, host)
+	stored(t, a, path, host)
+	stored(t, b, path, host)
 	res := purgeOK(t, a, path, host, http.StatusMultiStatus)
 	if len(res.Peers) != 2 || res.Peers[0].Error != "" || res.Peers[0].Purged != 1 || res.Peers[1].Error == "" {
 		t.Fatalf("peers = %+v, want the first purged and the second failed", res.Peers)
@@ -250,6 +248,14 @@ func TestPurgeFanout(t *testing.T) {
 			t.Errorf("node %s after the fleet purge: %q, want a miss", name, cs)
 		}
 	}
+}
+
+// stored fetches path and waits until it is served from cache: a fill
+// commits just after its client has the whole body.
+func stored(t *testing.T, h *harness, path string, hdr map[string]string) {
+	t.Helper()
+	mustGet(t, h, path, hdr)
+	testkit.WaitFor(t, path+" to be stored", func() bool { return strings.HasPrefix(cacheOf(t, h, path, hdr), "cdnnode; hit") })
 }
 
 // bansLeft is the node's cdnnode_purge_bans gauge.
@@ -275,11 +281,11 @@ func TestPurgeSweepExpiresBans(t *testing.T) {
 			p = "/obj/sweep/img/" + strconv.Itoa(i) + cc
 		}
 		gone = append(gone, p)
-		mustGet(t, h, p, host)
+		stored(t, h, p, host)
 	}
 	const soft, kept = "/obj/sweep/soft" + cc, "/obj/sweep/kept" + cc + "&tags=blue"
-	mustGet(t, h, soft, host)
-	mustGet(t, h, kept, host)
+	stored(t, h, soft, host)
+	stored(t, h, kept, host)
 
 	if res := purgeOK(t, h, "/", map[string]string{"Host": "cdn.example", purge.TagField: "red"}, http.StatusOK); res.Purged != 3 {
 		t.Errorf("tag purge = %+v, want 3 objects counted", res)
@@ -362,6 +368,7 @@ func TestPurgeCacheTag(t *testing.T) {
 		if resp.Header.Get("Cache-Tag") != "" || resp.Header.Get("Surrogate-Key") != "" {
 			t.Errorf("GET %s showed the client its tags: %v", p, resp.Header)
 		}
+		stored(t, h, p, nil)
 	}
 	if res := purgeOK(t, h, "/", map[string]string{purge.TagField: "listing"}, http.StatusOK); res.Purged != 2 {
 		t.Errorf("purge of a Cache-Tag tag = %+v, want 2 objects counted", res)
