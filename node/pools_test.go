@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -200,5 +201,65 @@ func TestUnixSocketOrigin(t *testing.T) {
 		if cs := resp.Header.Get("Cache-Status"); resp.StatusCode != http.StatusOK || len(body) != 1024 || !strings.Contains(cs, want) {
 			t.Errorf("request %d: %d, %d bytes, %q; want 200, 1024 bytes, %s", i, resp.StatusCode, len(body), cs, want)
 		}
+	}
+}
+
+// TestOriginTransports proves the peer options end to end, through the
+// node: an https origin signed by a private CA (ca_file), the same one
+// under a name its certificate lacks, one that demands a client
+// certificate (mTLS), HTTP/2 chosen by ALPN, and cleartext HTTP/2 (h2c).
+func TestOriginTransports(t *testing.T) {
+	t.Parallel()
+	ca := testkit.NewCA(t)
+	dir := t.TempDir()
+	caFile := ca.WriteFile(t, dir, "ca")
+	cert, key := testkit.WriteKeyPair(t, dir, "client", ca.Client(t, "cdnnode"))
+	proto := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, r.Proto)
+	})
+	tlsOrigin := func(mTLS bool) string {
+		s := httptest.NewUnstartedServer(proto)
+		s.EnableHTTP2 = true
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "origin.test", "127.0.0.1")}}
+		if mTLS {
+			s.TLS.ClientAuth, s.TLS.ClientCAs = tls.RequireAndVerifyClientCert, ca.Pool()
+		}
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s.Listener.Addr().String()
+	}
+	var h2c http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	clear := httptest.NewUnstartedServer(proto)
+	clear.Config.Protocols = &h2c
+	clear.Start()
+	t.Cleanup(clear.Close)
+	tests := []struct {
+		name, pool string
+		status     int
+		body       string
+	}{
+		{"private CA, h2 by ALPN", fmt.Sprintf("peers = [\"https://%s\"]\nca_file = %q\nsni = \"origin.test\"", tlsOrigin(false), caFile), 200, "HTTP/2.0"},
+		{"private CA, HTTP/1.1 only", fmt.Sprintf("peers = [\"https://%s\"]\nca_file = %q\nsni = \"origin.test\"\nalpn = \"h1\"", tlsOrigin(false), caFile), 200, "HTTP/1.1"},
+		{"wrong hostname", fmt.Sprintf("peers = [\"https://%s\"]\nca_file = %q\nsni = \"wrong.test\"", tlsOrigin(false), caFile), 502, ""},
+		{"mTLS without a client certificate", fmt.Sprintf("peers = [\"https://%s\"]\nca_file = %q\nsni = \"origin.test\"", tlsOrigin(true), caFile), 502, ""},
+		{"mTLS", fmt.Sprintf("peers = [\"https://%s\"]\nca_file = %q\nsni = \"origin.test\"\nclient_cert = %q\nclient_key = %q", tlsOrigin(true), caFile, cert, key), 200, "HTTP/2.0"},
+		{"h2c", fmt.Sprintf("peers = [%q]\nh2c = true", clear.Listener.Addr().String()), 200, "HTTP/2.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n := nodeFrom(t, "[pools.o]\n"+tt.pool+"\nretries = 0\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"o\"\n")
+			resp, err := http.Get("http://" + n.Addrs()[0].String() + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || (tt.body != "" && string(body) != tt.body) {
+				t.Errorf("%d %q, want %d %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+		})
 	}
 }
