@@ -409,9 +409,9 @@ func (p *Pool) send(req *http.Request, s *peerSet, i int) (*http.Response, error
 		return nil, fmt.Errorf("origin %s: %w", p.name, err)
 	}
 	p.budget.deposit()
-	out := req.Clone(req.Context())
-	out.URL.Scheme, out.URL.Host = pr.scheme, pr.host
-	out = out.WithContext(httptrace.WithClientTrace(out.Context(), &httptrace.ClientTrace{
+	// A shallow copy with the peer's URL: the header is the caller's,
+	// sent as it is by every attempt.
+	out := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			if info.Reused {
 				pr.reusedConns.Inc()
@@ -420,6 +420,9 @@ func (p *Pool) send(req *http.Request, s *peerSet, i int) (*http.Response, error
 			}
 		},
 	}))
+	u := *req.URL
+	u.Scheme, u.Host = pr.scheme, pr.host
+	out.URL = &u
 	var cancel context.CancelCauseFunc
 	if pr.readTimeout > 0 {
 		var ctx context.Context

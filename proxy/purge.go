@@ -66,10 +66,13 @@ func (p *Proxy) applyPurge(req *purge.Request, res *purge.Result) error {
 				return err
 			}
 			k := keys.New(u.Scheme, u.Host, u.EscapedPath(), u.RawQuery, opts)
+			// Found before the ban: once it is made, the sweeper may remove
+			// the entries first. What is stored in between is stamped before
+			// the ban, which names it.
+			res.Purged += p.dropNow(u, opts, req.Soft)
 			if err := p.ban(purge.Ban{Kind: purge.Exact, Target: purge.Rest(k.Full), Soft: req.Soft}); err != nil {
 				return err
 			}
-			res.Purged += p.dropNow(u, opts, req.Soft)
 		}
 		return nil
 	case purge.Prefix:
@@ -89,11 +92,8 @@ func (p *Proxy) applyPurge(req *purge.Request, res *purge.Result) error {
 		res.Swept = true
 		return p.ban(purge.Ban{Kind: purge.All, Target: purge.Rest(k.Full), Soft: req.Soft})
 	}
-	if err := p.ban(purge.Ban{Kind: purge.Tag, Tags: req.Tags, Soft: req.Soft}); err != nil {
-		return err
-	}
-	res.Purged = p.store.Tagged(req.Tags)
-	return nil
+	res.Purged = p.store.Tagged(req.Tags) // before the sweeper may remove them
+	return p.ban(purge.Ban{Kind: purge.Tag, Tags: req.Tags, Soft: req.Soft})
 }
 
 // purgeTarget parses a purge's URL and finds the key options of the site
