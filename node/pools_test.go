@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -55,34 +54,21 @@ func TestPoolPeersHotSwap(t *testing.T) {
 	h := newHarness(t, "h1", nil)
 	const path = "/obj/swap?cc=no-store"
 
-	stop := make(chan struct{})
-	var failed, sent atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 100_000 { // bounded; stop ends it first
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				if resp, _, err := h.do(http.MethodGet, path, nil); err != nil || resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-			}
-		})
-	}
+	stop := testkit.Load(4, func() error {
+		resp, _, err := h.do(http.MethodGet, path, nil)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	})
 	testkit.WaitFor(t, "the load to reach the first origin", func() bool { return h.originCount("/obj/swap") > 20 })
 	code, body := putPeers(t, h, fmt.Sprintf(`{"peers":[{"addr":%q}]}`, next.Listener.Addr().String()), nil)
 	if code != http.StatusOK {
 		t.Fatalf("PUT peers: %d %s", code, body)
 	}
 	testkit.WaitFor(t, "the load to reach the new origin", func() bool { return newHits.Load() > 20 })
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed while the peers were replaced", failed.Load(), sent.Load())
+	if sent, failed := stop(); failed != 0 {
+		t.Errorf("%d of %d requests failed while the peers were replaced", failed, sent)
 	}
 	old := h.originCount("/obj/swap")
 	for range 20 {

@@ -302,31 +302,15 @@ func TestPoolPeersFileUnderLoad(t *testing.T) {
 	go func() { p.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	stop := make(chan struct{})
-	var failed, sent atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 100_000 { // bounded; stop ends it first
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				if _, err := bodyOf(p, 0); err != nil {
-					failed.Add(1)
-				}
-			}
-		})
-	}
+	stop := testkit.Load(4, func() error {
+		_, err := bodyOf(p, 0)
+		return err
+	})
 	testkit.WaitFor(t, "the file's first peer to get requests", func() bool { return hits[1].Load() > 10 })
 	writeFile(addrs[2] + "\n")
 	testkit.WaitFor(t, "the file's new peer to get requests", func() bool { return hits[2].Load() > 10 })
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed while the peers changed", failed.Load(), sent.Load())
+	if sent, failed := stop(); failed != 0 {
+		t.Errorf("%d of %d requests failed while the peers changed", failed, sent)
 	}
 	dropped := hits[1].Load()
 	for range 30 {

@@ -1,12 +1,14 @@
 // Package testkit holds the fixtures that tests of several packages
 // share: a private certificate authority (ca.go), a loopback address
-// nothing listens on, and polling for a condition that becomes true in the
-// background. Only tests import it; every helper takes the test and ends
+// nothing listens on, polling for a condition that becomes true in the
+// background, and a bounded load of calls running while a test acts. Only tests import it; every helper takes the test and ends
 // it with t.Fatal on failure, so call them from the test's own goroutine.
 package testkit
 
 import (
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,4 +40,36 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// loadCalls bounds each Load goroutine's calls, should stop never come.
+const loadCalls = 100_000
+
+// Load calls fn in a loop on n goroutines until stop is called (or each
+// has made loadCalls calls); stop waits for them and returns how many calls
+// were made and how many of them failed.
+func Load(n int, fn func() error) (stop func() (sent, failed int64)) {
+	done := make(chan struct{})
+	var s, f atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for range loadCalls {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				s.Add(1)
+				if fn() != nil {
+					f.Add(1)
+				}
+			}
+		})
+	}
+	return func() (int64, int64) {
+		close(done)
+		wg.Wait()
+		return s.Load(), f.Load()
+	}
 }
