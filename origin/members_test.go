@@ -143,7 +143,7 @@ func TestPoolFailover(t *testing.T) {
 	p := newPool(t, "f", poolConfig(t, []string{dead},
 		`retries = 0`,
 		fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]),
-		"[pools.p.passive]\nmax_fails = 1\ncooldown = \"50ms\"",
+		"[pools.p.passive]\nmax_fails = 1\ncooldown = \"500ms\"",
 		"[pools.p.health]\nkind = \"tcp\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

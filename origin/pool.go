@@ -95,8 +95,12 @@ func NewPool(name string, c *config.Pool, m *metrics.Metrics, log *slog.Logger) 
 		return nil, fmt.Errorf("origin: pool %s: %w", name, err)
 	}
 	if c.Health.Kind != "" {
-		if p.check, err = health.NewChecker(checkOptions(c)); err != nil {
-			return nil, fmt.Errorf("origin: pool %s: %w", name, err)
+		o, err := checkOptions(c)
+		if err == nil {
+			p.check, err = health.NewChecker(o)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("origin: pool %s: health check: %w", name, err)
 		}
 	}
 	if p.limit, err = newLimiter("pool "+name, c.Limits.MaxInFlight, c.Limits.Rate, c.Limits.Burst, c.Limits); err != nil {
@@ -181,7 +185,10 @@ func newLimiter(name string, maxInFlight int, rate float64, burst int, l config.
 }
 
 // checkOptions maps a pool's [health] to the active checker's options.
-func checkOptions(c *config.Pool) health.CheckOptions {
+// HTTPS probes trust what the pool's requests trust (ca_file, client
+// certificate, verify_cert, verify_hostname, alternative_cn, the pool's
+// sni); without an sni they name each peer's host.
+func checkOptions(c *config.Pool) (health.CheckOptions, error) {
 	h := c.Health
 	o := health.CheckOptions{
 		Kind: health.Kind(h.Kind), Path: h.Path, Host: h.Host, Body: h.ExpectBody,
@@ -200,7 +207,13 @@ func checkOptions(c *config.Pool) health.CheckOptions {
 			o.Status += "-" + strconv.Itoa(r.Hi)
 		}
 	}
-	return o
+	tlsCfg, err := tlsConfig(c, config.Peer{Scheme: "https", Addr: ":443"}, c.PeerOptions(config.Peer{Scheme: "https"}))
+	if err != nil {
+		return o, err
+	}
+	tlsCfg.ServerName = c.SNI
+	o.TLS = tlsCfg
+	return o, nil
 }
 
 // passive maps a pool's [passive] to the monitor's ejection rules.

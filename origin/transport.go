@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -289,20 +290,22 @@ func tlsConfig(pc *config.Pool, peer config.Peer, o config.PeerOptions) (*tls.Co
 	switch {
 	case !o.VerifyHostname:
 		cfg.InsecureSkipVerify = true //nolint:gosec // VerifyConnection verifies the chain
-		cfg.VerifyConnection = verifyPeer(cfg.RootCAs)
+		cfg.VerifyConnection = verifyPeer(cfg.RootCAs, false, "", "")
 	case pc.AlternativeCN != "":
 		cfg.InsecureSkipVerify = true //nolint:gosec // VerifyConnection verifies chain and name
-		cfg.VerifyConnection = verifyPeer(cfg.RootCAs, name, pc.AlternativeCN)
+		cfg.VerifyConnection = verifyPeer(cfg.RootCAs, true, name, pc.AlternativeCN)
 	}
 	return cfg, nil
 }
 
 // verifyPeer returns a tls.Config.VerifyConnection that verifies the
 // peer's certificate chain against roots (nil = the system roots) for
-// server authentication and, unless names is empty, that the certificate
-// is valid for one of names. Its errors are *tls.CertificateVerificationError,
-// as crypto/tls's own, wrapping the first name's error when none matches.
-func verifyPeer(roots *x509.CertPool, names ...string) func(tls.ConnectionState) error {
+// server authentication and, with checkName, that the certificate is valid
+// for the server name the connection sent (name when it sent none, as for
+// an IP address) or for alt. Its errors are
+// *tls.CertificateVerificationError, as crypto/tls's own, wrapping the
+// server name's error when neither matches.
+func verifyPeer(roots *x509.CertPool, checkName bool, name, alt string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		certs := cs.PeerCertificates
 		if len(certs) == 0 {
@@ -311,6 +314,10 @@ func verifyPeer(roots *x509.CertPool, names ...string) func(tls.ConnectionState)
 		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
 		for _, c := range certs[1:] {
 			opts.Intermediates.AddCert(c)
+		}
+		var names []string
+		if checkName {
+			names = []string{cmp.Or(cs.ServerName, name), alt}
 		}
 		err := verifyLeaf(certs[0], opts, names)
 		if err != nil {
