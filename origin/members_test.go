@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -325,5 +326,36 @@ func TestPoolPeersFileUnderLoad(t *testing.T) {
 	time.Sleep(3 * peersFilePoll) // a bad file must change nothing: nothing to wait for
 	if body, err := bodyOf(p, 0); err != nil || (body != "peer-0" && body != "peer-2") {
 		t.Errorf("after a bad peers file: %q, %v; want the peers as they were", body, err)
+	}
+}
+
+// TestPoolHealthHTTPS proves that HTTP health checks of an https peer
+// trust what the pool's requests trust: a peer whose certificate only the
+// pool's ca_file vouches for stays up.
+func TestPoolHealthHTTPS(t *testing.T) {
+	ca := testkit.NewCA(t)
+	var probes atomic.Int64
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			probes.Add(1)
+		}
+		io.WriteString(w, "ok")
+	}))
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "origin.test")}}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	p := newPool(t, "tls", poolConfig(t, []string{"https://" + s.Listener.Addr().String()},
+		fmt.Sprintf("ca_file = %q", ca.WriteFile(t, t.TempDir(), "ca")), `sni = "origin.test"`,
+		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testkit.WaitFor(t, "five probes", func() bool { return probes.Load() >= 5 })
+	if up := value(t, p.m.OriginPeerUp.WithLabelValues("tls", "https://"+s.Listener.Addr().String())); up != 1 {
+		t.Errorf("cdnnode_origin_peer_up of a healthy https peer = %v, want 1", up)
+	}
+	if body, err := bodyOf(p, 0); err != nil || body != "ok" {
+		t.Errorf("GET: %q, %v", body, err)
 	}
 }
