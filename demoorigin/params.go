@@ -21,8 +21,10 @@ const (
 	setCookieVal = "demo=1; Path=/"
 )
 
-// fixedLastModified is the Last-Modified that lm=1 sends.
-func fixedLastModified() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+// LastModified is the Last-Modified that lm=1 sends: a conditional request
+// whose If-Modified-Since is this instant gets a 304, whether the server
+// compares exactly (nginx's default) or by "not after" (RFC 9110 §13.1.3).
+func LastModified() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // params are an object request's query parameters, validated.
 type params struct {
@@ -94,7 +96,7 @@ func parseParams(rawQuery string) (params, error) {
 		return p, err
 	}
 	if lm {
-		p.lastMod = fixedLastModified()
+		p.lastMod = LastModified()
 	}
 	if v, ok := lookup(q, "lastmod"); ok {
 		if p.lastMod, err = http.ParseTime(v); err != nil {

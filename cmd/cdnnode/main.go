@@ -1,9 +1,10 @@
 // Command cdnnode is the edge cache node, its config checker, its purge
-// client and the demo origin it is tried out against.
+// client, its load generator and the demo origin it is tried out against.
 //
 //	cdnnode [serve] -c config.toml   run the node (serve is the default)
 //	cdnnode check -c config.toml     validate a config and exit
 //	cdnnode purge [flags] URL...     purge through a node's admin API (see cdnnode purge -h)
+//	cdnnode loadtest [flags] URL     load-test a node (see cdnnode loadtest -h)
 //	cdnnode origin --listen ADDR     run the demo origin
 //	cdnnode version                  print the version
 package main
@@ -48,12 +49,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = check(args, stdout)
 	case "purge":
 		err = runPurge(args, stdout, stderr)
+	case "loadtest":
+		err = runLoadtest(args, stdout, stderr)
 	case "origin":
 		err = runOrigin(args, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "cdnnode", version)
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, check, purge, origin or version)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, check, purge, loadtest, origin or version)", cmd)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -78,6 +78,7 @@ func TestCheck(t *testing.T) {
 type running struct {
 	node       *exec.Cmd
 	addr       string // node's traffic address
+	adminAddr  string
 	originAddr string
 }
 
@@ -122,13 +123,13 @@ pool = "demo"
 	}
 	t.Cleanup(func() { _ = n.Process.Kill() })
 	lines := bufio.NewScanner(stderr)
-	addr := waitListening(t, lines)
+	addr, admin := waitListening(t, lines)
 	go func() {
 		for lines.Scan() { // keep draining the log so the node never blocks on stderr
 		}
 	}()
 	waitUp(t, "http://"+originAddr+"/__origin/stats")
-	return &running{node: n, addr: addr, originAddr: originAddr}
+	return &running{node: n, addr: addr, adminAddr: admin, originAddr: originAddr}
 }
 
 // result is what a client got for one request.
@@ -207,17 +208,18 @@ func TestSIGINTStopsAtOnce(t *testing.T) {
 	}
 }
 
-// waitListening reads the node's JSON log until it names its traffic address.
-func waitListening(t *testing.T, lines *bufio.Scanner) string {
+// waitListening reads the node's JSON log until it names its traffic and
+// admin addresses.
+func waitListening(t *testing.T, lines *bufio.Scanner) (traffic, admin string) {
 	t.Helper()
-	re := regexp.MustCompile(`"traffic":\["([0-9.:]+)"`)
+	re := regexp.MustCompile(`"traffic":\["([0-9.:]+)".*"admin":"([0-9.:]+)"`)
 	for lines.Scan() {
 		if m := re.FindStringSubmatch(lines.Text()); m != nil {
-			return m[1]
+			return m[1], m[2]
 		}
 	}
 	t.Fatalf("node exited before listening: %v", lines.Err())
-	return ""
+	return "", ""
 }
 
 func waitUp(t *testing.T, url string) {

@@ -120,8 +120,17 @@ func runPurge(args []string, stdout, stderr io.Writer) error {
 // returns the other arguments in order; all arguments after "--" are
 // positional.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	return parseInterspersedWith(fs, args, nil, nil)
+}
+
+// parseInterspersedWith is parseInterspersed for a flag with an optional
+// value, which the flag package parses as a boolean flag: when
+// valueAfter(the argument before a positional argument) holds and another
+// positional argument exists, before or after, that positional argument
+// is passed to setValue instead of returned.
+func parseInterspersedWith(fs *flag.FlagSet, args []string, valueAfter func(prev string) bool, setValue func(string)) ([]string, error) {
 	var pos []string
-	for {
+	for range len(args) + 1 { // every round consumes at least one argument
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
@@ -129,12 +138,18 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		if len(rest) == 0 {
 			return pos, nil
 		}
-		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+		i := len(args) - len(rest) - 1
+		if i >= 0 && args[i] == "--" {
 			return append(pos, rest...), nil
 		}
-		pos = append(pos, rest[0])
+		if valueAfter != nil && i >= 0 && valueAfter(args[i]) && (len(pos) > 0 || len(rest) > 1) {
+			setValue(rest[0])
+		} else {
+			pos = append(pos, rest[0])
+		}
 		args = rest[1:]
 	}
+	return pos, nil
 }
 
 // flagSet reports whether the flag called name was given.
@@ -186,7 +201,12 @@ func checkNodeURL(s string) error {
 
 // usageError adds the synopsis to err.
 func usageError(err error) error {
-	return fmt.Errorf("purge: %w\n%s", err, purgeUsage)
+	return usageErrorOf("purge", err, purgeUsage)
+}
+
+// usageErrorOf prefixes err with the command's name and adds its synopsis.
+func usageErrorOf(cmd string, err error, usage string) error {
+	return fmt.Errorf("%s: %w\n%s", cmd, err, usage)
 }
 
 // printSummary writes what r says was purged, one line for this node and

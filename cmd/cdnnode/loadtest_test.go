@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdnnode/cdnnode/loadtest"
+)
+
+// TestLoadtestFlags parses command lines into Options, and refuses bad
+// ones with a message naming the problem.
+func TestLoadtestFlags(t *testing.T) {
+	const url = "http://127.0.0.1:8080"
+	tests := []struct {
+		name  string
+		args  []string
+		check func(c *loadtestCmd) string // "" when right
+		err   string                      // wanted in the error
+	}{
+		{name: "defaults", args: []string{url}, check: func(c *loadtestCmd) string {
+			o := c.opts
+			if o.Target != url || o.Connections != 64 || o.Rate != 0 || o.Duration != 0 || o.Warmup != time.Second ||
+				o.Keys != loadtest.Single || o.Size != (loadtest.Size{Min: 1024, Max: 1024}) || o.Seed == 0 || o.Timeout != 10*time.Second ||
+				o.H2 || c.startOrigin || o.OriginStats != "" || c.jsonFile != "" {
+				return "unexpected defaults"
+			}
+			return ""
+		}},
+		{name: "everything, flags after the URL", args: []string{url, "-c", "8", "--rate", "2000", "--duration", "30s", "--requests", "100000",
+			"--keys", "zipf", "--zipf-s", "0.8", "--objects", "5000", "--size", "1KiB-64KiB", "--query", "cc=max-age%3D5",
+			"--purge-pct", "1", "--conditional-pct", "2.5", "--seed", "42", "--h2", "--streams", "4", "--timeout", "2s",
+			"--json", "out.json", "--host", "example.com", "--prefix", "p-", "--warmup", "0s"},
+			check: func(c *loadtestCmd) string {
+				o := c.opts
+				if o.Connections != 8 || o.Rate != 2000 || o.Duration != 30*time.Second || o.Requests != 100000 || o.Keys != loadtest.Zipf ||
+					o.ZipfS != 0.8 || o.Objects != 5000 || o.Size != (loadtest.Size{Min: 1024, Max: 65536}) || o.Query != "cc=max-age%3D5" ||
+					o.PurgePct != 1 || o.ConditionalPct != 2.5 || o.Seed != 42 || !o.H2 || o.Streams != 4 || o.Timeout != 2*time.Second ||
+					c.jsonFile != "out.json" || o.Host != "example.com" || o.Prefix != "p-" || o.Warmup != 0 {
+					return "a flag was not applied"
+				}
+				return ""
+			}},
+		{name: "warm-up follows duration", args: []string{"--duration", "5s", url}, check: func(c *loadtestCmd) string {
+			if c.opts.Warmup != 500*time.Millisecond {
+				return "warm-up not a tenth of 5s"
+			}
+			return ""
+		}},
+		{name: "requests only: no warm-up", args: []string{"--requests", "10", url}, check: func(c *loadtestCmd) string {
+			if c.opts.Warmup != 0 || c.opts.Duration != 0 {
+				return "warm-up or duration set"
+			}
+			return ""
+		}},
+		{name: "bare --origin before the URL", args: []string{"--origin", url}, check: func(c *loadtestCmd) string {
+			if !c.startOrigin || c.opts.Target != url {
+				return "not a bare --origin"
+			}
+			return ""
+		}},
+		{name: "bare --origin after the URL", args: []string{url, "--origin"}, check: func(c *loadtestCmd) string {
+			if !c.startOrigin || c.opts.Target != url {
+				return "not a bare --origin"
+			}
+			return ""
+		}},
+		{name: "--origin ADDR URL", args: []string{"--origin", "127.0.0.1:8081", url}, check: func(c *loadtestCmd) string {
+			if c.startOrigin || c.opts.OriginStats != "http://127.0.0.1:8081/__origin/stats" || c.opts.Target != url {
+				return "origin address not taken"
+			}
+			return ""
+		}},
+		{name: "URL --origin ADDR", args: []string{url, "--origin", "127.0.0.1:8081"}, check: func(c *loadtestCmd) string {
+			if c.opts.OriginStats != "http://127.0.0.1:8081/__origin/stats" || c.opts.Target != url {
+				return "origin address not taken"
+			}
+			return ""
+		}},
+		{name: "--origin=URL", args: []string{"--origin=http://127.0.0.1:8081/", url}, check: func(c *loadtestCmd) string {
+			if c.opts.OriginStats != "http://127.0.0.1:8081/__origin/stats" {
+				return "origin URL not taken"
+			}
+			return ""
+		}},
+		{name: "no URL", args: []string{"-c", "4"}, err: "no target URL"},
+		{name: "two URLs", args: []string{url, url}, err: "one target URL"},
+		{name: "bad URL", args: []string{"127.0.0.1:8080"}, err: "invalid target"},
+		{name: "bad keys", args: []string{"--keys", "pareto", url}, err: "invalid key distribution"},
+		{name: "bad size", args: []string{"--size", "2GiB", url}, err: "1GiB"},
+		{name: "reversed size range", args: []string{"--size", "64KiB-1KiB", url}, err: "size range"},
+		{name: "negative rate", args: []string{"--rate", "-5", url}, err: "rate"},
+		{name: "zero connections", args: []string{"-c", "0", url}, err: "at least 1"},
+		{name: "zipf exponent", args: []string{"--zipf-s", "0", url}, err: "zipf-s"},
+		{name: "percentages", args: []string{"--purge-pct", "80", "--conditional-pct", "30", url}, err: "at most 100"},
+		{name: "streams without h2", args: []string{"--streams", "2", url}, err: "needs h2"},
+		{name: "bad warm-up", args: []string{"--warmup", "soon", url}, err: "want a duration"},
+		{name: "bad origin", args: []string{"--origin=ftp://x", url}, err: "invalid --origin"},
+		{name: "unknown flag", args: []string{"--concurrency", "4", url}, err: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseLoadtestArgs(tt.args, io.Discard)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("parseLoadtestArgs(%q) = %v, want an error saying %q", tt.args, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseLoadtestArgs(%q): %v", tt.args, err)
+			}
+			if msg := tt.check(c); msg != "" {
+				t.Errorf("parseLoadtestArgs(%q): %s: %+v", tt.args, msg, c)
+			}
+		})
+	}
+}
+
+// TestLoadtestUsageExit: a bad command line exits 1 with the reason and
+// the synopsis on stderr, before sending anything.
+func TestLoadtestUsageExit(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"loadtest", "--keys", "pareto", "http://127.0.0.1:1"}, &stdout, &stderr); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), `invalid key distribution "pareto"`) || !strings.Contains(stderr.String(), "usage: cdnnode loadtest") || stdout.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"loadtest", "--requests", "5", "http://127.0.0.1:1"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "connect to 127.0.0.1:1") {
+		t.Errorf("nothing listening: exit %d, stderr %q; want 1 and a connect error", code, stderr.String())
+	}
+}
+
+// TestLoadtestCommand runs the real binary against a real node and demo
+// origin, reading the origin's stats: the report, the progress lines and
+// the JSON agree with what the origin saw.
+func TestLoadtestCommand(t *testing.T) {
+	r := startNode(t)
+	jsonFile := filepath.Join(t.TempDir(), "result.json")
+	cmd := exec.Command(binary, "loadtest", "-c", "4", "--duration", "2s", "--warmup", "0s", "--keys", "uniform", "--objects", "20",
+		"--seed", "5", "--origin", r.originAddr, "--json", jsonFile, "http://"+r.addr)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("loadtest: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	for _, want := range []string{"seed 5", "req/s", "p99"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q", want)
+		}
+	}
+	if n := strings.Count(stderr.String(), " left)"); n != 2 {
+		t.Errorf("%d progress lines, want one per second of 2s", n)
+	}
+	var res loadtest.Result
+	b, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, b)
+	}
+	if res.Seed != 5 || res.Requests == 0 || res.Errors != 0 || res.Origin == nil || res.Origin.Error != "" || res.Origin.Requests < 20 || res.Origin.Requests > res.Cache.Miss {
+		t.Fatalf("result: seed %d, %d requests, %d errors, origin %+v, cache %+v", res.Seed, res.Requests, res.Errors, res.Origin, res.Cache)
+	}
+	var st struct{ Requests int64 }
+	if err := json.Unmarshal(get(t, "http://"+r.originAddr+"/__origin/stats"), &st); err != nil || st.Requests != res.Origin.Requests {
+		t.Errorf("the origin counted %d requests (%v), the report %d", st.Requests, err, res.Origin.Requests)
+	}
+	if want := regexp.MustCompile(`(?m)^origin +\d+ requests, offload \d+\.\d\d%$`); !want.Match(stdout.Bytes()) {
+		t.Errorf("report has no origin line matching %s", want)
+	}
+}
+
+// TestLoadtestStartsOrigin follows the bare --origin flow the README
+// documents: loadtest starts a demo origin and prints its address, the
+// node is pointed at it through the admin API, and the load starts once a
+// probe through the node reaches it.
+func TestLoadtestStartsOrigin(t *testing.T) {
+	r := startNode(t)
+	cmd := exec.Command(binary, "loadtest", "--origin", "--requests", "300", "-c", "2", "--keys", "uniform", "--objects", "10", "http://"+r.addr)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := bufio.NewScanner(stderr)
+	var addr string
+	re := regexp.MustCompile(`demo origin listening on (127\.0\.0\.1:\d+)`)
+	for addr == "" && lines.Scan() {
+		if m := re.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no demo origin address printed: %v", lines.Err())
+	}
+	go func() {
+		for lines.Scan() { // drain, so the command never blocks on stderr
+		}
+	}()
+	req, err := http.NewRequest(http.MethodPut, "http://"+r.adminAddr+"/pools/demo/peers", strings.NewReader(`{"peers":[{"addr":"`+addr+`"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT peers: %s", resp.Status)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("loadtest: %v\n%s", err, stdout.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("loadtest still running after 60s")
+	}
+	out := stdout.String()
+	m := regexp.MustCompile(`(?m)^origin +(\d+) requests`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" || !strings.Contains(out, "requests  300,") {
+		t.Errorf("report:\n%s\nwant 300 requests and the in-process origin's requests counted", out)
+	}
+}
