@@ -219,7 +219,9 @@ func (c *Checker) newProbe(peer string) *probe {
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return c.o.Dial(ctx, p.ep.network, p.ep.addr)
 		},
-		TLSClientConfig: c.o.TLS,
+		// Each transport its own copy: net/http adds to a transport's
+		// config (NextProtos) the first time it is used.
+		TLSClientConfig: c.o.TLS.Clone(),
 		// Every probe opens a new connection, as a new request would
 		// after the pool's idle ones are gone: a listener that stopped
 		// accepting must fail, not hide behind a kept-alive connection.
