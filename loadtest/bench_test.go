@@ -64,7 +64,7 @@ func newBenchClient(tb testing.TB, target string) (*h1, *plan) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := newH1(r.tgt, o.TLS, o.Timeout)
+	c := newH1(r.tgts[0], o.TLS, o.Timeout)
 	tb.Cleanup(c.close)
 	return c, &r.plan
 }

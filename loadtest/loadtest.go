@@ -39,6 +39,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -75,7 +76,9 @@ const lateAfter = time.Millisecond
 // default; Run does not modify the caller's copy.
 type Options struct {
 	// Target is the base URL requests go to: http://host:port or
-	// https://host:port, with an optional path put before /obj/.
+	// https://host:port, with an optional path put before /obj/. Several
+	// base URLs separated by commas take turns: request i goes to the
+	// (i mod n)th, and each worker keeps a connection to every one.
 	Target string
 	// Host replaces the target's host in the Host header (and is the TLS
 	// server name); default: the target's.
@@ -157,6 +160,10 @@ type Options struct {
 
 // Progress is one second of a run, for a live display.
 type Progress struct {
+	// Side is "A" or "B" in a comparison (see Compare), whose figures
+	// cover both sides' slices so far: Elapsed and Total the whole
+	// comparison, Requests and Errors the side's; "" in a single run.
+	Side     string
 	Elapsed  time.Duration // measured time so far
 	Total    time.Duration // Duration, or 0 when the run is bounded by Requests only
 	Requests int64         // measured requests so far
@@ -246,7 +253,7 @@ func (o Options) Validate() error {
 	if err := o.normalize(); err != nil {
 		return err
 	}
-	_, err := newTarget(o.Target, &o)
+	_, err := newTargets(o.Target, &o)
 	return err
 }
 
@@ -263,15 +270,33 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cs := r.clients()
+	defer cs.close()
+	if err := r.connect(ctx, cs); err != nil {
+		return nil, err
+	}
+	return r.run(ctx, cs), nil
 }
 
 // protocol names the protocol a run speaks.
 func (o *Options) protocol() string {
-	switch {
-	case !o.H2:
+	if !o.H2 {
 		return "HTTP/1.1"
-	case len(o.Target) >= 8 && o.Target[:8] == "https://":
+	}
+	tls, clear := false, false
+	for t := range strings.SplitSeq(o.Target, ",") {
+		if strings.HasPrefix(strings.TrimSpace(t), "https://") {
+			tls = true
+		} else {
+			clear = true
+		}
+	}
+	switch {
+	case tls && clear:
+		return "h2 and h2c"
+	case tls:
 		return "h2"
 	}
 	return "h2c"

@@ -64,8 +64,8 @@ func ReadOriginRequests(ctx context.Context, statsURL string) (int64, error) {
 }
 
 // originResult compares the readings taken when measuring started and
-// when the run ended.
-func originResult(statsURL string, before, after originCount, requests int64) *Origin {
+// when the run ended; Result.derive works out the offload.
+func originResult(statsURL string, before, after originCount) *Origin {
 	o := &Origin{StatsURL: statsURL}
 	switch {
 	case !before.ok:
@@ -80,9 +80,6 @@ func originResult(statsURL string, before, after originCount, requests int64) *O
 		o.Error = "the origin's counter went back (reset during the run?)"
 	default:
 		o.Requests = after.n - before.n
-		if requests > 0 {
-			o.Offload = 1 - float64(o.Requests)/float64(requests)
-		}
 	}
 	return o
 }

@@ -22,23 +22,26 @@ const (
 
 // request is one planned request: what to send, not how.
 type request struct {
-	kind kind
-	key  int64
-	size int64
+	kind   kind
+	target int // which of the run's targets it goes to
+	key    int64
+	size   int64
 }
 
 // plan turns request numbers into requests. Read-only once built: every
 // worker shares it.
 type plan struct {
-	seed  uint64
-	keys  keys
-	size  Size
-	purge float64 // fraction of requests that are PURGE
-	cond  float64 // fraction that are conditional GETs
+	seed    uint64
+	keys    keys
+	size    Size
+	purge   float64 // fraction of requests that are PURGE
+	cond    float64 // fraction that are conditional GETs
+	targets uint64  // how many targets requests take turns over; 0 is 1
 }
 
 // at returns request number i of the run, a function of the seed and i
-// alone (see stream).
+// alone (see stream). Request i goes to target i mod the number of
+// targets: round-robin by request number.
 func (p *plan) at(i int64) request {
 	r := newStream(p.seed, uint64(i))
 	k := get
@@ -51,7 +54,11 @@ func (p *plan) at(i int64) request {
 		}
 	}
 	key := p.keys.next(&r)
-	return request{kind: k, key: key, size: p.size.of(key)}
+	rq := request{kind: k, key: key, size: p.size.of(key)}
+	if p.targets > 1 {
+		rq.target = int(uint64(i) % p.targets)
+	}
+	return rq
 }
 
 // target is where requests go and how their URLs are spelled. Read-only
@@ -69,6 +76,27 @@ type target struct {
 	// compare dates exactly (nginx's default) and those that take any
 	// later date answer 304. (Some servers ignore a date in the future.)
 	ims string
+}
+
+// MaxTargets bounds the base URLs of Options.Target.
+const MaxTargets = 256
+
+// newTargets checks list, one base URL or several separated by commas
+// (see Options.Target), and returns a target for each.
+func newTargets(list string, o *Options) ([]*target, error) {
+	parts := strings.Split(list, ",")
+	if len(parts) > MaxTargets || len(parts)*o.Connections > MaxConnections {
+		return nil, fmt.Errorf("%d targets × %d connections: want at most %d targets and %d connections in all", len(parts), o.Connections, MaxTargets, MaxConnections)
+	}
+	ts := make([]*target, len(parts))
+	for i, base := range parts {
+		t, err := newTarget(strings.TrimSpace(base), o)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
+	}
+	return ts, nil
 }
 
 // newTarget checks base (an http or https URL with a host and no query)

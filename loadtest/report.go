@@ -24,35 +24,8 @@ func WriteJSON(w io.Writer, res *Result) error {
 // and the errors.
 func Report(w io.Writer, res *Result) error {
 	var b strings.Builder
-	mode := "closed loop"
-	if res.Mode == "open" {
-		mode = fmt.Sprintf("open loop at %s req/s", formatFloat(res.Rate))
-	}
-	conns := fmt.Sprintf("%d connections", res.Connections)
-	if res.Streams > 1 {
-		conns += fmt.Sprintf(" × %d streams", res.Streams)
-	}
-	fmt.Fprintf(&b, "target    %s over %s, %s, %s, seed %d\n", res.Target, res.Protocol, mode, conns, res.Seed)
-	keys := string(res.Keys)
-	switch res.Keys {
-	case Single:
-		keys = "one object"
-	case Zipf:
-		keys = fmt.Sprintf("zipf (s=%s) over %d objects", formatFloat(res.ZipfS), res.Objects)
-	case Uniform:
-		keys = fmt.Sprintf("uniform over %d objects", res.Objects)
-	}
-	fmt.Fprintf(&b, "workload  %s of %s", keys, res.Size)
-	if res.PurgePct > 0 {
-		fmt.Fprintf(&b, ", %s%% PURGE", formatFloat(res.PurgePct))
-	}
-	if res.ConditionalPct > 0 {
-		fmt.Fprintf(&b, ", %s%% conditional", formatFloat(res.ConditionalPct))
-	}
-	if res.Query != "" {
-		fmt.Fprintf(&b, ", query %s", res.Query)
-	}
-	b.WriteString("\n")
+	fmt.Fprintf(&b, "target    %s over %s\n", formatTargets(res.Target), describeRun(res))
+	fmt.Fprintf(&b, "workload  %s\n", describeWorkload(res))
 	fmt.Fprintf(&b, "measured  %s", formatDuration(res.Elapsed))
 	if res.Warmup > 0 {
 		fmt.Fprintf(&b, " after %s warm-up", formatDuration(res.Warmup))
@@ -94,10 +67,154 @@ func Report(w io.Writer, res *Result) error {
 	return err
 }
 
+// describeRun says how res was run: "HTTP/1.1, closed loop, 64
+// connections, seed 7".
+func describeRun(res *Result) string {
+	mode := "closed loop"
+	if res.Mode == "open" {
+		mode = fmt.Sprintf("open loop at %s req/s", formatFloat(res.Rate))
+	}
+	conns := fmt.Sprintf("%d connections", res.Connections)
+	if res.Streams > 1 {
+		conns += fmt.Sprintf(" × %d streams", res.Streams)
+	}
+	return fmt.Sprintf("%s, %s, %s, seed %d", res.Protocol, mode, conns, res.Seed)
+}
+
+// describeWorkload says what res requested: "zipf (s=0.8) over 10000
+// objects of 1KiB-64KiB, 5% PURGE".
+func describeWorkload(res *Result) string {
+	var b strings.Builder
+	keys := string(res.Keys)
+	switch res.Keys {
+	case Single:
+		keys = "one object"
+	case Zipf:
+		keys = fmt.Sprintf("zipf (s=%s) over %d objects", formatFloat(res.ZipfS), res.Objects)
+	case Uniform:
+		keys = fmt.Sprintf("uniform over %d objects", res.Objects)
+	}
+	fmt.Fprintf(&b, "%s of %s", keys, res.Size)
+	if res.PurgePct > 0 {
+		fmt.Fprintf(&b, ", %s%% PURGE", formatFloat(res.PurgePct))
+	}
+	if res.ConditionalPct > 0 {
+		fmt.Fprintf(&b, ", %s%% conditional", formatFloat(res.ConditionalPct))
+	}
+	if res.Query != "" {
+		fmt.Fprintf(&b, ", query %s", res.Query)
+	}
+	return b.String()
+}
+
+// formatTargets spells a target list: "http://a:80, http://b:80
+// (round-robin)".
+func formatTargets(list string) string {
+	parts := strings.Split(list, ",")
+	if len(parts) == 1 {
+		return list
+	}
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return strings.Join(parts, ", ") + " (round-robin)"
+}
+
+// WriteJSONCompare writes c as indented JSON.
+func WriteJSONCompare(w io.Writer, c *Comparison) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
+}
+
+// ReportCompare writes c as a human summary: both targets, the workload,
+// the slices, then each figure of A and B side by side with B / A, and
+// each side's status codes and errors.
+func ReportCompare(w io.Writer, c *Comparison) error {
+	var b strings.Builder
+	a, bb := c.A, c.B
+	fmt.Fprintf(&b, "A         %s over %s\n", formatTargets(a.Target), describeRun(a))
+	fmt.Fprintf(&b, "B         %s\n", formatTargets(bb.Target))
+	fmt.Fprintf(&b, "workload  %s\n", describeWorkload(a))
+	per := 0
+	for _, s := range c.Slices {
+		if s.Side == "A" {
+			per++
+		}
+	}
+	fmt.Fprintf(&b, "slices    %d per side, interleaved A B A B ...; measured A %s, B %s", per, formatDuration(a.Elapsed), formatDuration(bb.Elapsed))
+	if a.Warmup > 0 {
+		fmt.Fprintf(&b, " after %s warm-up each", formatDuration(a.Warmup))
+	}
+	if a.Interrupted || bb.Interrupted {
+		b.WriteString(" (interrupted)")
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "%-16s %12s %12s %8s\n", "", "A", "B", "B/A")
+	for _, f := range c.Figures {
+		label, format := figureFormat(f.Name)
+		ratio := "-"
+		if f.Ratio != nil {
+			ratio = strconv.FormatFloat(*f.Ratio, 'f', 2, 64)
+		}
+		fmt.Fprintf(&b, "%-16s %12s %12s %8s\n", label, format(f.A), format(f.B), ratio)
+	}
+	for _, s := range []struct {
+		name string
+		res  *Result
+	}{{"A", a}, {"B", bb}} {
+		fmt.Fprintf(&b, "status %s  %s\n", s.name, formatCounts(s.res.Status))
+		if len(s.res.ErrorsByKind) > 0 {
+			fmt.Fprintf(&b, "errors %s  %s\n", s.name, formatCounts(s.res.ErrorsByKind))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// figureFormat returns the label of a Figure in ReportCompare and how to
+// write its values.
+func figureFormat(name string) (string, func(float64) string) {
+	count := func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) }
+	dur := func(f float64) string { return formatDuration(time.Duration(f)) }
+	pct := formatPct
+	switch name {
+	case "requests":
+		return "requests", count
+	case "requests_per_sec":
+		return "req/s", formatFloat
+	case "bytes_per_sec":
+		return "bytes/s", formatBytes
+	case "errors":
+		return "errors", count
+	case "late":
+		return "late", count
+	case "cache.hit_ratio":
+		return "hit ratio", pct
+	case "cache.byte_hit_ratio":
+		return "byte hit ratio", pct
+	case "origin.requests":
+		return "origin requests", count
+	case "origin.offload":
+		return "offload", pct
+	}
+	if p, ok := strings.CutPrefix(name, "latency."); ok {
+		p = strings.TrimSuffix(p, "_ns")
+		if p == "p999" {
+			p = "p99.9"
+		}
+		return "latency " + p, dur
+	}
+	return name, formatFloat
+}
+
 // FormatProgress is the one-line form of p that `cdnnode loadtest`
 // prints every second.
 func FormatProgress(p Progress) string {
 	s := fmt.Sprintf("%6s  %9s req/s  %6d errors  p99 %s", formatDuration(p.Elapsed.Round(100*time.Millisecond)), formatFloat(p.Rate), p.Errors, formatDuration(p.P99))
+	if p.Side != "" {
+		s = p.Side + " " + s
+	}
 	left := time.Duration(-1)
 	if p.Total > 0 {
 		left = max(p.Total-p.Elapsed, 0)

@@ -177,7 +177,6 @@ func (r *runner) result(c *collector, after originCount, interrupted bool) *Resu
 		NotModified:    t.status[304],
 		Bytes:          t.bytes,
 		Status:         map[string]int64{},
-		Latency:        latencyOf(t.lat),
 		Histogram:      t.lat,
 		Seconds:        c.seconds,
 	}
@@ -186,10 +185,6 @@ func (r *runner) result(c *collector, after originCount, interrupted bool) *Resu
 	}
 	if o.Keys == Zipf {
 		res.ZipfS = o.ZipfS
-	}
-	if s := res.Elapsed.Seconds(); s > 0 {
-		res.RequestsPerSec = float64(t.requests) / s
-		res.BytesPerSec = float64(t.bytes) / s
 	}
 	for code, n := range t.status {
 		if n > 0 {
@@ -211,21 +206,41 @@ func (r *runner) result(c *collector, after originCount, interrupted bool) *Resu
 			res.ErrorSamples[k.String()] = t.samples[k]
 		}
 	}
-	if enc, err := t.lat.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
-		res.HistogramV2 = string(enc)
-	}
 	res.Cache = Cache{
 		Hit: t.cache[Hit], Stale: t.cache[Stale], Miss: t.cache[Miss], Other: t.cache[Other],
 		HitBytes: t.cacheBytes[Hit], StaleBytes: t.cacheBytes[Stale], MissBytes: t.cacheBytes[Miss], OtherBytes: t.cacheBytes[Other],
 	}
-	if n := t.cache[Hit] + t.cache[Stale] + t.cache[Miss] + t.cache[Other]; n > 0 {
-		res.Cache.HitRatio = float64(t.cache[Hit]+t.cache[Stale]) / float64(n)
-	}
-	if b := t.cacheBytes[Hit] + t.cacheBytes[Stale] + t.cacheBytes[Miss] + t.cacheBytes[Other]; b > 0 {
-		res.Cache.ByteHitRatio = float64(t.cacheBytes[Hit]+t.cacheBytes[Stale]) / float64(b)
-	}
 	if o.OriginStats != "" {
-		res.Origin = originResult(o.OriginStats, c.before, after, t.requests)
+		res.Origin = originResult(o.OriginStats, c.before, after)
 	}
+	res.derive()
 	return res
+}
+
+// derive computes the figures of res that follow from its counts: rates,
+// the latency summary and encoded histogram, hit ratios and offload.
+func (res *Result) derive() {
+	res.RequestsPerSec, res.BytesPerSec = 0, 0
+	if s := res.Elapsed.Seconds(); s > 0 {
+		res.RequestsPerSec = float64(res.Requests) / s
+		res.BytesPerSec = float64(res.Bytes) / s
+	}
+	res.Latency = latencyOf(res.Histogram)
+	if enc, err := res.Histogram.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
+		res.HistogramV2 = string(enc)
+	}
+	c := &res.Cache
+	c.HitRatio, c.ByteHitRatio = 0, 0
+	if n := c.Hit + c.Stale + c.Miss + c.Other; n > 0 {
+		c.HitRatio = float64(c.Hit+c.Stale) / float64(n)
+	}
+	if b := c.HitBytes + c.StaleBytes + c.MissBytes + c.OtherBytes; b > 0 {
+		c.ByteHitRatio = float64(c.HitBytes+c.StaleBytes) / float64(b)
+	}
+	if o := res.Origin; o != nil && o.Error == "" {
+		o.Offload = 0
+		if res.Requests > 0 {
+			o.Offload = 1 - float64(o.Requests)/float64(res.Requests)
+		}
+	}
 }

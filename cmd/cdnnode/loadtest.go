@@ -22,19 +22,27 @@ import (
 )
 
 // loadtestUsage is the synopsis `cdnnode loadtest -h` and usage errors print.
-const loadtestUsage = `usage: cdnnode loadtest [flags] URL
+const loadtestUsage = `usage: cdnnode loadtest [flags] URL [URL...]
 
 Sends demo-origin object requests, URL/obj/<prefix><key>?size=<bytes>...,
 to URL (a node in front of the demo origin), closed loop (-c connections
 as fast as they are answered) or open loop (--rate), and reports
 throughput, latency percentiles, status codes, the cache's hit ratio,
-errors and, with --origin, the origin's requests and offload.
+errors and, with --origin, the origin's requests and offload. Several
+URLs (or a comma-separated list) take turns, request by request.
 
-  --origin ADDR   read the running demo origin's /__origin/stats at ADDR
-  --origin        start a demo origin in this process on 127.0.0.1 and
-                  print its address; the node at URL must front it (for
-                  example through its admin API: PUT /pools/NAME/peers):
-                  the load starts once a probe through URL reaches it
+  --origin ADDR     read the running demo origin's /__origin/stats at ADDR
+  --origin          start a demo origin in this process on 127.0.0.1 and
+                    print its address; the node at URL must front it (for
+                    example through its admin API: PUT /pools/NAME/peers):
+                    the load starts once a probe through URL reaches it
+  --compare URL2    run the same load against URL2 too, interleaved in
+                    --slices slices (A B A B ...), and report both side by
+                    side with the ratio B/A
+  --scenario NAME   take flag values from a TOML file (its keys are flag
+                    names) or a shipped scenario: hot-hit, zipf-10k,
+                    thundering-herd, purge-storm, origin-down; flags on
+                    the command line win
 Flags may come before or after the URL.`
 
 // frontWait is how long a bare --origin waits for the target to reach
@@ -48,7 +56,11 @@ const (
 type loadtestCmd struct {
 	opts        loadtest.Options // --origin ADDR sets opts.OriginStats
 	startOrigin bool             // bare --origin: start one in process
+	compare     string           // --compare: target B; "" for a single run
+	slices      int              // --slices of a comparison
 	jsonFile    string           // "-" is stdout
+	htmlFile    string           // "-" is stdout
+	scenario    *loadtest.Scenario
 }
 
 // originFlag is --origin with an optional value: bare (a boolean flag to
@@ -75,6 +87,37 @@ func (f *originFlag) Set(s string) error {
 
 func (f *originFlag) IsBoolFlag() bool { return true }
 
+// keysValue is --keys: parsed when set, so a scenario's bad value is
+// reported at its line.
+type keysValue struct{ k *loadtest.KeyDist }
+
+func (v keysValue) String() string {
+	if v.k == nil {
+		return ""
+	}
+	return string(*v.k)
+}
+
+func (v keysValue) Set(s string) (err error) {
+	*v.k, err = loadtest.ParseKeyDist(s)
+	return err
+}
+
+// sizeValue is --size, parsed when set.
+type sizeValue struct{ s *loadtest.Size }
+
+func (v sizeValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return v.s.String()
+}
+
+func (v sizeValue) Set(s string) (err error) {
+	*v.s, err = loadtest.ParseSize(s)
+	return err
+}
+
 // parseLoadtestArgs parses and checks the command line.
 func parseLoadtestArgs(args []string, out io.Writer) (*loadtestCmd, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
@@ -86,6 +129,7 @@ func parseLoadtestArgs(args []string, out io.Writer) (*loadtestCmd, error) {
 	var c loadtestCmd
 	o := &c.opts
 	fs.IntVar(&o.Connections, "c", loadtest.DefaultConnections, "`connections` (closed loop: each sends back to back; open loop: the pool requests wait for)")
+	fs.IntVar(&o.Connections, "connections", loadtest.DefaultConnections, "`connections`, the same as -c")
 	fs.Float64Var(&o.Rate, "rate", 0, "open loop at `R` requests per second; 0 = closed loop")
 	fs.DurationVar(&o.Duration, "duration", 0, "measured `time` after the warm-up (default 10s, or unbounded with --requests)")
 	fs.Int64Var(&o.Requests, "requests", 0, "stop after this many measured `requests` (or at --duration)")
@@ -98,10 +142,11 @@ func parseLoadtestArgs(args []string, out io.Writer) (*loadtestCmd, error) {
 		warmup = d
 		return nil
 	})
-	keys := fs.String("keys", string(loadtest.Single), "key `distribution`: single, uniform or zipf")
+	o.Keys, o.Size = loadtest.Single, loadtest.DefaultSize()
+	fs.Var(keysValue{&o.Keys}, "keys", "key `distribution`: single, uniform or zipf")
 	fs.Float64Var(&o.ZipfS, "zipf-s", loadtest.DefaultZipfS, "zipf `exponent`, any value above 0")
 	fs.Int64Var(&o.Objects, "objects", loadtest.DefaultObjects, "`number` of objects uniform and zipf choose from")
-	size := fs.String("size", loadtest.DefaultSize().String(), "object `size`: fixed (1KiB) or a range (1KiB-64KiB, log-uniform, fixed per object)")
+	fs.Var(sizeValue{&o.Size}, "size", "object `size`: fixed (1KiB) or a range (1KiB-64KiB, log-uniform, fixed per object)")
 	fs.StringVar(&o.Query, "query", "", "more demo origin `parameters` for every object URL, e.g. 'cc=max-age%3D300&delay=5ms'")
 	fs.StringVar(&o.Prefix, "prefix", loadtest.DefaultPrefix, "object name `prefix`")
 	fs.StringVar(&o.Host, "host", "", "Host header `name` (and TLS server name) instead of the URL's")
@@ -113,8 +158,12 @@ func parseLoadtestArgs(args []string, out io.Writer) (*loadtestCmd, error) {
 	fs.DurationVar(&o.Timeout, "timeout", loadtest.DefaultTimeout, "per-request `time` limit")
 	insecure := fs.Bool("insecure", false, "do not verify the target's TLS certificate")
 	fs.StringVar(&c.jsonFile, "json", "", "also write the result as JSON to `file` (- for stdout)")
+	fs.StringVar(&c.htmlFile, "html", "", "also write the result as a self-contained HTML page to `file` (- for stdout)")
 	var origin originFlag
 	fs.Var(&origin, "origin", "demo origin `ADDR` whose stats to read; bare: start one (see above)")
+	fs.StringVar(&c.compare, "compare", "", "compare with the target(s) at `URL2` (see above)")
+	fs.IntVar(&c.slices, "slices", loadtest.DefaultSlices, "with --compare, the `number` of slices each side's run is cut into")
+	scenario := fs.String("scenario", "", "flag values from the scenario `file` or shipped scenario (see above)")
 
 	rest, err := parseInterspersedWith(fs, args, func(prev string) bool {
 		// "--origin ADDR URL", "URL --origin ADDR": the argument after a
@@ -124,20 +173,15 @@ func parseLoadtestArgs(args []string, out io.Writer) (*loadtestCmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch len(rest) {
-	case 0:
+	if *scenario != "" {
+		if c.scenario, err = applyScenario(fs, *scenario); err != nil {
+			return nil, fmt.Errorf("loadtest: %w", err)
+		}
+	}
+	if len(rest) == 0 {
 		return nil, usageErrorOf("loadtest", errors.New("no target URL"), loadtestUsage)
-	case 1:
-		o.Target = rest[0]
-	default:
-		return nil, usageErrorOf("loadtest", fmt.Errorf("one target URL, not %q", rest), loadtestUsage)
 	}
-	if o.Keys, err = loadtest.ParseKeyDist(*keys); err != nil {
-		return nil, usageErrorOf("loadtest", err, loadtestUsage)
-	}
-	if o.Size, err = loadtest.ParseSize(*size); err != nil {
-		return nil, usageErrorOf("loadtest", err, loadtestUsage)
-	}
+	o.Target = strings.Join(rest, ",")
 	switch {
 	case warmup >= 0:
 		o.Warmup = warmup
@@ -177,7 +221,51 @@ func parseLoadtestArgs(args []string, out io.Writer) (*loadtestCmd, error) {
 	if err := o.Validate(); err != nil {
 		return nil, usageErrorOf("loadtest", err, loadtestUsage)
 	}
+	if c.compare != "" {
+		ob := *o
+		ob.Target = c.compare
+		if err := ob.Validate(); err != nil {
+			return nil, usageErrorOf("loadtest", fmt.Errorf("--compare: %w", err), loadtestUsage)
+		}
+		if c.slices < 1 || c.slices > loadtest.MaxSlices {
+			return nil, usageErrorOf("loadtest", fmt.Errorf("--slices %d: want 1 to %d", c.slices, loadtest.MaxSlices), loadtestUsage)
+		}
+	}
 	return &c, nil
+}
+
+// applyScenario sets fs's flags from the scenario called name (a file or
+// a shipped one), but those given on the command line: they win. Keys
+// must be flag names; errors name the file and line.
+func applyScenario(fs *flag.FlagSet, name string) (*loadtest.Scenario, error) {
+	sc, err := loadtest.LoadScenario(name)
+	if err != nil {
+		return nil, err
+	}
+	// -c and --connections are one setting.
+	canonical := func(k string) string {
+		if k == "connections" {
+			return "c"
+		}
+		return k
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[canonical(f.Name)] = true })
+	err = sc.Apply(func(key, value string) error {
+		switch {
+		case key == "scenario":
+			return errors.New("a scenario cannot name another")
+		case fs.Lookup(key) == nil:
+			return errors.New("unknown key: not a loadtest flag")
+		case given[canonical(key)]:
+			return nil
+		}
+		if err := fs.Set(key, value); err != nil {
+			return fmt.Errorf("invalid value %q: %w", value, err)
+		}
+		return nil
+	})
+	return sc, err
 }
 
 // statsURL turns --origin's ADDR (host:port, or an http URL) into the
@@ -222,45 +310,86 @@ func (c *loadtestCmd) run(ctx context.Context, stdout, stderr io.Writer) error {
 		defer closeOrigin()
 		fmt.Fprintf(stderr, "loadtest: demo origin listening on %s; %s must front it, e.g.\n"+
 			"  curl -X PUT http://127.0.0.1:9090/pools/demo/peers -d '{\"peers\":[{\"addr\":\"%s\"}]}'\n", addr, o.Target, addr)
-		if err := waitFronted(ctx, &o, demo, stderr); err != nil {
-			return err
+		targets := o.Target
+		if c.compare != "" {
+			targets += "," + c.compare
+		}
+		for base := range strings.SplitSeq(targets, ",") {
+			if err := waitFronted(ctx, strings.TrimSpace(base), &o, demo, stderr); err != nil {
+				return err
+			}
 		}
 		o.OriginStats = "http://" + addr + "/__origin/stats"
 	}
+	if sc := c.scenario; sc != nil && sc.Description != "" {
+		fmt.Fprintf(stderr, "loadtest: scenario %s: %s\n", sc.Name, sc.Description)
+	}
+	progress := newProgressLine(stderr)
+	o.Progress = progress.show
+	if c.compare != "" {
+		fmt.Fprintf(stderr, "loadtest: A %s, B %s, %d slices each, seed %d\n", o.Target, c.compare, c.slices, o.Seed)
+		cmp, err := loadtest.Compare(ctx, o, c.compare, c.slices)
+		progress.done()
+		if err != nil {
+			return fmt.Errorf("loadtest: %w", err)
+		}
+		return c.report(stdout, []*loadtest.Result{cmp.A, cmp.B},
+			func(w io.Writer) error { return loadtest.ReportCompare(w, cmp) },
+			func(w io.Writer) error { return loadtest.WriteJSONCompare(w, cmp) },
+			func(w io.Writer) error { return loadtest.WriteHTMLCompare(w, cmp.A, cmp.B) })
+	}
 	fmt.Fprintf(stderr, "loadtest: %s, seed %d\n", o.Target, o.Seed)
-	o.Progress = func(p loadtest.Progress) { fmt.Fprintln(stderr, loadtest.FormatProgress(p)) }
 	res, err := loadtest.Run(ctx, o)
+	progress.done()
 	if err != nil {
 		return fmt.Errorf("loadtest: %w", err)
 	}
-	if err := loadtest.Report(stdout, res); err != nil {
+	return c.report(stdout, []*loadtest.Result{res},
+		func(w io.Writer) error { return loadtest.Report(w, res) },
+		func(w io.Writer) error { return loadtest.WriteJSON(w, res) },
+		func(w io.Writer) error { return loadtest.WriteHTML(w, res) })
+}
+
+// report writes the text report to stdout and the --json and --html
+// files, and fails when one of results (a run, or each side of a
+// comparison) got no response at all.
+func (c *loadtestCmd) report(stdout io.Writer, results []*loadtest.Result, text, json, html func(io.Writer) error) error {
+	if err := text(stdout); err != nil {
 		return err
 	}
-	if c.jsonFile != "" {
-		if err := writeResultJSON(c.jsonFile, stdout, res); err != nil {
-			return err
-		}
+	if err := writeOutput("--json", c.jsonFile, stdout, json); err != nil {
+		return err
 	}
-	if res.Responses == 0 && res.Requests > 0 {
-		return fmt.Errorf("loadtest: none of %d requests got a response", res.Requests)
+	if err := writeOutput("--html", c.htmlFile, stdout, html); err != nil {
+		return err
+	}
+	for _, res := range results {
+		if res.Responses == 0 && res.Requests > 0 {
+			return fmt.Errorf("loadtest: none of %d requests to %s got a response", res.Requests, res.Target)
+		}
 	}
 	return nil
 }
 
-func writeResultJSON(name string, stdout io.Writer, res *loadtest.Result) error {
-	if name == "-" {
-		return loadtest.WriteJSON(stdout, res)
+// writeOutput writes with write to the file name ("-": stdout; "":
+// nothing), for the flag called flagName.
+func writeOutput(flagName, name string, stdout io.Writer, write func(io.Writer) error) error {
+	switch name {
+	case "":
+		return nil
+	case "-":
+		return write(stdout)
 	}
 	f, err := os.Create(name)
 	if err != nil {
-		return fmt.Errorf("loadtest: --json: %w", err)
+		return fmt.Errorf("loadtest: %s: %w", flagName, err)
 	}
-	if err := loadtest.WriteJSON(f, res); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("loadtest: --json: %w", err)
+		return fmt.Errorf("loadtest: %s: %w", flagName, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("loadtest: --json: %w", err)
+		return fmt.Errorf("loadtest: %s: %w", flagName, err)
 	}
 	return nil
 }
@@ -278,13 +407,13 @@ func startDemoOrigin() (string, *demoorigin.Server, func(), error) {
 	return l.Addr().String(), demo, func() { _ = srv.Close() }, nil
 }
 
-// waitFronted sends uncacheable probe GETs through the target, one every
-// probeEvery, until one reaches demo, for at most frontWait.
-func waitFronted(ctx context.Context, o *loadtest.Options, demo *demoorigin.Server, stderr io.Writer) error {
+// waitFronted sends uncacheable probe GETs through the target at base,
+// one every probeEvery, until one reaches demo, for at most frontWait.
+func waitFronted(ctx context.Context, base string, o *loadtest.Options, demo *demoorigin.Server, stderr io.Writer) error {
 	tr := &http.Transport{TLSClientConfig: o.TLS, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
-	base := strings.TrimSuffix(o.Target, "/")
+	base = strings.TrimSuffix(base, "/")
 	u, err := url.Parse(base)
 	if err != nil {
 		return fmt.Errorf("loadtest: %w", err)
@@ -307,7 +436,7 @@ func waitFronted(ctx context.Context, o *loadtest.Options, demo *demoorigin.Serv
 			return nil
 		}
 		if n == 0 {
-			fmt.Fprintf(stderr, "loadtest: waiting up to %v for %s to reach the demo origin\n", frontWait, o.Target)
+			fmt.Fprintf(stderr, "loadtest: waiting up to %v for %s to reach the demo origin\n", frontWait, base)
 		}
 		select {
 		case <-ctx.Done():
@@ -315,5 +444,5 @@ func waitFronted(ctx context.Context, o *loadtest.Options, demo *demoorigin.Serv
 		case <-time.After(probeEvery):
 		}
 	}
-	return fmt.Errorf("loadtest: %s did not reach the demo origin within %v", o.Target, frontWait)
+	return fmt.Errorf("loadtest: %s did not reach the demo origin within %v", base, frontWait)
 }

@@ -92,8 +92,28 @@ func TestLoadtestFlags(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "several URLs", args: []string{url, "-c", "2", "http://127.0.0.1:8082,http://127.0.0.1:8083"}, check: func(c *loadtestCmd) string {
+			if c.opts.Target != url+",http://127.0.0.1:8082,http://127.0.0.1:8083" || c.opts.Connections != 2 {
+				return "targets not joined"
+			}
+			return ""
+		}},
+		{name: "--compare, --slices, --html, --connections", args: []string{"--compare", "http://127.0.0.1:8082", "--slices", "4", "--html", "r.html", "--connections", "3", url}, check: func(c *loadtestCmd) string {
+			if c.compare != "http://127.0.0.1:8082" || c.slices != 4 || c.htmlFile != "r.html" || c.opts.Connections != 3 || c.opts.Target != url {
+				return "a flag was not applied"
+			}
+			return ""
+		}},
+		{name: "--compare defaults to 10 slices", args: []string{"--compare", "http://127.0.0.1:8082", url}, check: func(c *loadtestCmd) string {
+			if c.slices != 10 {
+				return "not 10 slices"
+			}
+			return ""
+		}},
 		{name: "no URL", args: []string{"-c", "4"}, err: "no target URL"},
-		{name: "two URLs", args: []string{url, url}, err: "one target URL"},
+		{name: "a bad URL among several", args: []string{url, "127.0.0.1:8082"}, err: `invalid target "127.0.0.1:8082"`},
+		{name: "bad --compare", args: []string{"--compare", "127.0.0.1:8082", url}, err: `--compare: invalid target "127.0.0.1:8082"`},
+		{name: "bad --slices", args: []string{"--compare", "http://127.0.0.1:8082", "--slices", "0", url}, err: "--slices 0"},
 		{name: "bad URL", args: []string{"127.0.0.1:8080"}, err: "invalid target"},
 		{name: "bad keys", args: []string{"--keys", "pareto", url}, err: "invalid key distribution"},
 		{name: "bad size", args: []string{"--size", "2GiB", url}, err: "1GiB"},
