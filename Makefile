@@ -1,11 +1,11 @@
-# cdnnode: make run | make test | make build | make bench | make fuzz
+# cdnnode: make run | make test | make build | make bench | make fuzz | make screenshot
 GO      ?= go
 BIN     := bin/cdnnode
 CONFIG  ?= config.toml
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 30s
 
-.PHONY: build run test vet bench fuzz clean
+.PHONY: build run test vet bench fuzz screenshot clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/cdnnode
@@ -30,6 +30,14 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The loadtest HTML report (a single run and a comparison) rendered by
+# headless Chromium into screenshots/ (apt-get install chromium first); the
+# test fails if a page renders blank.
+screenshot:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "screenshot needs chromium (apt-get install chromium)"; exit 1; }
+	mkdir -p screenshots
+	LOADTEST_SCREENSHOT_DIR=$(CURDIR)/screenshots $(GO) test -count=1 -run 'TestHTML/headless' -v ./loadtest/
 
 # Each fuzz target for FUZZTIME (one package at a time: go test allows one
 # -fuzz target per run).
