@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -143,7 +144,7 @@ func TestCompareSameRequests(t *testing.T) {
 // the figures.
 func TestCompareReport(t *testing.T) {
 	srv, _ := startDemo(t)
-	base := startNode(t, srv.Listener.Addr().String())
+	base := testnode.Fronting(t, srv.Listener.Addr().String())
 	o := Options{Target: base, Connections: 2, Requests: 400, Keys: Uniform, Objects: 20, OriginStats: srv.URL + "/__origin/stats", Seed: 3}
 	// Against the node (A) and the origin itself (B): A's offload is
 	// high, B's none.

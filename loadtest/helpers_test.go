@@ -2,20 +2,15 @@ package loadtest
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/demoorigin"
-	"github.com/cdnnode/cdnnode/node"
 )
 
 // retryOnce runs attempt, and once more if it fails: for the few tests
@@ -45,49 +40,6 @@ func run(t *testing.T, o Options) *Result {
 		_ = Report(os.Stderr, res)
 	}
 	return res
-}
-
-// startNode starts a real node on loopback in front of originURL and
-// returns its traffic base URL. It is closed when the test ends.
-func startNode(t *testing.T, originURL string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "node.toml")
-	text := fmt.Sprintf(`
-[server]
-listen = ["127.0.0.1:0"]
-workers = 2
-[admin]
-listen = "127.0.0.1:0"
-[log]
-level = "error"
-access = false
-[pools.demo]
-peers = [%q]
-[[sites]]
-name = "default"
-hosts = ["*"]
-pool = "demo"
-`, originURL)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-	})
-	return "http://" + n.Addrs()[0].String()
 }
 
 // startDemo starts the demo origin on loopback.

@@ -124,46 +124,7 @@ func newHTMLPage(runs []*Result) *htmlPage {
 
 // summaryOf is a run's setup in one line.
 func summaryOf(r *Result) string {
-	return fmt.Sprintf("%s, %s, %s, %s; seed %d; started %s", r.Protocol, modeOf(r), connectionsOf(r), workloadOf(r), r.Seed, r.Start.UTC().Format(time.RFC3339))
-}
-
-func modeOf(r *Result) string {
-	if r.Mode == "open" {
-		return fmt.Sprintf("open loop at %s req/s", formatFloat(r.Rate))
-	}
-	return "closed loop"
-}
-
-func connectionsOf(r *Result) string {
-	s := fmt.Sprintf("%d connections", r.Connections)
-	if r.Streams > 1 {
-		s += fmt.Sprintf(" × %d streams", r.Streams)
-	}
-	return s
-}
-
-// workloadOf says which objects were asked for, as Report does.
-func workloadOf(r *Result) string {
-	keys := string(r.Keys)
-	switch r.Keys {
-	case Single:
-		keys = "one object"
-	case Zipf:
-		keys = fmt.Sprintf("zipf (s=%s) over %d objects", formatFloat(r.ZipfS), r.Objects)
-	case Uniform:
-		keys = fmt.Sprintf("uniform over %d objects", r.Objects)
-	}
-	s := keys + " of " + r.Size
-	if r.PurgePct > 0 {
-		s += fmt.Sprintf(", %s%% PURGE", formatFloat(r.PurgePct))
-	}
-	if r.ConditionalPct > 0 {
-		s += fmt.Sprintf(", %s%% conditional", formatFloat(r.ConditionalPct))
-	}
-	if r.Query != "" {
-		s += ", query " + r.Query
-	}
-	return s
+	return fmt.Sprintf("%s, %s, %s, %s; seed %d; started %s", r.Protocol, modeOf(r), connectionsOf(r), describeWorkload(r), r.Seed, r.Start.UTC().Format(time.RFC3339))
 }
 
 func measuredOf(r *Result) string {
@@ -265,7 +226,7 @@ func sectionsOf(runs []*Result) []section {
 			textFigure("protocol", func(r *Result) string { return r.Protocol }),
 			textFigure("mode", modeOf),
 			textFigure("connections", connectionsOf),
-			textFigure("workload", workloadOf),
+			textFigure("workload", describeWorkload),
 			textFigure("seed", func(r *Result) string { return strconv.FormatUint(r.Seed, 10) }),
 			textFigure("started", func(r *Result) string { return r.Start.UTC().Format(time.RFC3339) }),
 			textFigure("measured", measuredOf),

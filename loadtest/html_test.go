@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -24,7 +25,7 @@ import (
 // page and as an A/B page, and checks what a person would see in them.
 func TestHTML(t *testing.T) {
 	srv, _ := startDemo(t)
-	base := startNode(t, srv.Listener.Addr().String())
+	base := testnode.Fronting(t, srv.Listener.Addr().String())
 	stats := srv.URL + "/__origin/stats"
 	a := run(t, Options{Target: base, Connections: 2, Duration: 2 * time.Second, Keys: Zipf, Objects: 50, Size: DefaultSize(), PurgePct: 2, OriginStats: stats, Seed: 1})
 	b := run(t, Options{Target: srv.URL, Rate: 300, Connections: 4, Duration: 2 * time.Second, Keys: Zipf, Objects: 50, Size: DefaultSize(), OriginStats: stats, Seed: 1})

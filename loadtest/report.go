@@ -70,15 +70,26 @@ func Report(w io.Writer, res *Result) error {
 // describeRun says how res was run: "HTTP/1.1, closed loop, 64
 // connections, seed 7".
 func describeRun(res *Result) string {
-	mode := "closed loop"
-	if res.Mode == "open" {
-		mode = fmt.Sprintf("open loop at %s req/s", formatFloat(res.Rate))
+	return fmt.Sprintf("%s, %s, %s, seed %d", res.Protocol, modeOf(res), connectionsOf(res), res.Seed)
+}
+
+// modeOf says how requests were paced: "closed loop" or "open loop at
+// 2000 req/s".
+func modeOf(r *Result) string {
+	if r.Mode == "open" {
+		return fmt.Sprintf("open loop at %s req/s", formatFloat(r.Rate))
 	}
-	conns := fmt.Sprintf("%d connections", res.Connections)
-	if res.Streams > 1 {
-		conns += fmt.Sprintf(" × %d streams", res.Streams)
+	return "closed loop"
+}
+
+// connectionsOf says what carried the requests: "64 connections", with
+// their streams for h2.
+func connectionsOf(r *Result) string {
+	s := fmt.Sprintf("%d connections", r.Connections)
+	if r.Streams > 1 {
+		s += fmt.Sprintf(" × %d streams", r.Streams)
 	}
-	return fmt.Sprintf("%s, %s, %s, seed %d", res.Protocol, mode, conns, res.Seed)
+	return s
 }
 
 // describeWorkload says what res requested: "zipf (s=0.8) over 10000

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 )
 
 // TestReportAndJSON: the text report has each figure's line, and the JSON
 // carries the same numbers plus a histogram other HdrHistogram tools read.
 func TestReportAndJSON(t *testing.T) {
 	srv, _ := startDemo(t)
-	base := startNode(t, srv.Listener.Addr().String())
+	base := testnode.Fronting(t, srv.Listener.Addr().String())
 	res := run(t, Options{Target: base, Connections: 2, Requests: 300, Keys: Zipf, Objects: 30, Size: DefaultSize(), PurgePct: 5, ConditionalPct: 5, OriginStats: srv.URL + "/__origin/stats", Seed: 9})
 
 	var text bytes.Buffer

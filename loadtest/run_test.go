@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/demoorigin"
 	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 )
 
 // TestOpenLoopRate: an open loop of 2000 req/s for 3s sends exactly 6000
@@ -165,7 +166,7 @@ func TestOriginStatsDirect(t *testing.T) {
 // least once and each fetch was a miss, and offload follows.
 func TestOriginStatsThroughNode(t *testing.T) {
 	srv, demo := startDemo(t)
-	base := startNode(t, srv.Listener.Addr().String())
+	base := testnode.Fronting(t, srv.Listener.Addr().String())
 	res := run(t, Options{Target: base, Connections: 8, Requests: 2000, Keys: Uniform, Objects: 50, Size: DefaultSize(), OriginStats: srv.URL + "/__origin/stats"})
 	if res.Origin == nil || res.Origin.Error != "" {
 		t.Fatalf("origin: %+v", res.Origin)
@@ -198,7 +199,7 @@ func TestOriginStatsThroughNode(t *testing.T) {
 // conditionals of stored objects get 304s.
 func TestMixThroughNode(t *testing.T) {
 	srv, _ := startDemo(t)
-	base := startNode(t, srv.Listener.Addr().String())
+	base := testnode.Fronting(t, srv.Listener.Addr().String())
 	res := run(t, Options{Target: base, Connections: 4, Requests: 2000, Keys: Uniform, Objects: 20, PurgePct: 10, ConditionalPct: 30, Seed: 3})
 	if res.Errors != 0 {
 		t.Fatalf("%d errors: %v", res.Errors, res.ErrorSamples)
@@ -249,7 +250,7 @@ func TestSeedDeterminism(t *testing.T) {
 // knowledge) and h2 over TLS against a TLS server.
 func TestHTTP2(t *testing.T) {
 	srv, _ := startDemo(t)
-	base := startNode(t, srv.Listener.Addr().String())
+	base := testnode.Fronting(t, srv.Listener.Addr().String())
 	res := run(t, Options{Target: base, H2: true, Connections: 2, Streams: 4, Requests: 500, Size: DefaultSize()})
 	if res.Protocol != "h2c" || res.Errors != 0 || res.Status["200"] != 500 || res.Cache.Hit < 490 || res.Bytes != 500*1024 {
 		t.Errorf("h2c: %s, %d errors %v, status %v, cache %+v, %d bytes", res.Protocol, res.Errors, res.ErrorSamples, res.Status, res.Cache, res.Bytes)

@@ -116,31 +116,6 @@ pool = "demo"
 	return h
 }
 
-// nodeFrom starts a node, without the harness, from a config of its own:
-// listeners on loopback, quiet logs, and the pools and sites that pools
-// holds. The node is closed when the test ends.
-func nodeFrom(t *testing.T, pools string) *node.Node {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "node.toml")
-	text := "[server]\nlisten = [\"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"error\"\n" + pools
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
-	return n
-}
-
 // startNode starts a node from the harness's config file.
 func (h *harness) startNode() {
 	h.t.Helper()

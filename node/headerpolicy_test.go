@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"io"
 	"net"
 	"net/http"
@@ -205,7 +206,7 @@ func TestHeaderPolicyOverrides(t *testing.T) {
 			t.Parallel()
 			var seen atomic.Int64
 			o := upgradeOrigin(t, &seen)
-			n := nodeFrom(t, fmt.Sprintf("[pools.p]\npeers = [%q]\n%s\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"p\"\n",
+			n := testnode.Start(t, fmt.Sprintf("[pools.p]\npeers = [%q]\n%s\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"p\"\n",
 				o.Listener.Addr().String(), tt.policy))
 			addr := n.Addrs()[0].String()
 

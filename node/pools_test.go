@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdnnode/cdnnode/demoorigin"
 	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"github.com/cdnnode/cdnnode/origin"
 )
 
@@ -124,7 +125,7 @@ func TestAllPeersDown(t *testing.T) {
 	demo := demoorigin.New(nil)
 	o := httptest.NewServer(demo)
 	t.Cleanup(o.Close)
-	n := nodeFrom(t, fmt.Sprintf(`
+	n := testnode.Start(t, fmt.Sprintf(`
 [pools.down]
 peers = [%q]
 retries = 0
@@ -176,7 +177,7 @@ func TestUnixSocketOrigin(t *testing.T) {
 	o := &httptest.Server{Listener: l, Config: &http.Server{Handler: demoorigin.New(nil)}}
 	o.Start()
 	t.Cleanup(o.Close)
-	n := nodeFrom(t, fmt.Sprintf("[pools.sock]\npeers = [%q]\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"sock\"\n", "unix:"+sock))
+	n := testnode.Start(t, fmt.Sprintf("[pools.sock]\npeers = [%q]\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"sock\"\n", "unix:"+sock))
 	for i, want := range []string{"fwd=miss", "hit"} {
 		resp, err := http.Get("http://" + n.Addrs()[0].String() + "/obj/over-a-socket")
 		if err != nil {
@@ -236,7 +237,7 @@ func TestOriginTransports(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			n := nodeFrom(t, "[pools.o]\n"+tt.pool+"\nretries = 0\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"o\"\n")
+			n := testnode.Start(t, "[pools.o]\n"+tt.pool+"\nretries = 0\n[[sites]]\nname = \"s\"\nhosts = [\"*\"]\npool = \"o\"\n")
 			resp, err := http.Get("http://" + n.Addrs()[0].String() + "/x")
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"golang.org/x/net/websocket"
 )
 
@@ -55,7 +56,7 @@ func idleNode(t *testing.T) string {
 	t.Helper()
 	o := httptest.NewServer(wsOrigin())
 	t.Cleanup(o.Close)
-	n := nodeFrom(t, fmt.Sprintf(`
+	n := testnode.Start(t, fmt.Sprintf(`
 [pools.idle]
 peers = [%q]
 read_timeout = "200ms"

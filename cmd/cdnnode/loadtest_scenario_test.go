@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/demoorigin"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"github.com/cdnnode/cdnnode/loadtest"
-	"github.com/cdnnode/cdnnode/node"
 )
 
 // TestLoadtestScenarioFlags: a scenario sets flags by name, the command
@@ -122,49 +119,6 @@ warmup = "0s"
 	}
 }
 
-// startInProcessNode starts a node (node.New, in this process) on
-// loopback in front of the origin at originAddr and returns its base URL.
-func startInProcessNode(t *testing.T, originAddr string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "node.toml")
-	text := fmt.Sprintf(`
-[server]
-listen = ["127.0.0.1:0"]
-workers = 2
-[admin]
-listen = "127.0.0.1:0"
-[log]
-level = "error"
-access = false
-[pools.demo]
-peers = [%q]
-[[sites]]
-name = "default"
-hosts = ["*"]
-pool = "demo"
-`, originAddr)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-	})
-	return "http://" + n.Addrs()[0].String()
-}
-
 // runLoadtestInProcess runs `cdnnode loadtest args` in this process and
 // returns the result it wrote as JSON, and its report.
 func runLoadtestInProcess(t *testing.T, args ...string) (*loadtest.Result, string) {
@@ -237,7 +191,7 @@ func TestShippedScenarios(t *testing.T) {
 			}
 			origin := httptest.NewServer(demoorigin.New(nil))
 			t.Cleanup(origin.Close)
-			base := startInProcessNode(t, origin.Listener.Addr().String())
+			base := testnode.Fronting(t, origin.Listener.Addr().String())
 			res, _ := runLoadtestInProcess(t, "--scenario", name, "--duration", "1s", "--origin", origin.Listener.Addr().String(), base)
 			if res.Requests == 0 || res.Errors != 0 || res.Origin == nil || res.Origin.Error != "" {
 				t.Fatalf("%d requests, %d errors %v, origin %+v", res.Requests, res.Errors, res.ErrorSamples, res.Origin)
@@ -268,7 +222,7 @@ func TestOriginDownScenario(t *testing.T) {
 		}
 	}))
 	t.Cleanup(origin.Close)
-	base := startInProcessNode(t, origin.Listener.Addr().String())
+	base := testnode.Fronting(t, origin.Listener.Addr().String())
 	go func() {
 		select {
 		case <-allSeen:
