@@ -45,12 +45,7 @@ objects = 1_000
 origin = "127.0.0.1:8081"
 warmup = "0s"
 `)
-	tests := []struct {
-		name  string
-		args  []string
-		check func(c *loadtestCmd) string // "" when right
-		err   string                      // wanted in the error
-	}{
+	tests := []argCase{
 		{name: "shipped", args: []string{"--scenario", "thundering-herd", url}, check: func(c *loadtestCmd) string {
 			o := c.opts
 			if o.Connections != 512 || o.Keys != loadtest.Single || o.Duration != 20*time.Second || o.Warmup != time.Second ||
@@ -95,23 +90,7 @@ warmup = "0s"
 		{name: "another scenario", args: []string{"--scenario", file("nested.toml", "scenario = \"hot-hit\"\n"), url}, err: "nested.toml:1: scenario: a scenario cannot name another"},
 		{name: "no such scenario", args: []string{"--scenario", "cold-miss", url}, err: `scenario "cold-miss": no such file, nor a shipped scenario (hot-hit, `},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseLoadtestArgs(tt.args, io.Discard)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("parseLoadtestArgs(%q) = %v, want an error saying %q", tt.args, err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parseLoadtestArgs(%q): %v", tt.args, err)
-			}
-			if msg := tt.check(c); msg != "" {
-				t.Errorf("parseLoadtestArgs(%q): %s: %+v", tt.args, msg, c.opts)
-			}
-		})
-	}
+	checkArgs(t, tests)
 	for _, name := range loadtest.ScenarioNames() {
 		if !strings.Contains(strings.Join(strings.Fields(loadtestUsage), " "), name) {
 			t.Errorf("the usage does not list the shipped scenario %s", name)

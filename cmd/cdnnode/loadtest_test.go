@@ -19,14 +19,39 @@ import (
 
 // TestLoadtestFlags parses command lines into Options, and refuses bad
 // ones with a message naming the problem.
+// argCase is a command line for parseLoadtestArgs and what it must give.
+type argCase struct {
+	name  string
+	args  []string
+	check func(c *loadtestCmd) string // "" when right
+	err   string                      // wanted in the error
+}
+
+// checkArgs runs each case through parseLoadtestArgs.
+func checkArgs(t *testing.T, tests []argCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseLoadtestArgs(tt.args, io.Discard)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("parseLoadtestArgs(%q) = %v, want an error saying %q", tt.args, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseLoadtestArgs(%q): %v", tt.args, err)
+			}
+			if msg := tt.check(c); msg != "" {
+				t.Errorf("parseLoadtestArgs(%q): %s: %+v", tt.args, msg, c)
+			}
+		})
+	}
+}
+
 func TestLoadtestFlags(t *testing.T) {
 	const url = "http://127.0.0.1:8080"
-	tests := []struct {
-		name  string
-		args  []string
-		check func(c *loadtestCmd) string // "" when right
-		err   string                      // wanted in the error
-	}{
+	tests := []argCase{
 		{name: "defaults", args: []string{url}, check: func(c *loadtestCmd) string {
 			o := c.opts
 			if o.Target != url || o.Connections != 64 || o.Rate != 0 || o.Duration != 0 || o.Warmup != time.Second ||
@@ -127,23 +152,7 @@ func TestLoadtestFlags(t *testing.T) {
 		{name: "bad origin", args: []string{"--origin=ftp://x", url}, err: "invalid --origin"},
 		{name: "unknown flag", args: []string{"--concurrency", "4", url}, err: "flag provided but not defined"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseLoadtestArgs(tt.args, io.Discard)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("parseLoadtestArgs(%q) = %v, want an error saying %q", tt.args, err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parseLoadtestArgs(%q): %v", tt.args, err)
-			}
-			if msg := tt.check(c); msg != "" {
-				t.Errorf("parseLoadtestArgs(%q): %s: %+v", tt.args, msg, c)
-			}
-		})
-	}
+	checkArgs(t, tests)
 }
 
 // TestLoadtestUsageExit: a bad command line exits 1 with the reason and
