@@ -37,7 +37,7 @@ func (a *Answer) Applied() bool {
 // OK reports whether the node purged and so did every peer it forwarded
 // to: applied, not 207 Multi-Status, and no failed peer in the Result.
 func (a *Answer) OK() bool {
-	return a.Applied() && a.Status != http.StatusMultiStatus && !Partial(a.Result.Peers)
+	return a.Applied() && a.Status != http.StatusMultiStatus && Failed(a.Result.Peers) == 0
 }
 
 // Reason is a one-line summary of a body that is not a Result (a

@@ -94,14 +94,15 @@ func (f *Fanout) Send(ctx context.Context, req Request, token string) []PeerResu
 // Close closes the idle connections to the peers. Send may still be used.
 func (f *Fanout) Close() { f.client.CloseIdleConnections() }
 
-// Partial reports whether any peer failed to purge.
-func Partial(results []PeerResult) bool {
+// Failed counts the peers that failed to purge.
+func Failed(results []PeerResult) int {
+	n := 0
 	for _, r := range results {
 		if r.Error != "" {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // budget is the longest Send may take: every attempt timing out, every

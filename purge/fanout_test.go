@@ -80,8 +80,8 @@ func TestFanoutAllOK(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Send = %+v, want %+v", got, want)
 	}
-	if Partial(got) {
-		t.Errorf("Partial(%+v) = true, want false", got)
+	if Failed(got) > 0 {
+		t.Errorf("Failed(%+v) > 0, want none", got)
 	}
 	for _, p := range []*peer{a, b} {
 		s := <-p.seen
@@ -105,7 +105,7 @@ func TestFanoutNoToken(t *testing.T) {
 func TestFanoutPeerPathPrefix(t *testing.T) {
 	a := newPeer(t, always(200, 1))
 	f := newTestFanout(t, 2*time.Second, 0, a.srv.URL+"/cdn-admin")
-	if got := f.Send(context.Background(), Request{Tags: []string{"t"}}, ""); Partial(got) {
+	if got := f.Send(context.Background(), Request{Tags: []string{"t"}}, ""); Failed(got) > 0 {
 		t.Fatalf("Send = %+v, want success", got)
 	}
 	if s := <-a.seen; s.path != "/cdn-admin/purge" {
@@ -153,8 +153,8 @@ func TestFanoutRetries(t *testing.T) {
 			if (tt.wantErr == "") != (r.Error == "") || !strings.Contains(r.Error, tt.wantErr) {
 				t.Errorf("Send error = %q, want %q", r.Error, tt.wantErr)
 			}
-			if Partial(got) != (tt.wantErr != "") {
-				t.Errorf("Partial = %v, want %v", Partial(got), tt.wantErr != "")
+			if (Failed(got) > 0) != (tt.wantErr != "") {
+				t.Errorf("Failed = %d, want failures: %v", Failed(got), tt.wantErr != "")
 			}
 			if n := int(p.count.Load()); n != tt.wantAttempts {
 				t.Errorf("peer saw %d requests, want %d", n, tt.wantAttempts)
@@ -189,8 +189,8 @@ func TestFanoutPeerDown(t *testing.T) {
 	if r.Peer != down || r.Status != 0 || r.Attempts != 3 || !strings.Contains(r.Error, "attempt 3:") || !strings.Contains(r.Error, "connection refused") {
 		t.Errorf("result[1] = %+v, want %s failed after 3 attempts with connection refused", r, down)
 	}
-	if !Partial(got) {
-		t.Errorf("Partial(%+v) = false, want true", got)
+	if Failed(got) == 0 {
+		t.Errorf("Failed(%+v) = 0, want failures", got)
 	}
 }
 
@@ -267,21 +267,22 @@ func TestFanoutBudget(t *testing.T) {
 	}
 }
 
-func TestPartial(t *testing.T) {
+func TestFailed(t *testing.T) {
 	tests := []struct {
 		name string
 		in   []PeerResult
-		want bool
+		want int
 	}{
-		{"none", nil, false},
-		{"all ok", []PeerResult{{Peer: "a", Status: 200}, {Peer: "b", Status: 200}}, false},
-		{"one failed", []PeerResult{{Peer: "a", Status: 200}, {Peer: "b", Error: "connection refused"}}, true},
-		{"refused", []PeerResult{{Peer: "a", Status: 403, Error: "answered 403"}}, true},
+		{"none", nil, 0},
+		{"all ok", []PeerResult{{Peer: "a", Status: 200}, {Peer: "b", Status: 200}}, 0},
+		{"one failed", []PeerResult{{Peer: "a", Status: 200}, {Peer: "b", Error: "connection refused"}}, 1},
+		{"refused", []PeerResult{{Peer: "a", Status: 403, Error: "answered 403"}}, 1},
+		{"two failed", []PeerResult{{Peer: "a", Error: "timeout"}, {Peer: "b", Error: "connection refused"}}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Partial(tt.in); got != tt.want {
-				t.Errorf("Partial(%+v) = %v, want %v", tt.in, got, tt.want)
+			if got := Failed(tt.in); got != tt.want {
+				t.Errorf("Failed(%+v) = %d, want %d", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -101,19 +101,13 @@ func runPurge(args []string, stdout, stderr io.Writer) error {
 	if !*asJSON {
 		printSummary(stdout, *node, a.Result)
 	}
-	failed := 0
-	for _, p := range a.Result.Peers {
-		if p.Error != "" {
-			failed++
-		}
+	if a.OK() {
+		return nil
 	}
-	switch {
-	case failed > 0:
+	if failed := purge.Failed(a.Result.Peers); failed > 0 {
 		return fmt.Errorf("%w: %d of %d peers failed", errPartial, failed, len(a.Result.Peers))
-	case a.Status == http.StatusMultiStatus:
-		return fmt.Errorf("%w: %s answered 207 Multi-Status", errPartial, *node)
 	}
-	return nil
+	return fmt.Errorf("%w: %s answered %d %s", errPartial, *node, a.Status, http.StatusText(a.Status))
 }
 
 // parseInterspersed parses fs's flags wherever they are among args and
