@@ -35,26 +35,36 @@ func echoOrigin(n *atomic.Int64) http.Handler {
 	})
 }
 
-// rawExchange sends req as is over a new connection to addr and reads
-// one response.
-func rawExchange(t *testing.T, addr, req string) (*http.Response, []byte) {
+// rawRequest sends req as is over a new connection to addr and reads the
+// response's head. The connection, closed when the test ends, and its
+// reader stay usable, as for a protocol the response switched to.
+func rawRequest(t *testing.T, addr, req string) (net.Conn, *bufio.Reader, *http.Response) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no response to %q: %v", req, err)
 	}
-	defer resp.Body.Close()
+	return c, br, resp
+}
+
+// rawExchange sends req as is over a new connection to addr and reads
+// one response.
+func rawExchange(t *testing.T, addr, req string) (*http.Response, []byte) {
+	t.Helper()
+	c, _, resp := rawRequest(t, addr, req)
+	defer c.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp, body
 }
@@ -225,20 +235,7 @@ func TestHeaderPolicyOverrides(t *testing.T) {
 				t.Errorf("Connection nominating Host: %d %s, want %d", resp.StatusCode, body, tt.hostNomStatus)
 			}
 
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-				t.Fatal(err)
-			}
-			io.WriteString(c, upgrade)
-			br := bufio.NewReader(c)
-			resp, err = http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, br, resp := rawRequest(t, addr, upgrade)
 			if !tt.upgrades {
 				if resp.StatusCode != http.StatusOK {
 					t.Errorf("a foo/2 upgrade without the policy: %d, want 200 without an upgrade", resp.StatusCode)

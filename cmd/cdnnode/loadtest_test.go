@@ -257,15 +257,8 @@ func TestLoadtestStartsOrigin(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("PUT peers: %s", resp.Status)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("loadtest: %v\n%s", err, stdout.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("loadtest still running after 60s")
+	if err := waitExit(t, cmd, 60*time.Second); err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, stdout.String())
 	}
 	out := stdout.String()
 	m := regexp.MustCompile(`(?m)^origin +(\d+) requests`).FindStringSubmatch(out)

@@ -192,19 +192,28 @@ func TestSIGINTStopsAtOnce(t *testing.T) {
 	if err := r.node.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- r.node.Wait() }()
 	// The request still has 20 s to go: an exit well before that was not a drain.
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("node exit after SIGINT: %v, want status 0", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("node still running 10s after SIGINT")
+	if err := waitExit(t, r.node, 10*time.Second); err != nil {
+		t.Errorf("node exit after SIGINT: %v, want status 0", err)
 	}
 	if res := <-done; res.err == nil && res.status == 200 && res.n == 5000 {
 		t.Error("the in-flight request completed; SIGINT must cut it")
+	}
+}
+
+// waitExit waits up to limit for the started cmd to exit and returns how
+// it did; one still running then is killed and fails the test.
+func waitExit(t *testing.T, cmd *exec.Cmd, limit time.Duration) error {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(limit):
+		_ = cmd.Process.Kill()
+		t.Fatalf("%s still running after %v", cmd.Args[1], limit)
+		return nil
 	}
 }
 

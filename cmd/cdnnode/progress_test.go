@@ -121,16 +121,8 @@ func TestLoadtestTTYProgress(t *testing.T) {
 		b, _ := io.ReadAll(reader) // ends with EIO once no one holds the terminal
 		out <- b
 	}()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("loadtest: %v\n%s", err, stdout.String())
-		}
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("loadtest still running after 60s")
+	if err := waitExit(t, cmd, 60*time.Second); err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, stdout.String())
 	}
 	var seen string
 	select {
