@@ -90,6 +90,22 @@ func ParseHeader(h http.Header, name string) (Directives, error) {
 	return ParseCacheControl(strings.Join(vs, ", "))
 }
 
+// NoTransform reports whether h's Cache-Control carries no-transform: in a
+// request, the client asks intermediaries not to transform the content
+// (RFC 9111 §5.2.1.6); in a response, a proxy must not (§5.2.2.6). It
+// looks for the directive alone, without parsing the rest, and allocates
+// nothing.
+func NoTransform(h http.Header) bool {
+	for _, line := range h["Cache-Control"] {
+		for elem := range strings.SplitSeq(line, ",") {
+			if strings.EqualFold(strings.Trim(elem, " \t"), "no-transform") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ParseCacheControl parses a Cache-Control field value (RFC 9111 §5.2): a
 // comma-separated list of directives, each a case-insensitive token with an
 // optional token or quoted-string argument, with optional whitespace around

@@ -180,3 +180,31 @@ func FuzzParseCacheControl(f *testing.F) {
 		}
 	})
 }
+
+func TestNoTransform(t *testing.T) {
+	tests := []struct {
+		lines []string
+		want  bool
+	}{
+		{nil, false},
+		{[]string{"no-transform"}, true},
+		{[]string{"public, max-age=60"}, false},
+		{[]string{"max-age=60 ,\tNo-Transform , public"}, true},
+		{[]string{"public", "no-transform"}, true},
+		{[]string{"no-transformx"}, false},
+		{[]string{`no-cache="no-transform"`}, false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.lines != nil {
+			h["Cache-Control"] = tt.lines
+		}
+		if got := NoTransform(h); got != tt.want {
+			t.Errorf("NoTransform(%q) = %v, want %v", tt.lines, got, tt.want)
+		}
+	}
+	h := http.Header{"Cache-Control": {"public, max-age=60, no-transform"}}
+	if n := testing.AllocsPerRun(100, func() { NoTransform(h) }); n != 0 {
+		t.Errorf("NoTransform allocates %v times", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // metaVersion is the layout of the metadata a disk record carries; a record
@@ -24,6 +25,9 @@ type meta struct {
 	Stamp    time.Time   `json:"stamp"`
 	Vary     []string    `json:"vary,omitempty"`
 	Targeted http.Header `json:"targeted,omitempty"`
+	// Coding and IdentitySize are set only for a body the node coded.
+	Coding       string `json:"coding,omitempty"`
+	IdentitySize int64  `json:"identity_size,omitempty"`
 
 	Lifetime             time.Duration `json:"lifetime"`
 	InitialAge           time.Duration `json:"initial_age"`
@@ -42,6 +46,9 @@ func encodeMeta(o *Object) ([]byte, error) {
 		Lifetime: o.Policy.Lifetime, InitialAge: o.Policy.InitialAge, ResponseTime: o.Policy.ResponseTime,
 		NoCache: o.Policy.NoCache, MustRevalidate: o.Policy.MustRevalidate,
 		StaleWhileRevalidate: o.Policy.StaleWhileRevalidate, StaleIfError: o.Policy.StaleIfError,
+	}
+	if o.Coding != coding.Identity {
+		m.Coding, m.IdentitySize = o.Coding.String(), o.IdentitySize
 	}
 	b, err := json.Marshal(&m)
 	if err != nil {
@@ -71,12 +78,31 @@ func decodeMeta(b []byte) (*Object, error) {
 	case m.Lifetime < 0 || m.InitialAge < 0:
 		return nil, fmt.Errorf("cachestore: metadata of %s: negative lifetime or age", m.Key)
 	}
-	return &Object{
+	c := coding.Identity
+	switch m.Coding {
+	case "":
+		if m.IdentitySize != 0 {
+			return nil, fmt.Errorf("cachestore: metadata of %s: identity size without a coding", m.Key)
+		}
+	case coding.Gzip.String():
+		c = coding.Gzip
+	case coding.Zstd.String():
+		c = coding.Zstd
+	default:
+		return nil, fmt.Errorf("cachestore: metadata of %s: coding %q", m.Key, m.Coding)
+	}
+	if m.IdentitySize < -1 {
+		return nil, fmt.Errorf("cachestore: metadata of %s: identity size %d", m.Key, m.IdentitySize)
+	}
+	o := &Object{
 		Key: m.Key, Status: m.Status, Header: m.Header, Tags: m.Tags, Stamp: m.Stamp, Vary: m.Vary, Targeted: m.Targeted,
 		Policy: cachepolicy.Entry{
 			Lifetime: m.Lifetime, InitialAge: m.InitialAge, ResponseTime: m.ResponseTime,
 			NoCache: m.NoCache, MustRevalidate: m.MustRevalidate,
 			StaleWhileRevalidate: m.StaleWhileRevalidate, StaleIfError: m.StaleIfError,
 		},
-	}, nil
+		Coding: c, IdentitySize: m.IdentitySize,
+	}
+	o.counted()
+	return o, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -22,9 +23,13 @@ func TestMetaRoundTrip(t *testing.T) {
 			Targeted: http.Header{"Cdn-Cache-Control": {"max-age=10"}},
 			Policy:   cachepolicy.Entry{NoCache: true, MustRevalidate: true, StaleIfError: time.Hour, StaleWhileRevalidate: time.Second, ResponseTime: rt}}},
 		{"vary index", &Object{Key: "http://a/z", Vary: []string{"Accept-Language"}}},
+		{"coded by the node", &Object{Key: "http://a/c", Status: 200, Header: http.Header{"Content-Length": {"12"}},
+			Policy: cachepolicy.Entry{ResponseTime: rt}, Coding: coding.Zstd, IdentitySize: 4096}},
+		{"coded, length unknown", &Object{Key: "http://a/d", Status: 200, Coding: coding.Gzip, IdentitySize: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.obj.counted() // as NewWriter would
 			b, err := encodeMeta(tt.obj)
 			if err != nil {
 				t.Fatal(err)
@@ -48,6 +53,10 @@ func TestDecodeMetaRejects(t *testing.T) {
 		{"bad status", `{"v":1,"key":"k","status":7}`},
 		{"negative lifetime", `{"v":1,"key":"k","status":200,"lifetime":-1}`},
 		{"wrong type", `{"v":1,"key":"k","status":"200"}`},
+		{"unknown coding", `{"v":1,"key":"k","status":200,"coding":"br"}`},
+		{"identity coding named", `{"v":1,"key":"k","status":200,"coding":"identity"}`},
+		{"identity size alone", `{"v":1,"key":"k","status":200,"identity_size":5}`},
+		{"negative identity size", `{"v":1,"key":"k","status":200,"coding":"zstd","identity_size":-2}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +75,7 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Add(`{"v":1,"key":"http://a/z","vary":["Accept-Language"]}`)                                      // a Vary index
 	f.Add(`{"v":1,"key":"k","status":200,"response_time":"not a time"}`)                                // bad time
 	f.Add(`{"v":1,"key":"k","status":200,"header":{"A":[null]}}`)                                       // null value
+	f.Add(`{"v":1,"key":"k","status":200,"coding":"zstd","identity_size":-1}`)                          // coded by the node
 	f.Fuzz(func(t *testing.T, s string) {
 		o, err := decodeMeta([]byte(s))
 		if err != nil {

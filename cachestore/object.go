@@ -8,23 +8,30 @@
 package cachestore
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore/disk"
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // Object is one stored response, or a Vary index that names the request
 // fields its variants are keyed by. Never modify an Object after it has been
 // committed; build a new one.
 type Object struct {
-	Key    string      // full cache key, compared on lookup to rule out hash collisions
-	Status int         // response status code
-	Header http.Header // response header as stored: no hop-by-hop, targeted or surrogate fields
-	Body   []byte      // the whole body when it is in memory; shared, read-only. Use BodySize and WriteBody.
+	Key    string // full cache key, compared on lookup to rule out hash collisions
+	Status int    // response status code
+	// Header is the response header as the origin sent it, less hop-by-hop,
+	// targeted and surrogate fields, with Content-Length set to the stored
+	// body's length at commit. With Coding set it describes the origin's
+	// unencoded representation, whose length is IdentitySize.
+	Header http.Header
+	Body   []byte // the whole body when it is in memory; shared, read-only. Use BodySize and WriteBody.
 	Policy cachepolicy.Entry
 	Tags   []string // surrogate keys
 	// Stamp is when the fetch that stored the object began: a purge
@@ -37,6 +44,13 @@ type Object struct {
 	// omits them refreshes the object by the same rules that stored it.
 	Targeted http.Header
 
+	// Coding is the content coding the node applied to the body when it
+	// stored it (coding.Identity: none, the body is as the origin sent it,
+	// in the coding Header's Content-Encoding names). IdentitySize is the
+	// body's length before the node coded it, -1 when unknown.
+	Coding       coding.Coding
+	IdentitySize int64
+
 	// Vary is non-nil only on a Vary index stored under a primary key: the
 	// request fields (canonical names, sorted) that select a variant, whose
 	// objects live under keys.Key.Variant(Vary, request header).
@@ -45,6 +59,36 @@ type Object struct {
 	// record holds the body of an object too large for memory, open for
 	// this one request; nil when Body holds it.
 	record *disk.Record
+
+	// demand counts requests that wanted the body in a coding the node
+	// transcodes to (see Demand); nil for objects the node did not code.
+	demand *atomic.Int32
+}
+
+// Demand counts one more request that wanted o's body in a coding it had
+// to be transcoded to, and returns the count so far: the caller decides
+// when a stored transcode is worth it. Objects the node did not code count
+// nothing (0); a Refreshed copy starts again.
+func (o *Object) Demand() int32 {
+	if o.demand == nil {
+		return 0
+	}
+	return o.demand.Add(1)
+}
+
+// Undemand takes back the demand a failed attempt to store a transcode
+// used, so a later request tries again.
+func (o *Object) Undemand() {
+	if o.demand != nil {
+		o.demand.Store(0)
+	}
+}
+
+// counted gives o a demand counter if the node coded it.
+func (o *Object) counted() {
+	if o.Coding != coding.Identity {
+		o.demand = new(atomic.Int32)
+	}
 }
 
 // BodySize is the length of the body, wherever it is.
@@ -72,6 +116,16 @@ func (o *Object) WriteBody(w io.Writer, off, n int64) error {
 	return nil
 }
 
+// BodyReader reads n body bytes from off, from memory or streamed from disk
+// (verified block by block: a disk body that fails its checksum ends the
+// read with an error wrapping disk.ErrCorrupt).
+func (o *Object) BodyReader(off, n int64) io.Reader {
+	if o.record == nil {
+		return bytes.NewReader(o.Body[off : off+n])
+	}
+	return o.record.NewReader(off, n)
+}
+
 // Retain adds a use of o's disk body, for a second user that will Release
 // o too. A no-op for objects in memory.
 func (o *Object) Retain() {
@@ -96,6 +150,7 @@ func (o *Object) Release() {
 func (o *Object) Refreshed(h http.Header, targeted http.Header, p cachepolicy.Entry) *Object {
 	c := *o
 	c.Header, c.Targeted, c.Policy = h, targeted, p
+	c.counted()
 	c.Retain()
 	return &c
 }

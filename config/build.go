@@ -14,6 +14,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2/unstable"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // Defaults, as documented on the Config fields and in config.toml.
@@ -43,6 +45,12 @@ const (
 	defaultPeerTimeout       = Duration(5 * time.Second)
 	defaultPeerRetries       = 2
 	maxPeerRetries           = 10
+	defaultMinCompressSize   = Size(512)
+	maxMinCompressSize       = Size(1 << 20)
+	maxZstdLevel             = 22 // zstd's own numbering, which coding.NewEncoder takes
+	maxGzipLevel             = 9  // gzip.BestCompression
+	defaultGzipVariantAfter  = 3
+	maxGzipVariantAfter      = 1000
 )
 
 // builder turns a decoded rawConfig into a Config, applying defaults and
@@ -75,6 +83,8 @@ func (b *builder) build(r *rawConfig) *Config {
 		Log:    b.log(path{"log"}, &r.Log),
 		Cache:  b.cache(path{"cache"}, &r.Cache),
 		Pools:  make(map[string]Pool, len(r.Pools)),
+
+		Compression: b.compression(path{"compression"}, &r.Compression),
 	}
 	names := make([]string, 0, len(r.Pools))
 	for name := range r.Pools {
@@ -443,6 +453,29 @@ func (b *builder) disk(at path, r *rawDisk) Disk {
 	return d
 }
 
+func (b *builder) compression(at path, r *rawCompression) Compression {
+	c := Compression{
+		Types:            coding.DefaultTypes(),
+		MinSize:          b.size(at.with("min_size"), r.MinSize, defaultMinCompressSize),
+		ZstdLevel:        b.intIn(at.with("zstd_level"), r.ZstdLevel, coding.DefaultZstdLevel, 1, maxZstdLevel),
+		GzipLevel:        b.intIn(at.with("gzip_level"), r.GzipLevel, coding.DefaultGzipLevel, 1, maxGzipLevel),
+		GzipVariantAfter: b.intIn(at.with("gzip_variant_after"), r.GzipVariantAfter, defaultGzipVariantAfter, 0, maxGzipVariantAfter),
+	}
+	if r.Types != nil {
+		c.Types = slices.Clone(*r.Types)
+		// One pattern at a time, so each error names its own line.
+		for i, p := range c.Types {
+			if _, err := coding.ParseTypes([]string{p}); err != nil {
+				b.fail(at.with("types").index(i), err)
+			}
+		}
+	}
+	if c.MinSize > maxMinCompressSize {
+		b.errorf(at.with("min_size"), "%s is above the maximum of %s", c.MinSize, maxMinCompressSize)
+	}
+	return c
+}
+
 func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
 	s := Site{
 		Name:                 stringOr(r.Name, ""),
@@ -453,6 +486,7 @@ func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
 		StaleIfError:         b.duration(at.with("stale_if_error"), r.StaleIfError, 0),
 		AllowSetCookie:       boolOr(r.AllowSetCookie, false),
 		QuerySort:            boolOr(r.QuerySort, false),
+		Compress:             boolOr(r.Compress, true),
 	}
 	if s.Name == "" {
 		b.errorf(at.with("name"), "a site needs a non-empty name")

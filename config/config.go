@@ -26,8 +26,10 @@ type Config struct {
 	Purge  Purge
 	Log    Log
 	Cache  Cache
-	Pools  map[string]Pool // [pools.NAME]
-	Sites  []Site          // [[sites]], first match wins, in file order
+	// Compression is how sites with Compress on compress at fill.
+	Compression Compression
+	Pools       map[string]Pool // [pools.NAME]
+	Sites       []Site          // [[sites]], first match wins, in file order
 }
 
 // Server configures the traffic listeners ([server]).
@@ -194,6 +196,37 @@ type Disk struct {
 	// RetryInterval is how long a tier that hit a disk error waits before
 	// trying the disk again; default 30s, never 0.
 	RetryInterval Duration
+}
+
+// Compression configures compression at fill ([compression]), for the
+// sites with Compress on: a response the origin sent unencoded, of a type
+// in Types and not known to be shorter than MinSize, is compressed once as
+// it is stored, and stored as zstd; clients get it as zstd, as gzip
+// (transcoded) or decoded, whichever they accept.
+type Compression struct {
+	// Types are the media-type patterns of the responses compressed at
+	// fill, in the forms coding.ParseTypes accepts ("text/*",
+	// "application/json", "application/*+json"), which Parse has checked;
+	// the runtime compiles them with coding.ParseTypes. Default
+	// coding.DefaultTypes(); written as [] to compress no type.
+	Types []string
+	// MinSize: responses whose length is known (Content-Length) and below
+	// it are stored as sent, as compressing them saves too little to pay
+	// for the work. Default 512B, 0 to 1MiB; 0 = compress every length.
+	MinSize Size
+	// ZstdLevel is the zstd level objects are stored at, 1-22 as the zstd
+	// command numbers them (klauspost/compress maps them onto its encoder
+	// speeds); default 3.
+	ZstdLevel int
+	// GzipLevel is the level gzip is transcoded at, 1 (fastest) to 9
+	// (smallest); default 6.
+	GzipLevel int
+	// GzipVariantAfter: once one object has been requested this many times
+	// by clients that accept gzip but not zstd, its gzip transcode is
+	// stored as a variant of its own, so later ones are served without
+	// transcoding. 0-1000; default 3, 0 = never store one (transcode every
+	// time).
+	GzipVariantAfter int
 }
 
 // Pool is a group of origin servers ([pools.NAME]) and how requests reach
@@ -469,4 +502,8 @@ type Site struct {
 	// StaleIfError is the stale-if-error window (RFC 5861 §4) given to
 	// responses that do not carry the directive; default 0 = none.
 	StaleIfError Duration
+	// Compress compresses compressible responses (see Compression) that
+	// the origin sends unencoded, once, at fill, and stores them as zstd;
+	// default true.
+	Compress bool
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // minimal is the smallest valid file: one pool, one site.
@@ -69,6 +71,7 @@ func TestParseDefaults(t *testing.T) {
 			Revalidations:   16,
 			Disk:            Disk{Size: 10 << 30, RetryInterval: Duration(30 * time.Second)},
 		},
+		Compression: Compression{Types: coding.DefaultTypes(), MinSize: 512, ZstdLevel: 3, GzipLevel: 6, GzipVariantAfter: 3},
 		Pools: map[string]Pool{"demo": {
 			Peers:       []string{"127.0.0.1:8081"},
 			PeerList:    []Peer{{Addr: "127.0.0.1:8081", Scheme: "http", Weight: 1}},
@@ -93,7 +96,7 @@ func TestParseDefaults(t *testing.T) {
 			ResolveInterval: Duration(30 * time.Second),
 			Passive:         Passive{MaxFails: 5, Window: 20, MinRequests: 10, Cooldown: Duration(10 * time.Second)},
 		}},
-		Sites: []Site{{Name: "default", Hosts: []string{"*"}, Pool: "demo", Cache: true}},
+		Sites: []Site{{Name: "default", Hosts: []string{"*"}, Pool: "demo", Cache: true, Compress: true}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)
@@ -142,6 +145,12 @@ func TestParseExplicit(t *testing.T) {
 		`path = "cache-data"`,
 		`size = "16MiB"`,
 		`retry_interval = "1m"`,
+		`[compression]`,
+		`types = ["text/html", "Application/*+JSON"]`,
+		`min_size = 0`,
+		`zstd_level = 19`,
+		`gzip_level = 1`,
+		`gzip_variant_after = 0`,
 		`[pools.tls]`,
 		`peers = ["origin.example:443", "[::1]:8443"]`,
 		`scheme = "https"`,
@@ -161,6 +170,7 @@ func TestParseExplicit(t *testing.T) {
 		`allow_set_cookie = true`,
 		`query_sort = true`,
 		`query_drop = ["utm_source", "fbclid"]`,
+		`compress = false`,
 		`[[sites]]`,
 		`name = "rest"`,
 		`hosts = ["*"]`,
@@ -203,6 +213,10 @@ func TestParseExplicit(t *testing.T) {
 	if c.Cache.Disk != wantDisk {
 		t.Errorf("Cache.Disk = %+v, want %+v (relative path resolved against the file's directory)", c.Cache.Disk, wantDisk)
 	}
+	wantCompression := Compression{Types: []string{"text/html", "Application/*+JSON"}, MinSize: 0, ZstdLevel: 19, GzipLevel: 1, GzipVariantAfter: 0}
+	if !reflect.DeepEqual(c.Compression, wantCompression) {
+		t.Errorf("Compression = %+v, want %+v", c.Compression, wantCompression)
+	}
 	wantPool := Pool{
 		Peers:       []string{"origin.example:443", "[::1]:8443"},
 		PeerList:    []Peer{{Addr: "origin.example:443", Scheme: "https", Weight: 1}, {Addr: "[::1]:8443", Scheme: "https", Weight: 1}},
@@ -244,8 +258,8 @@ func TestParseExplicit(t *testing.T) {
 		StaleWhileRevalidate: Duration(30 * time.Second),
 		StaleIfError:         Duration(time.Hour),
 	}
-	if len(c.Sites) != 2 || !reflect.DeepEqual(c.Sites[0], wantSite) || c.Sites[1].Name != "rest" || !c.Sites[1].Cache {
-		t.Errorf("Sites = %+v, want [%+v, rest with cache on]", c.Sites, wantSite)
+	if len(c.Sites) != 2 || !reflect.DeepEqual(c.Sites[0], wantSite) || c.Sites[1].Name != "rest" || !c.Sites[1].Cache || !c.Sites[1].Compress {
+		t.Errorf("Sites = %+v, want [%+v, rest with cache and compress on]", c.Sites, wantSite)
 	}
 }
 
@@ -368,6 +382,118 @@ func TestParsePurge(t *testing.T) {
 			}
 			if p.PeerRetries != tt.retries {
 				t.Errorf("Purge.PeerRetries = %d, want %d", p.PeerRetries, tt.retries)
+			}
+		})
+	}
+}
+
+// TestParseCompression checks [compression] and the sites' compress key:
+// their defaults, and values at the edges of what each accepts.
+func TestParseCompression(t *testing.T) {
+	defaults := Compression{Types: coding.DefaultTypes(), MinSize: 512, ZstdLevel: 3, GzipLevel: 6, GzipVariantAfter: 3}
+	with := func(f func(*Compression)) Compression {
+		c := defaults
+		c.Types = coding.DefaultTypes()
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		name         string
+		doc          string
+		want         Compression
+		wantCompress bool
+	}{
+		{"defaults", minimal, defaults, true},
+		{"defaults with an empty [compression]", lines(`[compression]`) + minimal, defaults, true},
+		{"site compress off", minimal + lines(`compress = false`), defaults, false},
+		{"site compress written as the default", minimal + lines(`compress = true`), defaults, true},
+		{"types replace the defaults", lines(`[compression]`, `types = ["text/html", "application/*+json", "model/*"]`) + minimal,
+			with(func(c *Compression) { c.Types = []string{"text/html", "application/*+json", "model/*"} }), true},
+		{"types kept as written", lines(`[compression]`, `types = ["TEXT/*", "Application/JSON"]`) + minimal,
+			with(func(c *Compression) { c.Types = []string{"TEXT/*", "Application/JSON"} }), true},
+		{"no types", lines(`[compression]`, `types = []`) + minimal, with(func(c *Compression) { c.Types = []string{} }), true},
+		{"min_size 0", lines(`[compression]`, `min_size = 0`) + minimal, with(func(c *Compression) { c.MinSize = 0 }), true},
+		{"min_size at most", lines(`[compression]`, `min_size = "1MiB"`) + minimal, with(func(c *Compression) { c.MinSize = 1 << 20 }), true},
+		{"min_size in bytes", lines(`[compression]`, `min_size = 1400`) + minimal, with(func(c *Compression) { c.MinSize = 1400 }), true},
+		{"fastest levels", lines(`[compression]`, `zstd_level = 1`, `gzip_level = 1`) + minimal, with(func(c *Compression) { c.ZstdLevel, c.GzipLevel = 1, 1 }), true},
+		{"smallest levels", lines(`[compression]`, `zstd_level = 22`, `gzip_level = 9`) + minimal, with(func(c *Compression) { c.ZstdLevel, c.GzipLevel = 22, 9 }), true},
+		{"never store a gzip variant", lines(`[compression]`, `gzip_variant_after = 0`) + minimal, with(func(c *Compression) { c.GzipVariantAfter = 0 }), true},
+		{"most requests before a gzip variant", lines(`[compression]`, `gzip_variant_after = 1000`) + minimal, with(func(c *Compression) { c.GzipVariantAfter = 1000 }), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("c.toml", []byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Compression, tt.want) {
+				t.Errorf("Compression = %+v, want %+v", c.Compression, tt.want)
+			}
+			if got := c.Sites[0].Compress; got != tt.wantCompress {
+				t.Errorf("Sites[0].Compress = %v, want %v", got, tt.wantCompress)
+			}
+		})
+	}
+}
+
+// TestParseCompressionErrors checks the whole message of each broken
+// [compression] rule, and of a bad site compress key.
+func TestParseCompressionErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"zstd_level too high", lines(`[compression]`, `zstd_level = 30`) + minimal,
+			`c.toml:2: compression.zstd_level: 30 is out of range: want 1 to 22`},
+		{"zstd_level 0", lines(`[compression]`, `zstd_level = 0`) + minimal,
+			`c.toml:2: compression.zstd_level: 0 is out of range: want 1 to 22`},
+		{"gzip_level too high", lines(`[compression]`, `gzip_level = 10`) + minimal,
+			`c.toml:2: compression.gzip_level: 10 is out of range: want 1 to 9`},
+		{"negative gzip_level", lines(`[compression]`, `gzip_level = -1`) + minimal,
+			`c.toml:2: compression.gzip_level: -1 is out of range: want 1 to 9`},
+		{"negative gzip_variant_after", lines(`[compression]`, `gzip_variant_after = -1`) + minimal,
+			`c.toml:2: compression.gzip_variant_after: -1 is out of range: want 0 to 1000`},
+		{"gzip_variant_after too high", lines(`[compression]`, `gzip_variant_after = 1001`) + minimal,
+			`c.toml:2: compression.gzip_variant_after: 1001 is out of range: want 0 to 1000`},
+		{"min_size too large", lines(`[compression]`, `min_size = "2MiB"`) + minimal,
+			`c.toml:2: compression.min_size: 2MiB is above the maximum of 1MiB`},
+		{"min_size just too large", lines(`[compression]`, `min_size = 1_048_577`) + minimal,
+			`c.toml:2: compression.min_size: 1048577B is above the maximum of 1MiB`},
+		{"negative min_size", lines(`[compression]`, `min_size = -1`) + minimal,
+			`c.toml:2: compression.min_size: invalid size -1: negative`},
+		{"bad min_size", lines(`[compression]`, `min_size = "half a KiB"`) + minimal,
+			`c.toml:2: compression.min_size: invalid size "half a KiB": want digits and an optional unit such as 256MiB`},
+		{"type with parameters", lines(`[compression]`, `types = ["text/*", "text/html; charset=utf-8"]`) + minimal,
+			`c.toml:2: compression.types[1]: media type pattern "text/html; charset=utf-8": parameters are not allowed`},
+		{"type without subtype", lines(`[compression]`, `types = [`, `  "application/json",`, `  "text",`, `]`) + minimal,
+			`c.toml:4: compression.types[1]: media type pattern "text": want type/subtype, type/* or type/*+suffix`},
+		{"any type", lines(`[compression]`, `types = ["*/*"]`) + minimal,
+			`c.toml:2: compression.types[0]: media type pattern "*/*": invalid type "*": want a letter or digit, then letters, digits and !#$&-^_.+ (RFC 6838 §4.2)`},
+		{"prefix wildcard", lines(`[compression]`, `types = ["application/vnd.*"]`) + minimal,
+			`c.toml:2: compression.types[0]: media type pattern "application/vnd.*": invalid subtype "vnd.*": want a name, "*" or "*+suffix"`},
+		{"every bad type is reported", lines(`[compression]`, `types = [`, `  "text/",`, `  "/json",`, `]`) + minimal,
+			`c.toml:3: compression.types[0]: media type pattern "text/": invalid subtype "": want a name, "*" or "*+suffix"` + "\n" +
+				`c.toml:4: compression.types[1]: media type pattern "/json": invalid type "": want a letter or digit, then letters, digits and !#$&-^_.+ (RFC 6838 §4.2)`},
+		{"wrong type: types given a string", lines(`[compression]`, `types = "text/*"`) + minimal,
+			`c.toml:2: compression.types: wrong type: got string, want array of strings`},
+		{"wrong type: zstd_level given a string", lines(`[compression]`, `zstd_level = "3"`) + minimal,
+			`c.toml:2: compression.zstd_level: wrong type: got string, want integer`},
+		{"unknown key in [compression]", lines(`[compression]`, `level = 3`) + minimal,
+			`c.toml:2: unknown key "level" in [compression]`},
+		{"wrong type: compress given a string", minimal + lines(`compress = "yes"`),
+			`c.toml:8: sites.compress: wrong type: got string, want boolean`},
+		{"compress in [compression]", lines(`[compression]`, `compress = true`) + minimal,
+			`c.toml:2: unknown key "compress" in [compression]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.toml", []byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want %q; document:\n%s", tt.want, tt.doc)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("Parse error =\n%s\nwant\n%s", err, tt.want)
 			}
 		})
 	}

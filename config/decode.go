@@ -56,13 +56,14 @@ func Parse(name string, data []byte) (*Config, error) {
 // (take the default) from an explicit zero, and durations and sizes stay
 // text until positions are known (see builder).
 type rawConfig struct {
-	Server rawServer          `toml:"server"`
-	Admin  rawAdmin           `toml:"admin"`
-	Purge  rawPurge           `toml:"purge"`
-	Log    rawLog             `toml:"log"`
-	Cache  rawCache           `toml:"cache"`
-	Pools  map[string]rawPool `toml:"pools"`
-	Sites  []rawSite          `toml:"sites"`
+	Server      rawServer          `toml:"server"`
+	Admin       rawAdmin           `toml:"admin"`
+	Purge       rawPurge           `toml:"purge"`
+	Log         rawLog             `toml:"log"`
+	Cache       rawCache           `toml:"cache"`
+	Compression rawCompression     `toml:"compression"`
+	Pools       map[string]rawPool `toml:"pools"`
+	Sites       []rawSite          `toml:"sites"`
 }
 
 type rawServer struct {
@@ -121,6 +122,14 @@ type rawDisk struct {
 	Path          *string `toml:"path"`
 	Size          *text   `toml:"size"`
 	RetryInterval *text   `toml:"retry_interval"`
+}
+
+type rawCompression struct {
+	Types            *[]string `toml:"types"`
+	MinSize          *text     `toml:"min_size"`
+	ZstdLevel        *int      `toml:"zstd_level"`
+	GzipLevel        *int      `toml:"gzip_level"`
+	GzipVariantAfter *int      `toml:"gzip_variant_after"`
 }
 
 type rawPool struct {
@@ -212,6 +221,7 @@ type rawSite struct {
 	AllowSetCookie       *bool     `toml:"allow_set_cookie"`
 	QuerySort            *bool     `toml:"query_sort"`
 	QueryDrop            *[]string `toml:"query_drop"`
+	Compress             *bool     `toml:"compress"`
 }
 
 // text holds a scalar's text as decoded (a string's value, an integer's

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // richPool sets every key of a pool and its tables.
@@ -113,6 +115,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[pools.p]\npeers = [\"a:1\"]\n[pools.p.health]\nkind = \"http\"\nexpect_status = [200, \"399-300\", [1], true]\ninterval = \"1s\"\n"))
 	// A NaN rate with a burst, no queue but a wait, a window below min_requests.
 	f.Add([]byte("[pools.p]\nrate = nan\nburst = 0\nmax_queue = 0\n[pools.p.passive]\nwindow = 5\n"))
+	// Bad and odd media-type patterns, levels out of range, a minimum size too large.
+	f.Add([]byte("[compression]\ntypes = [\"text/*\", \"*/*\", \"A/*+B\", 1]\nmin_size = \"2MiB\"\nzstd_level = 23\ngzip_level = 0\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.toml", data)
 		if err != nil {
@@ -134,6 +138,13 @@ func FuzzParse(f *testing.F) {
 		}
 		if cc := c.Cache; cc.LockTimeout <= 0 || cc.LockAgeTimeout <= 0 || cc.HitForPass < 0 || cc.Revalidations < 1 {
 			t.Fatalf("accepted cache locks %+v", cc)
+		}
+		if cc := c.Compression; cc.MinSize < 0 || cc.MinSize > maxMinCompressSize || cc.ZstdLevel < 1 || cc.ZstdLevel > maxZstdLevel ||
+			cc.GzipLevel < 1 || cc.GzipLevel > maxGzipLevel || cc.GzipVariantAfter < 0 || cc.GzipVariantAfter > maxGzipVariantAfter {
+			t.Fatalf("accepted compression %+v", cc)
+		}
+		if _, err := coding.ParseTypes(c.Compression.Types); err != nil {
+			t.Fatalf("accepted compression types that do not compile: %v", err)
 		}
 		if w := c.Server.Workers; w < 1 || w > maxWorkers {
 			t.Fatalf("accepted or resolved %d workers", w)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // shipped is the example configuration at the repository root.
@@ -44,6 +46,9 @@ func TestShippedConfigLoads(t *testing.T) {
 	}
 	if got, want := c.Purge.Allow, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}; !reflect.DeepEqual(got, want) || len(c.Purge.Peers) != 0 {
 		t.Errorf("Purge = %+v, want allow %v and no peers (loopback purges only)", c.Purge, want)
+	}
+	if want := (Compression{Types: coding.DefaultTypes(), MinSize: 512, ZstdLevel: 3, GzipLevel: 6, GzipVariantAfter: 3}); !reflect.DeepEqual(c.Compression, want) || !c.Sites[0].Compress {
+		t.Errorf("Compression = %+v, site compress %v; want the defaults written out, %+v, and compress on", c.Compression, c.Sites[0].Compress, want)
 	}
 	if c.Path != shipped {
 		t.Errorf("Path = %q, want %q", c.Path, shipped)

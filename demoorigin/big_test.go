@@ -32,7 +32,7 @@ func TestBigBody(t *testing.T) {
 			}
 			// The same bytes generated in other-sized chunks.
 			want := xxhash.New()
-			g := newBodyGen("big", false, "")
+			g := newBody(bodyRandom, bodySeed("big", false, ""), bigSize)
 			buf := make([]byte, 1<<20+8)
 			for left := bigSize; left > 0; {
 				m := min(len(buf), left)
@@ -48,13 +48,20 @@ func TestBigBody(t *testing.T) {
 }
 
 func BenchmarkBody(b *testing.B) {
-	s := New(nil)
-	g := newBodyGen("bench", false, "")
-	b.SetBytes(1 << 20)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.writeBody(discardWriter{}, &g, 1<<20, false); err != nil {
-			b.Fatal(err)
+	const size = 1 << 20
+	for _, kind := range []bodyKind{bodyRandom, bodyText, bodyJSON} {
+		for _, c := range []coding{identity, gzipCoding, zstdCoding, brCoding} {
+			b.Run(kind.String()+"/"+c.String(), func(b *testing.B) {
+				s := New(nil)
+				seed := bodySeed("bench", false, "")
+				b.SetBytes(size) // identity bytes
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := s.writeBody(discardWriter{}, newBody(kind, seed, size), size, c, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
@@ -65,3 +72,4 @@ type discardWriter struct{}
 func (discardWriter) Header() http.Header         { return http.Header{} }
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (discardWriter) WriteHeader(int)             {}
+func (discardWriter) Flush()                      {}

@@ -10,9 +10,24 @@ import (
 // newOrigin starts a demo origin on loopback over HTTP/1.1.
 func newOrigin(t *testing.T) (*Server, *httptest.Server) {
 	t.Helper()
+	return startOrigin(t, false)
+}
+
+// startOrigin starts a demo origin on loopback, over TLS and HTTP/2 when h2.
+// Its client sends no Accept-Encoding of its own and decodes nothing, so
+// tests see the bodies as sent.
+func startOrigin(t *testing.T, h2 bool) (*Server, *httptest.Server) {
+	t.Helper()
 	s := New(nil)
-	ts := httptest.NewServer(s)
+	ts := httptest.NewUnstartedServer(s)
+	if h2 {
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close)
+	ts.Client().Transport.(*http.Transport).DisableCompression = true
 	return s, ts
 }
 
@@ -44,10 +59,19 @@ func get(t *testing.T, ts *httptest.Server, target string) (*http.Response, []by
 	return fetch(t, ts, http.MethodGet, target, nil)
 }
 
-// expected generates the body the origin sends for name, without Vary.
+// expected generates the body=random body the origin sends for name,
+// without Vary.
 func expected(name string, size int) []byte {
-	g := newBodyGen(name, false, "")
+	return generate(bodyRandom, bodySeed(name, false, ""), size, size)
+}
+
+// generate returns a body of kind, seed and size, filled chunk bytes at a
+// time.
+func generate(kind bodyKind, seed uint64, size, chunk int) []byte {
+	g := newBody(kind, seed, int64(size))
 	b := make([]byte, size)
-	g.fill(b)
+	for off := 0; off < size; off += chunk {
+		g.fill(b[off:min(off+chunk, size)])
+	}
 	return b
 }

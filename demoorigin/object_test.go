@@ -49,6 +49,25 @@ func TestObjectBody(t *testing.T) {
 	}
 }
 
+func TestObjectBodyKinds(t *testing.T) {
+	_, ts := newOrigin(t)
+	for _, kind := range kinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			resp, body := get(t, ts, "/obj/dir/k?size=70001&body="+kind.String())
+			if resp.StatusCode != http.StatusOK || resp.ContentLength != 70001 {
+				t.Fatalf("status %d, Content-Length %d; want 200, 70001", resp.StatusCode, resp.ContentLength)
+			}
+			if !bytes.Equal(body, generate(kind, bodySeed("dir/k", false, ""), 70001, 70001)) {
+				t.Error("body differs from the generator's")
+			}
+			_, again := get(t, ts, "/obj/dir/k?size=70001&x=1&body="+kind.String())
+			if !bytes.Equal(body, again) {
+				t.Error("same name and size: bodies differ")
+			}
+		})
+	}
+}
+
 func TestObjectParams(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -60,7 +79,7 @@ func TestObjectParams(t *testing.T) {
 		{
 			name: "defaults", target: "/obj/a", wantStatus: 200, wantLen: 1024,
 			want: map[string]string{
-				"Content-Type": defaultType, "Cache-Control": defaultCC, "Content-Length": "1024",
+				"Content-Type": bodyRandom.defaultType(), "Cache-Control": defaultCC, "Content-Length": "1024",
 				"ETag": "", "Last-Modified": "", "Vary": "", "Surrogate-Key": "", "Set-Cookie": "",
 				"CDN-Cache-Control": "", "Expires": "", "Age": "", "Location": "", "Content-Location": "",
 			},
@@ -74,7 +93,7 @@ func TestObjectParams(t *testing.T) {
 		{name: "status 503", target: "/obj/a?status=503", wantStatus: 503, wantLen: 1024},
 		{name: "status 204 has no body", target: "/obj/a?status=204", wantStatus: 204, wantLen: 0, want: map[string]string{"Content-Length": ""}},
 		{name: "status 103 then 200", target: "/obj/a?status=103&size=3", wantStatus: 200, wantLen: 3},
-		{name: "etag", target: "/obj/a?etag=1", wantStatus: 200, wantLen: 1024, want: map[string]string{"ETag": etag("a", 1024, false, "")}},
+		{name: "etag", target: "/obj/a?etag=1", wantStatus: 200, wantLen: 1024, want: map[string]string{"ETag": etag("a", &params{size: 1024}, "", identity)}},
 		{name: "lm", target: "/obj/a?lm=1", wantStatus: 200, wantLen: 1024, want: map[string]string{"Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT"}},
 		{name: "lastmod", target: "/obj/a?lastmod=Mon,+02+Jan+2006+15:04:05+GMT", wantStatus: 200, wantLen: 1024, want: map[string]string{"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT"}},
 		{name: "tags", target: "/obj/a?tags=red,+blue,,green", wantStatus: 200, wantLen: 1024, want: map[string]string{"Surrogate-Key": "red blue green"}},
@@ -101,6 +120,20 @@ func TestObjectParams(t *testing.T) {
 		{name: "vary not a name", target: "/obj/a?vary=Accept+Language", wantStatus: 400, wantLen: -1},
 		{name: "abort negative", target: "/obj/a?abort=-1", wantStatus: 400, wantLen: -1},
 		{name: "control character in value", target: "/obj/a?type=text/plain%0d%0aX-Evil:+1", wantStatus: 400, wantLen: -1},
+		{name: "body random", target: "/obj/a?body=random", wantStatus: 200, wantLen: 1024, want: map[string]string{"Content-Type": "text/plain; charset=utf-8"}},
+		{name: "body text", target: "/obj/a?body=text", wantStatus: 200, wantLen: 1024, want: map[string]string{"Content-Type": "text/plain; charset=utf-8", "Content-Length": "1024"}},
+		{name: "body json", target: "/obj/a?body=json", wantStatus: 200, wantLen: 1024, want: map[string]string{"Content-Type": "application/json", "Content-Length": "1024"}},
+		{name: "body json with type", target: "/obj/a?body=json&type=text/json", wantStatus: 200, wantLen: 1024, want: map[string]string{"Content-Type": "text/json"}},
+		{name: "body json smallest", target: "/obj/a?body=json&size=2", wantStatus: 200, wantLen: 2},
+		{name: "body json too small", target: "/obj/a?body=json&size=1", wantStatus: 400, wantLen: -1},
+		{name: "body json empty", target: "/obj/a?body=json&size=0", wantStatus: 400, wantLen: -1},
+		{name: "body unknown", target: "/obj/a?body=xml", wantStatus: 400, wantLen: -1},
+		{name: "ce gzip", target: "/obj/a?ce=gzip", wantStatus: 200, wantLen: -1, want: map[string]string{"Content-Encoding": "gzip", "Content-Length": "", "Vary": ""}},
+		{name: "ce auto", target: "/obj/a?ce=auto", wantStatus: 200, wantLen: 1024, want: map[string]string{"Content-Encoding": "", "Content-Length": "1024", "Vary": "Accept-Encoding"}},
+		{name: "ce empty is identity", target: "/obj/a?ce=", wantStatus: 200, wantLen: 1024, want: map[string]string{"Content-Encoding": "", "Content-Length": "1024"}},
+		{name: "ce unknown", target: "/obj/a?ce=deflate", wantStatus: 400, wantLen: -1},
+		{name: "ce identity is not a ce", target: "/obj/a?ce=identity", wantStatus: 400, wantLen: -1},
+		{name: "status 204 is not encoded", target: "/obj/a?status=204&ce=gzip", wantStatus: 204, wantLen: 0, want: map[string]string{"Content-Encoding": ""}},
 	}
 	_, ts := newOrigin(t)
 	for _, tt := range tests {
@@ -157,7 +190,7 @@ func TestInterimResponse(t *testing.T) {
 }
 
 func TestConditional(t *testing.T) {
-	tag := etag("a", 1024, false, "")
+	tag := etag("a", &params{size: 1024}, "", identity)
 	lm := "Thu, 01 Jan 2026 00:00:00 GMT"
 	tests := []struct {
 		name   string

@@ -16,7 +16,6 @@ const (
 	defaultSize  = 1024
 	maxSize      = 1 << 30
 	maxDelay     = 60 * time.Second
-	defaultType  = "text/plain; charset=utf-8"
 	defaultCC    = "public, max-age=60"
 	setCookieVal = "demo=1; Path=/"
 )
@@ -29,6 +28,9 @@ func LastModified() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UT
 // params are an object request's query parameters, validated.
 type params struct {
 	size     int64
+	body     bodyKind
+	ce       coding // sent whatever the request accepts, unless ceAuto
+	ceAuto   bool   // ce=auto: negotiated from Accept-Encoding
 	ctype    string
 	cc       string // "" sends no Cache-Control
 	cdncc    string // "" sends no CDN-Cache-Control
@@ -63,15 +65,31 @@ var rawParams = []struct{ param, field string }{
 func parseParams(rawQuery string) (params, error) {
 	// A malformed pair (say "a;b") is skipped: ParseQuery keeps the rest.
 	q, _ := url.ParseQuery(rawQuery)
-	p := params{size: defaultSize, ctype: defaultType, cc: defaultCC, status: http.StatusOK, abort: -1}
+	p := params{size: defaultSize, cc: defaultCC, status: http.StatusOK, abort: -1}
 	var err error
 	if v, ok := lookup(q, "size"); ok {
 		if p.size, err = strconv.ParseInt(v, 10, 64); err != nil || p.size < 0 || p.size > maxSize {
 			return p, fmt.Errorf("size %q: want bytes in [0, %d]", v, maxSize)
 		}
 	}
+	if v, ok := lookup(q, "body"); ok {
+		if p.body, err = parseBodyKind(v); err != nil {
+			return p, err
+		}
+	}
+	if p.body == bodyJSON && p.size < minJSONSize {
+		return p, fmt.Errorf("size %d: body=json needs at least %d bytes, the size of [], the smallest JSON document", p.size, minJSONSize)
+	}
+	p.ctype = p.body.defaultType()
 	if v, ok := lookup(q, "type"); ok {
 		p.ctype = v
+	}
+	if v, ok := lookup(q, "ce"); ok && v != "" {
+		if v == "auto" {
+			p.ceAuto = true
+		} else if p.ce, err = parseCoding(v); err != nil {
+			return p, err
+		}
 	}
 	if v, ok := lookup(q, "cc"); ok {
 		p.cc = v
@@ -171,4 +189,13 @@ func rawValues(fs []rawField) []string {
 		vs[i] = f.value
 	}
 	return vs
+}
+
+// coding is the content coding of the answer to a request whose
+// Accept-Encoding field lines are acceptEncoding.
+func (p *params) coding(acceptEncoding []string) coding {
+	if p.ceAuto {
+		return negotiate(acceptEncoding)
+	}
+	return p.ce
 }

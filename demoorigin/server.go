@@ -44,6 +44,8 @@ type Server struct {
 	seq  atomic.Int64 // requests ever received, never reset: X-Origin-Request
 	bufs sync.Pool    // *[]byte of chunkSize, for body generation
 
+	encoders [numCodings]sync.Pool // encoder of each coding, by coding; identity's is unused
+
 	mu       sync.Mutex // guards requests and byPath
 	requests int64
 	byPath   map[string]int64

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 func FuzzNew(f *testing.F) {
@@ -56,11 +58,13 @@ func FuzzNew(f *testing.F) {
 }
 
 func FuzzVariant(f *testing.F) {
-	f.Add("accept-encoding, x-a", "GZip , br", "a  b") // lower-cased list, collapsed spaces
-	f.Add("*", "", "")                                 // star only
-	f.Add("Accept-Language,,X-A", " , ", "\t")         // empty elements
-	f.Add("bad name, X-A", "x\x00y", "\xff,\xfe")      // invalid name, raw bytes
-	f.Add("X-A, x-a, X-A", "a,b", "c , d")             // duplicates
+	f.Add("accept-encoding, x-a", "GZip , br", "a  b")   // lower-cased list, collapsed spaces
+	f.Add("*", "", "")                                   // star only
+	f.Add("Accept-Language,,X-A", " , ", "\t")           // empty elements
+	f.Add("bad name, X-A", "x\x00y", "\xff,\xfe")        // invalid name, raw bytes
+	f.Add("X-A, x-a, X-A", "a,b", "c , d")               // duplicates
+	f.Add("Accept-Encoding", "gzip;q=0.5", "zstd;q=0.5") // weights over two lines
+	f.Add("Accept-Encoding", "*;q=0", "identity;q=0")    // nothing acceptable
 	f.Fuzz(func(t *testing.T, vary, v1, v2 string) {
 		fields, _ := VaryFields(http.Header{"Vary": {vary}})
 		for i := 1; i < len(fields); i++ {
@@ -88,6 +92,17 @@ func FuzzVariant(f *testing.F) {
 		}
 		if j := base.Variant(fields, joined); j != k {
 			t.Fatalf("joined lines give %q, separate lines %q", j.Full, k.Full)
+		}
+		// Accept-Encoding counts only through the coding served: sending
+		// just that coding's name selects the same variant.
+		best := coding.ParseAccept(h["Accept-Encoding"]).Best()
+		if best != coding.Identity && best != coding.Gzip && best != coding.Zstd {
+			t.Fatalf("Accept-Encoding %q: Best() = %v", h["Accept-Encoding"], best)
+		}
+		plain := h.Clone()
+		plain["Accept-Encoding"] = []string{best.String()}
+		if p := base.Variant(fields, plain); p != k {
+			t.Fatalf("Accept-Encoding %q gives %q, its best coding %v alone %q", h["Accept-Encoding"], k.Full, best, p.Full)
 		}
 	})
 }

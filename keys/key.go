@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // Key identifies one cached response. Hash is xxhash64 of Full; Full is kept
@@ -72,6 +74,19 @@ func (k Key) Shard(n int) int {
 	}
 	hi, _ := bits.Mul64(k.Hash, uint64(n))
 	return int(hi)
+}
+
+// Of rebuilds the Key whose Full is full, as an Object stores it.
+func Of(full string) Key { return Key{Hash: xxhash.Sum64String(full), Full: full} }
+
+// Coded returns the key under which the node stores its own c-coded copy of
+// the object stored at k (a transcoded variant): k.Full + "\x00;coding=" +
+// c.String(), hashed anew. It never equals a Variant key, as ";" cannot
+// start a field name, nor the primary key of a request net/http accepts,
+// which holds no NUL.
+func (k Key) Coded(c coding.Coding) Key {
+	full := k.Full + "\x00;coding=" + c.String()
+	return Key{Hash: xxhash.Sum64String(full), Full: full}
 }
 
 // String returns Full.

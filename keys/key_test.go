@@ -2,9 +2,12 @@ package keys
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 func TestNew(t *testing.T) {
@@ -133,6 +136,50 @@ func TestShardSpreads(t *testing.T) {
 		// Expect 1000 each; a fair hash stays well within a factor of 1.5.
 		if c < keys/n*2/3 || c > keys/n*3/2 {
 			t.Errorf("shard %d got %d of %d keys, want about %d", s, c, keys, keys/n)
+		}
+	}
+}
+
+func TestCoded(t *testing.T) {
+	k := New("https", "example.com", "/app.js", "v=1", Options{})
+	h := http.Header{"Accept-Encoding": {"gzip"}, "Accept-Language": {"en"}}
+	variants := []Key{
+		k.Variant(nil, h),
+		k.Variant([]string{"Accept-Encoding"}, h),
+		k.Variant([]string{"Accept-Encoding", "Accept-Language"}, h),
+		k.Variant([]string{";coding=zstd"}, h), // not a field name, but still no collision
+	}
+	seen := map[Key]coding.Coding{}
+	for _, c := range []coding.Coding{coding.Identity, coding.Gzip, coding.Zstd, coding.Br} {
+		ck := k.Coded(c)
+		if want := k.Full + "\x00;coding=" + c.String(); ck.Full != want {
+			t.Errorf("Coded(%v).Full = %q, want %q", c, ck.Full, want)
+		}
+		if got, want := ck.Hash, xxhash.Sum64String(ck.Full); got != want {
+			t.Errorf("Coded(%v).Hash = %#x, want xxhash(Full) %#x", c, got, want)
+		}
+		if ck == k {
+			t.Errorf("Coded(%v) equals the primary key %q", c, k.Full)
+		}
+		for _, v := range variants {
+			if ck == v {
+				t.Errorf("Coded(%v) equals variant %q", c, v.Full)
+			}
+		}
+		if prev, dup := seen[ck]; dup {
+			t.Errorf("Coded(%v) equals Coded(%v)", c, prev)
+		}
+		seen[ck] = c
+	}
+}
+
+// TestOf: a key rebuilt from its Full is the key.
+func TestOf(t *testing.T) {
+	k := New("https", "Example.com:443", "/a b", "x=1", Options{})
+	v := k.Variant([]string{"Accept-Encoding"}, http.Header{"Accept-Encoding": {"zstd"}})
+	for _, want := range []Key{k, v, k.Coded(coding.Gzip)} {
+		if got := Of(want.Full); got != want {
+			t.Errorf("Of(%q) = %+v, want %+v", want.Full, got, want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // Variant returns the secondary key for a response that varies on fields:
@@ -19,10 +21,16 @@ import (
 // A field's value is every line of it in reqH joined with ",", split into
 // list elements on ",", each trimmed of OWS with inner runs of spaces and
 // tabs collapsed to one space, empty elements dropped (RFC 9110 §5.6.1), and
-// the elements joined with "," in their original order. Accept-Encoding,
-// Accept-Language and Accept-Charset hold case-insensitive tokens, so they
-// are lower-cased too. A comma inside a quoted string is split like any
-// other, which may only merge values that differ in whitespace around it.
+// the elements joined with "," in their original order. Accept-Language and
+// Accept-Charset hold case-insensitive tokens, so they are lower-cased too.
+// A comma inside a quoted string is split like any other, which may only
+// merge values that differ in whitespace around it.
+//
+// Accept-Encoding is reduced further, to the coding the node would serve the
+// client: coding.ParseAccept(...).Best(), one of "zstd", "gzip" or
+// "identity". Clients send hundreds of distinct Accept-Encoding strings, and
+// the node serves every one of them from at most three variants of an object
+// that varies on it.
 //
 // A field missing from reqH selects the same variant as one sent empty:
 // RFC 9111 §4.1 lets a cache normalise, and no origin we know of answers the
@@ -32,6 +40,10 @@ func (k Key) Variant(fields []string, reqH http.Header) Key {
 	n := len(k.Full) + 1
 	for _, f := range fields {
 		n += 2 + len(f)
+		if textproto.CanonicalMIMEHeaderKey(f) == acceptEncoding {
+			n += len("identity") // the longest Best coding
+			continue
+		}
 		for _, v := range reqH[textproto.CanonicalMIMEHeaderKey(f)] {
 			n += len(v) + 1
 		}
@@ -46,19 +58,25 @@ func (k Key) Variant(fields []string, reqH http.Header) Key {
 		}
 		b.WriteString(name)
 		b.WriteByte(':')
+		if name == acceptEncoding {
+			b.WriteString(coding.ParseAccept(reqH[name]).Best().String())
+			continue
+		}
 		writeFieldValue(&b, reqH[name], lowerCased(name))
 	}
 	full := b.String()
 	return Key{Hash: xxhash.Sum64String(full), Full: full}
 }
 
+// acceptEncoding is the field Variant reduces to the coding served.
+const acceptEncoding = "Accept-Encoding"
+
 // lowerCased reports whether field name (canonical) holds case-insensitive
 // tokens only, so its value can be lower-cased for the key.
 func lowerCased(name string) bool {
 	switch name {
-	case "Accept-Encoding", // RFC 9110 §8.4.1: content codings are case-insensitive
-		"Accept-Language", // RFC 9110 §8.5.1, RFC 4647: language ranges are case-insensitive
-		"Accept-Charset":  // RFC 9110 §8.3.2: charsets are case-insensitive
+	case "Accept-Language", // RFC 9110 §8.5.1, RFC 4647: language ranges are case-insensitive
+		"Accept-Charset": // RFC 9110 §8.3.2: charsets are case-insensitive
 		return true
 	}
 	return false

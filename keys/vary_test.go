@@ -88,8 +88,20 @@ func TestVariant(t *testing.T) {
 		},
 		{
 			name: "order kept",
+			a:    http.Header{"Accept-Language": {"en, fr"}},
+			b:    http.Header{"Accept-Language": {"fr, en"}},
+		},
+		{
+			name: "encodings reduced to the coding served",
+			a:    http.Header{"Accept-Encoding": {"gzip, deflate, br"}},
+			b:    http.Header{"Accept-Encoding": {"x-gzip;q=0.8"}},
+			same: true,
+		},
+		{
+			name: "encoding order does not matter",
 			a:    http.Header{"Accept-Encoding": {"gzip, br"}},
 			b:    http.Header{"Accept-Encoding": {"br, gzip"}},
+			same: true,
 		},
 		{
 			name: "missing equals empty",
@@ -124,13 +136,13 @@ func TestVariant(t *testing.T) {
 
 func TestVariantFull(t *testing.T) {
 	base := New("http", "h", "/p", "", Options{})
-	h := http.Header{"Accept-Encoding": {"GZIP ,  br", "zstd"}, "X-A": {"one   two"}}
-	got := base.Variant([]string{"Accept-Encoding", "x-a"}, h)
-	want := "http://h/p\x00Accept-Encoding:gzip,br,zstd\x00X-A:one two"
+	h := http.Header{"Accept-Encoding": {"GZIP ,  br", "zstd"}, "Accept-Language": {"EN-gb,  fr"}, "X-A": {"one   two"}}
+	got := base.Variant([]string{"Accept-Encoding", "accept-language", "x-a"}, h)
+	want := "http://h/p\x00Accept-Encoding:zstd\x00Accept-Language:en-gb,fr\x00X-A:one two"
 	if got.Full != want {
 		t.Errorf("Variant Full = %q, want %q", got.Full, want)
 	}
-	if again := New("http", "h", "/p", "", Options{}).Variant([]string{"Accept-Encoding", "X-A"}, h); again != got {
+	if again := New("http", "h", "/p", "", Options{}).Variant([]string{"Accept-Encoding", "Accept-Language", "X-A"}, h); again != got {
 		t.Errorf("Variant not deterministic: %q vs %q", again.Full, got.Full)
 	}
 }
@@ -142,5 +154,53 @@ func TestVariantDiffersPerURL(t *testing.T) {
 	b := New("http", "h", "/b", "", Options{}).Variant(f, h)
 	if a == b {
 		t.Errorf("variants of different URLs share key %q", a.Full)
+	}
+}
+
+// TestVariantAcceptEncoding shows the many Accept-Encoding strings clients
+// send selecting exactly three variants, one per coding the node serves.
+func TestVariantAcceptEncoding(t *testing.T) {
+	base := New("https", "example.com", "/app.js", "", Options{})
+	fields := []string{"Accept-Encoding"}
+	tests := []struct {
+		values []string // nil: no Accept-Encoding at all
+		want   string
+	}{
+		{[]string{"gzip, deflate, br, zstd"}, "zstd"}, // Chrome
+		{[]string{"gzip, deflate, br, zstd, dcb, dcz"}, "zstd"},
+		{[]string{"zstd"}, "zstd"},
+		{[]string{"ZSTD;q=1.0, gzip;q=0.9"}, "zstd"},
+		{[]string{"*"}, "zstd"},
+		{[]string{"gzip;q=0.5", "zstd;q=0.5"}, "zstd"}, // tie, two lines
+		{[]string{"gzip, deflate, br"}, "gzip"},        // Firefox before zstd, Safari
+		{[]string{"gzip, deflate"}, "gzip"},            // curl --compressed, older
+		{[]string{"gzip"}, "gzip"},
+		{[]string{"x-gzip"}, "gzip"},
+		{[]string{"gzip;q=1.0, identity; q=0.5, *;q=0"}, "gzip"},
+		{[]string{"zstd;q=0.2, gzip;q=0.8"}, "gzip"},
+		{[]string{"br;q=1, gzip;q=0.001"}, "gzip"},
+		{nil, "identity"}, // curl
+		{[]string{""}, "identity"},
+		{[]string{"identity"}, "identity"},
+		{[]string{"br"}, "identity"}, // the node does not encode br
+		{[]string{"deflate, compress"}, "identity"},
+		{[]string{"gzip;q=0, zstd;q=0"}, "identity"},
+		{[]string{"identity;q=0"}, "identity"}, // nothing acceptable: served unencoded
+		{[]string{"gzip;q=2"}, "identity"},     // invalid weight: element ignored
+	}
+	keys := map[Key]string{}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.values != nil {
+			h["Accept-Encoding"] = tt.values
+		}
+		k := base.Variant(fields, h)
+		if want := base.Full + "\x00Accept-Encoding:" + tt.want; k.Full != want {
+			t.Errorf("Variant for Accept-Encoding %q = %q, want %q", tt.values, k.Full, want)
+		}
+		keys[k] = tt.want
+	}
+	if len(keys) != 3 {
+		t.Errorf("%d Accept-Encoding strings gave %d variants, want 3: %q", len(tests), len(keys), keys)
 	}
 }

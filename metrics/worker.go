@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cdnnode/cdnnode/coding"
 )
 
 // Outcome is what the cache did with a request: the "cache" label of the
@@ -35,6 +37,42 @@ func (o Outcome) String() string {
 	return outcomeNames[o]
 }
 
+// Conversion is how a body served from the cache reached the coding the
+// client got: the "how" label of cdnnode_encodings_served_total.
+type Conversion uint8
+
+// The conversions, in label order.
+const (
+	AsStored   Conversion = iota // sent as stored
+	Encoded                      // an unencoded body compressed on the way (a fill's own client)
+	Decoded                      // decompressed for a client that does not accept the stored coding
+	Transcoded                   // decompressed and compressed again in another coding
+	Variant                      // sent from the node's stored transcode (a gzip variant)
+	numConversions
+)
+
+var conversionNames = [numConversions]string{"as-stored", "encoded", "decoded", "transcoded", "variant"}
+
+func (c Conversion) String() string {
+	if c >= numConversions {
+		return "unknown"
+	}
+	return conversionNames[c]
+}
+
+// numCodings is the number of codings coding.Coding names.
+const numCodings = int(coding.Br) + 1
+
+// Saving places: where compression saved bytes, the "where" label of
+// cdnnode_compression_saved_bytes_total.
+const (
+	SavedStore = iota // stored coded instead of as the origin sent it
+	SavedWire         // sent coded instead of unencoded
+	numSavings
+)
+
+var savingNames = [numSavings]string{"store", "wire"}
+
 // durationBuckets are the upper bounds, in seconds, of the request duration
 // histogram.
 var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -53,6 +91,8 @@ type Worker struct {
 	requests   [numOutcomes][maxCode - minCode + 2]atomic.Uint64 // last slot: codes out of range
 	buckets    [numOutcomes][]atomic.Uint64                      // cumulative at scrape, per-bucket here; last is +Inf
 	sumNanos   [numOutcomes]atomic.Uint64
+	served     [numCodings][numConversions]atomic.Uint64
+	saved      [numSavings]atomic.Uint64
 }
 
 func newWorker(id int) *Worker {
@@ -92,6 +132,22 @@ func (w *Worker) Request(o Outcome, code int, d time.Duration) {
 	w.sumNanos[o].Add(uint64(max(d, 0)))
 }
 
+// Served counts one response body served from the cache in coding c,
+// reached by how.
+func (w *Worker) Served(c coding.Coding, how Conversion) {
+	if int(c) < numCodings && how < numConversions {
+		w.served[c][how].Add(1)
+	}
+}
+
+// Saved counts n bytes compression saved at where (SavedStore, SavedWire);
+// n <= 0 (an incompressible body) counts nothing.
+func (w *Worker) Saved(where int, n int64) {
+	if n > 0 && where >= 0 && where < numSavings {
+		w.saved[where].Add(uint64(n))
+	}
+}
+
 // workerCollector exports the workers' counters, summed across workers,
 // plus connections accepted per worker.
 type workerCollector struct {
@@ -100,6 +156,8 @@ type workerCollector struct {
 	duration   *prometheus.Desc
 	accepted   *prometheus.Desc
 	memoryHits *prometheus.Desc
+	served     *prometheus.Desc
+	saved      *prometheus.Desc
 }
 
 func newWorkerCollector(workers []*Worker) *workerCollector {
@@ -113,6 +171,10 @@ func newWorkerCollector(workers []*Worker) *workerCollector {
 			"Client connections accepted, by worker.", []string{"worker"}, nil),
 		memoryHits: prometheus.NewDesc("cdnnode_cache_hits_total",
 			"Memory tier lookups that found an object, by the worker that looked (disk hits: cdnnode_disk_hits_total).", []string{"worker"}, nil),
+		served: prometheus.NewDesc("cdnnode_encodings_served_total",
+			"Response bodies served from the cache, by the content coding the client got and how the body reached it.", []string{"encoding", "how"}, nil),
+		saved: prometheus.NewDesc("cdnnode_compression_saved_bytes_total",
+			"Bytes compression saved: in the cache (\"store\", objects the node compressed at fill) and on the wire (\"wire\", coded responses whose unencoded length is known).", []string{"where"}, nil),
 	}
 }
 
@@ -121,6 +183,8 @@ func (c *workerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.duration
 	ch <- c.accepted
 	ch <- c.memoryHits
+	ch <- c.served
+	ch <- c.saved
 }
 
 func (c *workerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -128,6 +192,24 @@ func (c *workerCollector) Collect(ch chan<- prometheus.Metric) {
 		id := strconv.Itoa(w.id)
 		ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(w.accepted.Load()), id)
 		ch <- prometheus.MustNewConstMetric(c.memoryHits, prometheus.CounterValue, float64(w.memoryHits.Load()), id)
+	}
+	for ci := range numCodings {
+		for how := range numConversions {
+			var n uint64
+			for _, w := range c.workers {
+				n += w.served[ci][how].Load()
+			}
+			if n > 0 {
+				ch <- prometheus.MustNewConstMetric(c.served, prometheus.CounterValue, float64(n), coding.Coding(ci).String(), how.String())
+			}
+		}
+	}
+	for where := range numSavings {
+		var n uint64
+		for _, w := range c.workers {
+			n += w.saved[where].Load()
+		}
+		ch <- prometheus.MustNewConstMetric(c.saved, prometheus.CounterValue, float64(n), savingNames[where])
 	}
 	for o := range numOutcomes {
 		for slot := range maxCode - minCode + 2 {

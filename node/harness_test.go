@@ -96,7 +96,8 @@ pool = "demo"
 	case "h2c":
 		h.base, h.proto = "http://"+plain, "HTTP/2.0"
 		h.client = &http.Client{Transport: &http2.Transport{
-			AllowHTTP: true,
+			AllowHTTP:          true,
+			DisableCompression: true,
 			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 				var d net.Dialer
 				return d.DialContext(ctx, network, addr)

@@ -7,15 +7,17 @@ import (
 
 	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/coding"
 	"github.com/cdnnode/cdnnode/keys"
 )
 
 // fillHead is what a fill's writer publishes to its readers when the
-// response streams: the client's status and header (a copy the writer no
-// longer touches) and the key the object is stored under.
+// response streams: the status, the body as it is stored (its header a
+// copy the writer no longer touches; each reader serves its own
+// representation of it) and the key the object is stored under.
 type fillHead struct {
 	status int
-	header http.Header
+	body   body
 	key    string
 }
 
@@ -102,12 +104,13 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 		return waitRefreshed
 	}
 	h := head.(*fillHead)
-	if otherVariant(x, r, h.header, h.key) {
+	if otherVariant(x, r, h.body.header, h.key) {
 		return waitVary
 	}
 	x.out.collapsed = true
+	rp := choose(r, h.body)
 	dst := w.Header()
-	for k, vs := range h.header {
+	for k, vs := range rp.header(h.body.header) {
 		dst[k] = vs
 	}
 	dst.Set("Cache-Status", x.out.String())
@@ -115,10 +118,20 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 	if r.Method == http.MethodHead {
 		return waitServed
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	_, err = io.CopyBuffer(onlyWriter{w}, f.NewReader(r.Context().Done()), *bp)
-	if errors.Is(err, cachelock.ErrAborted) {
+	client := &errWriter{w: w}
+	src := f.NewReader(r.Context().Done())
+	if rp.transformed() {
+		_, err = coding.Transcode(client, src, rp.from, rp.to, p.level(rp.to))
+	} else {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		_, err = io.CopyBuffer(onlyWriter{client}, src, *bp)
+	}
+	if err == nil {
+		served(x, rp, rp.conversion(), client.n)
+		return waitServed
+	}
+	if errors.Is(err, cachelock.ErrAborted) || client.err == nil && r.Context().Err() == nil {
 		p.metrics.LockWaits.WithLabelValues(waitAborted).Inc()
 		p.log.Warn("fill aborted under a reader", "key", x.key.Full, "err", err)
 		x.out.detail = "fill-aborted"

@@ -14,6 +14,7 @@ import (
 	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/coding"
 	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
 	"github.com/cdnnode/cdnnode/origin"
@@ -74,7 +75,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 	hdr := p.clientHeader(resp.Header, x)
 	if !cacheable {
 		p.invalidate(r, x, resp)
-		p.stream(w, r, x, resp, hdr, nil, fl)
+		p.relay(w, r, x, resp, hdr, fl)
 		return
 	}
 
@@ -89,13 +90,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 			p.store.Delete(x.staleKey)
 		}
 		fl.pass(p.locks, x.key, responseVerdict(d.Reason, r, resp.StatusCode))
-		p.stream(w, r, x, resp, hdr, nil, fl)
+		p.relay(w, r, x, resp, hdr, fl)
 		return
 	}
 	if resp.ContentLength > p.store.MaxObjectBytes() {
 		x.out.detail = "too-large"
 		fl.pass(p.locks, x.key, true)
-		p.stream(w, r, x, resp, hdr, nil, fl)
+		p.relay(w, r, x, resp, hdr, fl)
 		return
 	}
 	key := x.key
@@ -104,14 +105,20 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		key = x.key.Variant(fields, r.Header)
 	}
 	obj := &cachestore.Object{
-		Status:   resp.StatusCode,
-		Header:   hdr,
-		Policy:   entry(d, resp.Header, start, now),
-		Tags:     surrogateKeys(resp.Header),
-		Targeted: targeted(resp.Header, x.site.policy.TargetedFields),
-		Stamp:    start,
+		Status:       resp.StatusCode,
+		Header:       hdr,
+		Policy:       entry(d, resp.Header, start, now),
+		Tags:         surrogateKeys(resp.Header),
+		Targeted:     targeted(resp.Header, x.site.policy.TargetedFields),
+		Stamp:        start,
+		IdentitySize: -1,
 	}
-	wr := p.store.NewWriter(key, obj, resp.ContentLength)
+	sizeHint := resp.ContentLength
+	if p.compresses(x, resp) {
+		// The stored length is unknown until the encoder is done.
+		obj.Coding, obj.IdentitySize, sizeHint = coding.Zstd, resp.ContentLength, -1
+	}
+	wr := p.store.NewWriter(key, obj, sizeHint)
 	defer wr.Abort()
 	if f == nil {
 		defer wr.Close()
@@ -120,17 +127,26 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 	// the writer already knows it can't); the log and metrics record what
 	// really happened.
 	x.out.stored = wr.Err() == nil
-	if x.out.stored {
-		fl.stream(&fillHead{status: resp.StatusCode, header: hdr.Clone(), key: key.Full}, wr)
-	} else {
+	if !x.out.stored {
 		x.out.detail = storeFailure(wr.Err())
 		fl.pass(p.locks, x.key, errors.Is(wr.Err(), cachestore.ErrTooLarge))
-		wr = nil
+		p.relay(w, r, x, resp, hdr, fl)
+		return
 	}
-	complete := p.stream(w, r, x, resp, hdr, wr, fl)
-	if !complete || wr == nil {
+	b := body{header: hdr, coded: obj.Coding, identitySize: obj.IdentitySize, size: sizeHint}
+	head := &fillHead{status: resp.StatusCode, body: b, key: key.Full}
+	head.body.header = hdr.Clone() // Commit sets the object's Content-Length
+	fl.stream(head, wr)
+	sink := p.newFillSink(x, wr, obj.Coding, fl)
+	rp := choose(r, b)
+	rp.from = rp.origin // this client's copy comes from the origin's stream, not the store
+	if !p.stream(w, r, x, resp, hdr, rp, sink, fl) {
 		x.out.stored = false
 		return
+	}
+	if obj.Coding != coding.Identity {
+		obj.IdentitySize = sink.n
+		x.stats.Saved(metrics.SavedStore, sink.n-wr.Written())
 	}
 	// Commit before the lock goes: a request arriving in between would
 	// miss and fetch again.
@@ -144,6 +160,20 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		}
 	}
 	fl.finish(nil)
+}
+
+// compresses reports whether the node stores resp's body compressed in
+// zstd: the site compresses, and the origin sent a 200 unencoded, of a
+// compressible media type, not marked no-transform (RFC 9111 §5.2.2.6),
+// not known to be shorter than compression.min_size.
+func (p *Proxy) compresses(x *exchange, resp *http.Response) bool {
+	if !x.site.compress || resp.StatusCode != http.StatusOK || resp.ContentLength >= 0 && resp.ContentLength < p.minSize {
+		return false
+	}
+	if c, ok := coding.Of(resp.Header["Content-Encoding"]); !ok || c != coding.Identity {
+		return false
+	}
+	return p.types.Match(resp.Header.Get("Content-Type")) && !cachepolicy.NoTransform(resp.Header)
 }
 
 // fillRef settles the fill a request writes, if any, exactly once.
@@ -255,6 +285,10 @@ func (p *Proxy) upstreamRequest(r *http.Request, x *exchange, cacheable, revalid
 	if !cacheable {
 		return out
 	}
+	// The origin sees the one coding the client's variant is keyed by
+	// (keys.Key.Variant), so a response that varies on Accept-Encoding is
+	// right for every client that shares the variant.
+	h["Accept-Encoding"] = []string{coding.ParseAccept(h["Accept-Encoding"]).Best().String()}
 	// A HEAD miss fetches the whole object so later GETs hit (as nginx's
 	// proxy_cache_convert_head); the client still gets only headers.
 	if r.Method == http.MethodHead {
@@ -297,73 +331,236 @@ func (p *Proxy) refreshed(w http.ResponseWriter, r *http.Request, x *exchange, r
 	p.serve(w, r, x, obj, now)
 }
 
-// stream writes resp with the client header hdr to the client and, when wr
-// is not nil, its body into the cache, reporting progress to the fill's
-// readers. It reports whether the whole body arrived. A body that fails
-// mid-way aborts the client's transfer (never a short 200) and nothing is
-// stored. While the fill feeds readers, a client that goes away does not
-// stop it.
-func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, hdr http.Header, wr *cachestore.Writer, fl *fillRef) bool {
+// stream writes resp to the client in representation rp, whose stored
+// header is hdr, and, with a sink, its body into the cache, reporting
+// progress to the fill's readers. It reports whether the whole body
+// arrived and went into the sink. A body that fails mid-way aborts the
+// client's transfer (never a short 200) and nothing is stored. While the
+// fill feeds readers, a client that goes away does not stop it.
+func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, hdr http.Header, rp rep, sink *fillSink, fl *fillRef) bool {
 	h := w.Header()
-	for k, vs := range hdr {
+	for k, vs := range rp.header(hdr) {
 		h[k] = vs
 	}
 	h.Set("Cache-Status", x.out.String())
 	w.WriteHeader(resp.StatusCode)
 
 	toClient := r.Method != http.MethodHead
-	if !toClient && wr == nil {
+	if !toClient && sink == nil {
 		return true
 	}
-	flush := resp.ContentLength < 0
-	rc := http.NewResponseController(w)
+	in := &originBody{r: resp.Body, sink: sink}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if wr != nil && wr.Err() == nil {
-				if _, werr := wr.Write(buf[:n]); werr != nil {
-					x.out.detail = storeFailure(werr)
-					fl.finish(werr)
-					if !toClient {
-						return false
-					}
-				} else {
-					fl.wrote(wr.Written())
-				}
+	if toClient {
+		client := &errWriter{w: w}
+		var flush func()
+		if resp.ContentLength < 0 {
+			rc := http.NewResponseController(w)
+			flush = func() { _ = rc.Flush() }
+		}
+		err := p.sendBody(client, in, rp, flush, *bp)
+		switch {
+		case err == nil && sink != nil:
+			served(x, rp, rp.conversion(), client.n)
+		case err == nil:
+		case in.err != nil: // the origin failed: below
+		case client.err != nil:
+			x.out.detail = "client-gone"
+			if !fl.feeding() {
+				return false
 			}
-			if toClient {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					x.out.detail = "client-gone"
-					if !fl.feeding() {
-						return false
-					}
-					toClient = false
-				} else if flush {
-					_ = rc.Flush()
+			toClient = false
+		default:
+			// The origin's encoded body does not decode: nobody gets it.
+			in.err = err
+		}
+	}
+	if in.err == nil && sink != nil {
+		_, _ = io.CopyBuffer(onlyWriter{io.Discard}, in, *bp)
+	}
+	if in.err != nil {
+		p.log.Warn("origin body failed", "site", x.site.name, "key", x.key.Full, "err", in.err)
+		x.out.detail = "origin-body"
+		if sink != nil {
+			sink.abort()
+		}
+		fl.finish(in.err)
+		if toClient {
+			// The status line is gone; only aborting the stream tells
+			// the client the body is incomplete.
+			panic(http.ErrAbortHandler)
+		}
+		return false
+	}
+	return sink == nil || sink.close()
+}
+
+// relay streams resp to the client as the origin sent it, storing nothing.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, hdr http.Header, fl *fillRef) {
+	p.stream(w, r, x, resp, hdr, rep{size: resp.ContentLength}, nil, fl)
+}
+
+// sendBody copies the origin's body from in to the client in rp's coding,
+// calling flush, if set, after each chunk (a body of unknown length may be
+// a live stream).
+func (p *Proxy) sendBody(w io.Writer, in io.Reader, rp rep, flush func(), buf []byte) error {
+	src, dst := in, w
+	var enc *coding.Encoder
+	switch {
+	case !rp.transformed():
+	case rp.from == coding.Identity:
+		enc = coding.NewEncoder(w, rp.to, p.level(rp.to))
+		dst = enc
+	default:
+		dec, err := coding.NewDecoder(in, rp.from)
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		src = dec
+	}
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				if enc != nil {
+					enc.Abandon()
 				}
+				return werr
+			}
+			if flush != nil {
+				if enc != nil {
+					_ = enc.Flush()
+				}
+				flush()
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return wr == nil || wr.Err() == nil
+			if enc != nil {
+				return enc.Close()
+			}
+			return nil
 		}
 		if err != nil {
-			p.log.Warn("origin body failed", "site", x.site.name, "key", x.key.Full, "err", err)
-			x.out.detail = "origin-body"
-			if wr != nil {
-				wr.Abort()
+			if enc != nil {
+				enc.Abandon()
 			}
-			fl.finish(err)
-			if toClient {
-				// The status line is gone; only aborting the stream tells
-				// the client the body is incomplete.
-				panic(http.ErrAbortHandler)
-			}
-			return false
+			return err
 		}
 	}
+}
+
+// originBody reads a fill's body from the origin and puts every chunk it
+// reads into the sink, if any, so the cache gets the whole body whatever
+// the client does with it. err is the origin's read error, if any.
+type originBody struct {
+	r    io.Reader
+	sink *fillSink
+	err  error
+}
+
+func (o *originBody) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if n > 0 && o.sink != nil {
+		o.sink.write(p[:n])
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		o.err = err
+	}
+	return n, err
+}
+
+// fillSink is the cache side of a fill: the body as the origin sends it
+// goes into the cache writer, through a zstd encoder when the node
+// compresses it, and the fill's readers hear of every byte stored. A
+// store that fails stops storing and ends the fill for its readers, never
+// the client's response.
+type fillSink struct {
+	wr      *cachestore.Writer
+	enc     *coding.Encoder // nil: stored as sent
+	fl      *fillRef
+	x       *exchange
+	n       int64 // body bytes from the origin
+	pending int   // bytes given to enc since it last flushed
+	failed  bool
+}
+
+// encoderFlush is how much input the store's encoder takes before it
+// emits a block for the fill's readers.
+const encoderFlush = 64 << 10
+
+// newFillSink stores a fill's body through wr, in coding c.
+func (p *Proxy) newFillSink(x *exchange, wr *cachestore.Writer, c coding.Coding, fl *fillRef) *fillSink {
+	s := &fillSink{wr: wr, fl: fl, x: x}
+	if c != coding.Identity {
+		s.enc = coding.NewEncoder(storeWriter{s}, c, p.level(c))
+	}
+	return s
+}
+
+// write stores p, the next body bytes from the origin.
+func (s *fillSink) write(p []byte) {
+	s.n += int64(len(p))
+	switch {
+	case s.failed:
+	case s.enc == nil:
+		_, _ = storeWriter{s}.Write(p)
+	default:
+		_, err := s.enc.Write(p)
+		if s.pending += len(p); err == nil && s.pending >= encoderFlush {
+			s.pending = 0
+			err = s.enc.Flush()
+		}
+		if err != nil {
+			s.fail(err)
+			s.enc.Abandon()
+			s.enc = nil
+		}
+	}
+}
+
+// close ends the stored body and reports whether all of it was stored.
+func (s *fillSink) close() bool {
+	if s.enc != nil {
+		if s.failed {
+			s.enc.Abandon()
+		} else if err := s.enc.Close(); err != nil {
+			s.fail(err)
+		}
+		s.enc = nil
+	}
+	return !s.failed && s.wr.Err() == nil
+}
+
+// abort discards what was stored.
+func (s *fillSink) abort() {
+	if s.enc != nil {
+		s.enc.Abandon()
+		s.enc = nil
+	}
+	s.wr.Abort()
+}
+
+// fail stops storing after err: the fill's readers abort.
+func (s *fillSink) fail(err error) {
+	if !s.failed {
+		s.failed = true
+		s.x.out.detail = storeFailure(err)
+		s.fl.finish(err)
+	}
+}
+
+// storeWriter is the sink's writes into the cache writer.
+type storeWriter struct{ s *fillSink }
+
+func (sw storeWriter) Write(p []byte) (int, error) {
+	if _, err := sw.s.wr.Write(p); err != nil {
+		sw.s.fail(err)
+		return 0, err
+	}
+	sw.s.fl.wrote(sw.s.wr.Written())
+	return len(p), nil
 }
 
 // storeFailure names why a cache writer gave up, for Cache-Status detail.

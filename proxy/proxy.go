@@ -16,6 +16,7 @@ import (
 	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
+	"github.com/cdnnode/cdnnode/coding"
 	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
@@ -25,11 +26,12 @@ import (
 
 // site is a configured site with its pool and options resolved once.
 type site struct {
-	name   string
-	cache  bool
-	pool   *origin.Pool
-	keys   keys.Options
-	policy cachepolicy.Options
+	name     string
+	cache    bool
+	compress bool // store compressible unencoded responses in zstd
+	pool     *origin.Pool
+	keys     keys.Options
+	policy   cachepolicy.Options
 }
 
 // Proxy serves client requests. Safe for concurrent use.
@@ -49,6 +51,12 @@ type Proxy struct {
 	now       func() time.Time
 
 	lockTimeout time.Duration // how long a reader waits for a fill's head
+
+	// Compression ([compression]).
+	types                *coding.Types // media types worth compressing
+	minSize              int64         // shorter known lengths are stored as sent
+	zstdLevel, gzipLevel int
+	gzipAfter            int32 // gzip requests of one object before its gzip variant is stored; 0 never
 }
 
 // New builds the pipeline for cfg over store, collapsing misses through
@@ -70,6 +78,13 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 		fanout:      purge.NewFanout(cfg.Purge),
 		sweepNow:    make(chan struct{}, 1),
 	}
+	types, err := coding.ParseTypes(cfg.Compression.Types)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: compression: %w", err)
+	}
+	p.types, p.minSize = types, int64(cfg.Compression.MinSize)
+	p.zstdLevel, p.gzipLevel = cfg.Compression.ZstdLevel, cfg.Compression.GzipLevel
+	p.gzipAfter = int32(cfg.Compression.GzipVariantAfter)
 	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
 	for i := range cfg.Sites {
 		cs := &cfg.Sites[i]
@@ -78,10 +93,11 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 			return nil, fmt.Errorf("proxy: site %q: no pool %q", cs.Name, cs.Pool)
 		}
 		p.sites[cs] = &site{
-			name:  cs.Name,
-			cache: cs.Cache,
-			pool:  pool,
-			keys:  keys.Options{SortQuery: cs.QuerySort, DropParams: cs.QueryDrop},
+			name:     cs.Name,
+			cache:    cs.Cache,
+			compress: cs.Compress,
+			pool:     pool,
+			keys:     keys.Options{SortQuery: cs.QuerySort, DropParams: cs.QueryDrop},
 			policy: cachepolicy.Options{
 				DefaultTTL:     cs.DefaultTTL.D(),
 				HeuristicMax:   cfg.Cache.HeuristicMax.D(),

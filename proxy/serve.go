@@ -13,6 +13,8 @@ import (
 	"github.com/cdnnode/cdnnode/cachepolicy"
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/cachestore/disk"
+	"github.com/cdnnode/cdnnode/coding"
+	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
 )
 
@@ -21,20 +23,34 @@ import (
 var notModifiedFields = [...]string{"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Last-Modified", "Vary", "Via"}
 
 // serve answers r from the stored object: the whole response, 304 for a
-// satisfied conditional, 206 or 416 for a Range, headers only for HEAD.
-// This is the one place where a stored object becomes response bytes.
+// satisfied conditional, 206 or 416 for a Range, headers only for HEAD, in
+// the representation the client gets (choose). This is the one place
+// where a stored object becomes response bytes.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *cachestore.Object, now time.Time) {
 	if x.out.cache == metrics.Hit {
 		x.out.ttl = obj.Policy.TTL(now)
 	}
+	rp := choose(r, bodyOf(obj))
+	src, how := obj, rp.conversion()
+	var variant keys.Key // where a gzip transcode of obj would be stored
+	if rp.to == coding.Gzip && obj.Coding == coding.Zstd {
+		k, v := p.codedVariant(obj, x.stats)
+		if v != nil {
+			defer v.Release()
+			src, how = v, metrics.Variant
+			rp.from, rp.size = coding.Gzip, v.BodySize()
+		}
+		variant = k
+	}
+	hdr := rp.header(obj.Header)
 	h := w.Header()
 	// One backing array for the two per-response values.
 	x.vals = [2]string{strconv.FormatInt(int64(obj.Policy.Age(now)/time.Second), 10), x.out.String()}
 	age, status := x.vals[0:1:1], x.vals[1:2:2]
 
-	if cachepolicy.NotModified(r.Header, obj.Header) {
+	if cachepolicy.NotModified(r.Header, hdr) {
 		for _, f := range notModifiedFields {
-			if vs, ok := obj.Header[f]; ok {
+			if vs, ok := hdr[f]; ok {
 				h[f] = vs
 			}
 		}
@@ -42,13 +58,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	for k, vs := range obj.Header {
+	for k, vs := range hdr {
 		h[k] = vs
 	}
 	h["Age"], h["Cache-Status"] = age, status
 
-	size := obj.BodySize()
-	if rng := r.Header["Range"]; len(rng) > 0 && rng[0] != "" && obj.Status == http.StatusOK && cachepolicy.IfRange(r.Header, obj.Header) {
+	size := rp.size
+	if rng := r.Header["Range"]; len(rng) > 0 && rng[0] != "" && obj.Status == http.StatusOK && rp.rangeable() && cachepolicy.IfRange(r.Header, hdr) {
 		ranges, err := cachepolicy.ParseRange(rng[0], size)
 		switch {
 		case errors.Is(err, cachepolicy.ErrUnsatisfiable):
@@ -62,35 +78,81 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 			h.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
 			w.WriteHeader(http.StatusPartialContent)
 			if r.Method != http.MethodHead {
-				writeBody(w, obj, rg.Start, rg.Length)
+				_, _ = p.writeRep(w, src, rp, rg.Start, rg.Length)
+				x.stats.Served(rp.to, how)
 			}
 			return
 		case err == nil:
-			serveMultipart(w, r, obj, ranges)
+			p.serveMultipart(w, r, src, rp, ranges)
+			x.stats.Served(rp.to, how)
 			return
 		}
 		// An invalid Range is ignored: the whole representation follows.
 	}
-	// The stored header carries Content-Length (set at commit).
+	// The representation's header says its length when it is known.
 	w.WriteHeader(obj.Status)
-	if r.Method != http.MethodHead {
-		writeBody(w, obj, 0, size)
+	if r.Method == http.MethodHead {
+		return
 	}
+	if how == metrics.Transcoded && variant.Full != "" && p.gzipAfter > 0 && obj.Demand() == p.gzipAfter {
+		p.storeVariant(w, x, obj, rp, variant)
+		return
+	}
+	sent, _ := p.writeRep(w, src, rp, 0, -1)
+	served(x, rp, how, sent)
 }
 
-// writeBody sends n body bytes from off. A client that went away just ends
-// the response; a stored body that fails its checks aborts it, so the
-// client sees an incomplete transfer rather than bad bytes.
-func writeBody(w http.ResponseWriter, obj *cachestore.Object, off, n int64) {
-	if err := obj.WriteBody(w, off, n); errors.Is(err, disk.ErrCorrupt) {
+// storeVariant sends obj's body transcoded as rp says (zstd to gzip) and
+// stores the transcode under k as a variant of its own, sharing obj's
+// header, reuse state, tags and stamp, so later gzip clients get it as
+// stored. If the transfer or the store fails, a later request tries again.
+func (p *Proxy) storeVariant(w io.Writer, x *exchange, obj *cachestore.Object, rp rep, k keys.Key) {
+	v := &cachestore.Object{
+		Status: obj.Status, Header: obj.Header.Clone(), Policy: obj.Policy, Tags: obj.Tags, Stamp: obj.Stamp,
+		Targeted: obj.Targeted, Coding: rp.to, IdentitySize: obj.IdentitySize,
+	}
+	wr := p.store.NewWriter(k, v, -1)
+	defer wr.Close()
+	defer wr.Abort()
+	sent, ok := p.writeRep(&tee{w: w, wr: wr}, obj, rp, 0, -1)
+	served(x, rp, metrics.Transcoded, sent)
+	if !ok || !wr.Commit() {
+		obj.Undemand()
+		return
+	}
+	p.settleFill(k, v.Tags, v.Stamp)
+}
+
+// tee writes to a client and, while it can, into a cache writer: a store
+// that fails stops storing, never the client's response.
+type tee struct {
+	w  io.Writer
+	wr *cachestore.Writer
+}
+
+func (t *tee) Write(p []byte) (int, error) {
+	if t.wr.Err() == nil {
+		_, _ = t.wr.Write(p)
+	}
+	return t.w.Write(p)
+}
+
+// writeBody sends n body bytes from off and reports whether all of them
+// went. A client that went away just ends the response; a stored body that
+// fails its checks aborts it, so the client sees an incomplete transfer
+// rather than bad bytes.
+func writeBody(w io.Writer, obj *cachestore.Object, off, n int64) bool {
+	err := obj.WriteBody(w, off, n)
+	if errors.Is(err, disk.ErrCorrupt) {
 		panic(http.ErrAbortHandler)
 	}
+	return err == nil
 }
 
-// serveMultipart answers several ranges as multipart/byteranges
-// (RFC 9110 §14.6).
-func serveMultipart(w http.ResponseWriter, r *http.Request, obj *cachestore.Object, ranges []cachepolicy.ByteRange) {
-	size := obj.BodySize()
+// serveMultipart answers several ranges of representation rp of obj as
+// multipart/byteranges (RFC 9110 §14.6).
+func (p *Proxy) serveMultipart(w http.ResponseWriter, r *http.Request, obj *cachestore.Object, rp rep, ranges []cachepolicy.ByteRange) {
+	size := rp.size
 	ctype := obj.Header.Get("Content-Type")
 	h := w.Header()
 	// Measure the body first, without reading it, so the response keeps a
@@ -112,13 +174,17 @@ func serveMultipart(w http.ResponseWriter, r *http.Request, obj *cachestore.Obje
 	if err := mw.SetBoundary(boundary); err != nil {
 		panic(fmt.Sprintf("multipart boundary %q rejected: %v", boundary, err))
 	}
-	err := writeParts(mw, ctype, size, ranges, func(part io.Writer, rg cachepolicy.ByteRange) error {
-		return obj.WriteBody(part, rg.Start, rg.Length)
+	// A body decoded on the fly is decoded again for each part.
+	_ = writeParts(mw, ctype, size, ranges, func(part io.Writer, rg cachepolicy.ByteRange) error {
+		if _, ok := p.writeRep(part, obj, rp, rg.Start, rg.Length); !ok {
+			return errClientGone
+		}
+		return nil
 	})
-	if errors.Is(err, disk.ErrCorrupt) {
-		panic(http.ErrAbortHandler)
-	}
 }
+
+// errClientGone ends a multipart response whose client went away.
+var errClientGone = errors.New("proxy: client went away")
 
 // writeParts writes one part per range, its bytes written by body, and the
 // closing delimiter.

@@ -30,7 +30,7 @@ func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, x *exchange) {
 	upstream, ok := resp.Body.(io.ReadWriteCloser)
 	if resp.StatusCode != http.StatusSwitchingProtocols || !ok {
 		x.out.fwdStatus = resp.StatusCode
-		p.stream(w, r, x, resp, p.clientHeader(resp.Header, x), nil, &fillRef{})
+		p.relay(w, r, x, resp, p.clientHeader(resp.Header, x), &fillRef{})
 		return
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()

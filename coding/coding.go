@@ -1,0 +1,147 @@
+package coding
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Coding is a content coding the node knows (RFC 9110 §8.4.1). The zero
+// value is Identity: no coding.
+type Coding uint8
+
+// The codings, in no order of preference; see Accept.Best for that.
+const (
+	Identity Coding = iota
+	Gzip            // RFC 9110 §8.4.1.3, also sent as x-gzip
+	Zstd            // RFC 8878, with RFC 9659's 8 MiB window limit
+	Br              // RFC 7932; decoded, never encoded by the node
+
+	numCodings = iota
+)
+
+var codingNames = [numCodings]string{"identity", "gzip", "zstd", "br"}
+
+// String returns the coding's token as it appears in Content-Encoding and
+// Accept-Encoding: "identity", "gzip", "zstd" or "br".
+func (c Coding) String() string {
+	if c < numCodings {
+		return codingNames[c]
+	}
+	return "coding(" + strconv.Itoa(int(c)) + ")"
+}
+
+// lookup maps a content-coding token (case-insensitive; x-gzip is gzip,
+// RFC 9110 §8.4.1.3) to its Coding. ok is false for any other token.
+func lookup(token string) (c Coding, ok bool) {
+	switch {
+	case equalFold(token, "gzip"), equalFold(token, "x-gzip"):
+		return Gzip, true
+	case equalFold(token, "zstd"):
+		return Zstd, true
+	case equalFold(token, "br"):
+		return Br, true
+	case equalFold(token, "identity"):
+		return Identity, true
+	}
+	return Identity, false
+}
+
+// equalFold reports whether s equals lower, a lower-case ASCII token, ignoring
+// the case of ASCII letters only: tokens are ASCII, and strings.EqualFold
+// would take "zſtd" for "zstd".
+func equalFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Of parses a response's Content-Encoding field lines
+// (h["Content-Encoding"], RFC 9110 §8.4). No lines, only empty list
+// elements, or "identity" give Identity; exactly one element naming gzip,
+// x-gzip, zstd or br (case-insensitive, OWS trimmed) gives that coding. ok is
+// false for anything else, an unknown coding or several codings stacked
+// ("gzip, br"): the caller passes such a body through untouched. Of does not
+// allocate.
+func Of(values []string) (c Coding, ok bool) {
+	seen := false
+	for _, line := range values {
+		for line != "" {
+			var elem string
+			elem, line = nextElement(line)
+			if elem == "" {
+				continue
+			}
+			if seen {
+				return Identity, false // stacked codings
+			}
+			seen = true
+			if c, ok = lookup(elem); !ok {
+				return Identity, false
+			}
+		}
+	}
+	return c, true
+}
+
+// nextElement splits the first element off a comma-separated list line
+// (RFC 9110 §5.6.1), trimmed of OWS, and returns it with the rest of the line
+// after its comma. An empty element is returned as "", to be skipped.
+func nextElement(line string) (elem, rest string) {
+	elem = line
+	if i := strings.IndexByte(line, ','); i >= 0 {
+		elem, rest = line[:i], line[i+1:]
+	}
+	return trimOWS(elem), rest
+}
+
+// trimOWS trims spaces and horizontal tabs (OWS, RFC 9110 §5.6.3) from both
+// ends of s.
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// ETag returns the entity tag of a representation the node derived in coding
+// c from one whose tag is etag: `"abc"` gives `"abc-zstd"` and `W/"abc"`
+// gives `W/"abc-zstd"`, the suffix inside the quotes and weakness kept, so a
+// validator of one coding never matches another's bytes (RFC 9110 §8.8.3).
+// It returns "" when etag is empty or not a valid entity-tag; the caller then
+// drops the field.
+func ETag(etag string, c Coding) string {
+	weak := strings.HasPrefix(etag, "W/")
+	opaque := strings.TrimPrefix(etag, "W/")
+	if len(opaque) < 2 || opaque[0] != '"' || opaque[len(opaque)-1] != '"' {
+		return ""
+	}
+	for i := 1; i < len(opaque)-1; i++ {
+		if b := opaque[i]; b < 0x21 || b == '"' || b == 0x7f {
+			return "" // etagc = %x21 / %x23-7E / obs-text
+		}
+	}
+	name := c.String()
+	var b strings.Builder
+	b.Grow(len(etag) + 1 + len(name))
+	if weak {
+		b.WriteString("W/")
+	}
+	b.WriteString(opaque[:len(opaque)-1])
+	b.WriteByte('-')
+	b.WriteString(name)
+	b.WriteByte('"')
+	return b.String()
+}
