@@ -103,6 +103,6 @@ func decodeMeta(b []byte) (*Object, error) {
 		},
 		Coding: c, IdentitySize: m.IdentitySize,
 	}
-	o.counted()
+	o.prepare()
 	return o, nil
 }

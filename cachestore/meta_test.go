@@ -29,7 +29,7 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.obj.counted() // as NewWriter would
+			tt.obj.prepare() // as NewWriter would
 			b, err := encodeMeta(tt.obj)
 			if err != nil {
 				t.Fatal(err)

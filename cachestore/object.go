@@ -63,6 +63,38 @@ type Object struct {
 	// demand counts requests that wanted the body in a coding the node
 	// transcodes to (see Demand); nil for objects the node did not code.
 	demand *atomic.Int32
+	// derived memoises headers built from Header (see Derived); nil for
+	// objects whose body is unencoded as the origin sent it.
+	derived *[numCodings]atomic.Pointer[derivedHeader]
+}
+
+// numCodings is how many content codings coding.Coding names.
+const numCodings = int(coding.Br) + 1
+
+// derivedHeader is a header built from an Object's for one coding and
+// body length.
+type derivedHeader struct {
+	size int64
+	h    http.Header
+}
+
+// Derived returns the response header for the body in coding c of length
+// size (-1: unknown), built by build from o's Header the first time it is
+// asked for (again if size changed) and shared afterwards: callers must
+// not modify it. Objects the node did not code and whose origin sent no
+// Content-Encoding hold no memo: build runs every time. Safe for
+// concurrent use.
+func (o *Object) Derived(c coding.Coding, size int64, build func() http.Header) http.Header {
+	if o.derived == nil || int(c) >= numCodings {
+		return build()
+	}
+	slot := &o.derived[c]
+	if d := slot.Load(); d != nil && d.size == size {
+		return d.h
+	}
+	h := build()
+	slot.Store(&derivedHeader{size: size, h: h})
+	return h
 }
 
 // Demand counts one more request that wanted o's body in a coding it had
@@ -84,10 +116,15 @@ func (o *Object) Undemand() {
 	}
 }
 
-// counted gives o a demand counter if the node coded it.
-func (o *Object) counted() {
+// prepare gives o a demand counter if the node coded it, and a memo of
+// derived headers if its body is encoded at all.
+func (o *Object) prepare() {
+	o.demand, o.derived = nil, nil
 	if o.Coding != coding.Identity {
 		o.demand = new(atomic.Int32)
+	}
+	if o.Coding != coding.Identity || len(o.Header["Content-Encoding"]) > 0 {
+		o.derived = new([numCodings]atomic.Pointer[derivedHeader])
 	}
 }
 
@@ -150,7 +187,7 @@ func (o *Object) Release() {
 func (o *Object) Refreshed(h http.Header, targeted http.Header, p cachepolicy.Entry) *Object {
 	c := *o
 	c.Header, c.Targeted, c.Policy = h, targeted, p
-	c.counted()
+	c.prepare()
 	c.Retain()
 	return &c
 }

@@ -49,7 +49,7 @@ type Writer struct {
 // or -1 when unknown; a hint over the limit fails the Writer at once.
 func (s *Store) NewWriter(k keys.Key, obj *Object, sizeHint int64) *Writer {
 	obj.Key = k.Full
-	obj.counted()
+	obj.prepare()
 	w := &Writer{s: s, sh: s.shard(k), k: k, obj: obj}
 	switch {
 	case sizeHint > s.maxObject:

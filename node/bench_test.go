@@ -26,16 +26,21 @@ type rawClient struct {
 	conn net.Conn
 	br   *bufio.Reader
 	req  []byte
+	body int64 // body bytes of the last response
 }
 
-func newRawClient(b *testing.B, addr, path string) *rawClient {
+func newRawClient(b *testing.B, addr, path string, fields ...string) *rawClient {
 	b.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { c.Close() })
-	return &rawClient{conn: c, br: bufio.NewReaderSize(c, 64<<10), req: []byte("GET " + path + " HTTP/1.1\r\nHost: bench.example\r\n\r\n")}
+	req := "GET " + path + " HTTP/1.1\r\nHost: bench.example\r\n"
+	for _, f := range fields {
+		req += f + "\r\n"
+	}
+	return &rawClient{conn: c, br: bufio.NewReaderSize(c, 64<<10), req: []byte(req + "\r\n")}
 }
 
 // get sends the request and reads one response, reporting whether the
@@ -76,6 +81,7 @@ func (c *rawClient) roundTrip() (hit bool, err error) {
 	if _, err := c.br.Discard(length); err != nil {
 		return false, err
 	}
+	c.body = int64(length)
 	return hit, nil
 }
 
@@ -93,6 +99,40 @@ func BenchmarkHitH1(b *testing.B) {
 		if !c.get(b) {
 			b.Fatal("not a hit")
 		}
+	}
+}
+
+// BenchmarkCompressedHit serves a cached 100 KiB JSON object, which the
+// node stored in zstd, to clients that accept zstd (sent as stored), gzip
+// only (from the stored gzip variant, made after the first requests) and
+// nothing (decoded on the fly). MB/s counts the object's unencoded bytes;
+// wire-bytes is what each response's body took.
+func BenchmarkCompressedHit(b *testing.B) {
+	const path, size = "/obj/bench-json?body=json&size=102400", 102400
+	h := newHarness(b, "h1", nil)
+	addr := strings.TrimPrefix(h.base, "http://")
+	for _, tt := range []struct{ name, accept string }{
+		{"zstd", "Accept-Encoding: gzip, deflate, br, zstd"},
+		{"gzip", "Accept-Encoding: gzip"},
+		{"identity", "Accept-Encoding: identity"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			field, value, _ := strings.Cut(tt.accept, ": ")
+			for range 5 { // fill, and past compression.gzip_variant_after (chunked transcodes until then)
+				if _, _, err := h.do(http.MethodGet, path, map[string]string{field: value, "Host": "bench.example"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c := newRawClient(b, addr, path, tt.accept)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if !c.get(b) {
+					b.Fatal("not a hit")
+				}
+			}
+			b.ReportMetric(float64(c.body), "wire-bytes")
+		})
 	}
 }
 

@@ -136,8 +136,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 	b := body{header: hdr, coded: obj.Coding, identitySize: obj.IdentitySize, size: sizeHint}
 	head := &fillHead{status: resp.StatusCode, body: b, key: key.Full}
 	head.body.header = hdr.Clone() // Commit sets the object's Content-Length
-	fl.stream(head, wr)
-	sink := p.newFillSink(x, wr, obj.Coding, fl)
+	sink := p.newFillSink(x, wr, obj, head, fl)
 	rp := choose(r, b)
 	rp.from = rp.origin // this client's copy comes from the origin's stream, not the store
 	if !p.stream(w, r, x, resp, hdr, rp, sink, fl) {
@@ -449,118 +448,6 @@ func (p *Proxy) sendBody(w io.Writer, in io.Reader, rp rep, flush func(), buf []
 			return err
 		}
 	}
-}
-
-// originBody reads a fill's body from the origin and puts every chunk it
-// reads into the sink, if any, so the cache gets the whole body whatever
-// the client does with it. err is the origin's read error, if any.
-type originBody struct {
-	r    io.Reader
-	sink *fillSink
-	err  error
-}
-
-func (o *originBody) Read(p []byte) (int, error) {
-	n, err := o.r.Read(p)
-	if n > 0 && o.sink != nil {
-		o.sink.write(p[:n])
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		o.err = err
-	}
-	return n, err
-}
-
-// fillSink is the cache side of a fill: the body as the origin sends it
-// goes into the cache writer, through a zstd encoder when the node
-// compresses it, and the fill's readers hear of every byte stored. A
-// store that fails stops storing and ends the fill for its readers, never
-// the client's response.
-type fillSink struct {
-	wr      *cachestore.Writer
-	enc     *coding.Encoder // nil: stored as sent
-	fl      *fillRef
-	x       *exchange
-	n       int64 // body bytes from the origin
-	pending int   // bytes given to enc since it last flushed
-	failed  bool
-}
-
-// encoderFlush is how much input the store's encoder takes before it
-// emits a block for the fill's readers.
-const encoderFlush = 64 << 10
-
-// newFillSink stores a fill's body through wr, in coding c.
-func (p *Proxy) newFillSink(x *exchange, wr *cachestore.Writer, c coding.Coding, fl *fillRef) *fillSink {
-	s := &fillSink{wr: wr, fl: fl, x: x}
-	if c != coding.Identity {
-		s.enc = coding.NewEncoder(storeWriter{s}, c, p.level(c))
-	}
-	return s
-}
-
-// write stores p, the next body bytes from the origin.
-func (s *fillSink) write(p []byte) {
-	s.n += int64(len(p))
-	switch {
-	case s.failed:
-	case s.enc == nil:
-		_, _ = storeWriter{s}.Write(p)
-	default:
-		_, err := s.enc.Write(p)
-		if s.pending += len(p); err == nil && s.pending >= encoderFlush {
-			s.pending = 0
-			err = s.enc.Flush()
-		}
-		if err != nil {
-			s.fail(err)
-			s.enc.Abandon()
-			s.enc = nil
-		}
-	}
-}
-
-// close ends the stored body and reports whether all of it was stored.
-func (s *fillSink) close() bool {
-	if s.enc != nil {
-		if s.failed {
-			s.enc.Abandon()
-		} else if err := s.enc.Close(); err != nil {
-			s.fail(err)
-		}
-		s.enc = nil
-	}
-	return !s.failed && s.wr.Err() == nil
-}
-
-// abort discards what was stored.
-func (s *fillSink) abort() {
-	if s.enc != nil {
-		s.enc.Abandon()
-		s.enc = nil
-	}
-	s.wr.Abort()
-}
-
-// fail stops storing after err: the fill's readers abort.
-func (s *fillSink) fail(err error) {
-	if !s.failed {
-		s.failed = true
-		s.x.out.detail = storeFailure(err)
-		s.fl.finish(err)
-	}
-}
-
-// storeWriter is the sink's writes into the cache writer.
-type storeWriter struct{ s *fillSink }
-
-func (sw storeWriter) Write(p []byte) (int, error) {
-	if _, err := sw.s.wr.Write(p); err != nil {
-		sw.s.fail(err)
-		return 0, err
-	}
-	sw.s.fl.wrote(sw.s.wr.Written())
-	return len(p), nil
 }
 
 // storeFailure names why a cache writer gave up, for Cache-Status detail.

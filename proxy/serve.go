@@ -42,7 +42,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 		}
 		variant = k
 	}
-	hdr := rp.header(obj.Header)
+	hdr := obj.Header
+	if rp.negotiable {
+		hdr = obj.Derived(rp.to, rp.size, func() http.Header { return rp.header(obj.Header) })
+	}
 	h := w.Header()
 	// One backing array for the two per-response values.
 	x.vals = [2]string{strconv.FormatInt(int64(obj.Policy.Age(now)/time.Second), 10), x.out.String()}
