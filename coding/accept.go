@@ -36,22 +36,15 @@ func ParseAccept(values []string) Accept {
 	const unset = -1
 	listed := [numCodings]int{unset, unset, unset, unset}
 	star := unset
-	for _, line := range values {
-		for line != "" {
-			var elem string
-			elem, line = nextElement(line)
-			if elem == "" {
-				continue
-			}
-			token, q, ok := parseElement(elem)
-			if !ok {
-				continue
-			}
-			if token == "*" {
-				star = max(star, q)
-			} else if c, known := lookup(token); known {
-				listed[c] = max(listed[c], q)
-			}
+	for elem := range elements(values) {
+		token, q, ok := parseElement(elem)
+		if !ok {
+			continue
+		}
+		if token == "*" {
+			star = max(star, q)
+		} else if c, known := lookup(token); known {
+			listed[c] = max(listed[c], q)
 		}
 	}
 	var a Accept

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 func TestParseAccept(t *testing.T) {
@@ -120,21 +122,10 @@ func FuzzParseAccept(f *testing.F) {
 		}
 		upper := make([]string, len(values))
 		for i, v := range values {
-			upper[i] = asciiUpper(v)
+			upper[i] = testkit.ASCIIUpper(v)
 		}
 		if u := ParseAccept(upper); u != a {
 			t.Fatalf("ParseAccept(%q) = %+v, upper-cased %+v", values, a, u)
 		}
 	})
-}
-
-// asciiUpper upper-cases ASCII letters only, leaving other bytes alone.
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - ('a' - 'A')
-		}
-	}
-	return string(b)
 }

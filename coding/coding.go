@@ -1,6 +1,7 @@
 package coding
 
 import (
+	"iter"
 	"strconv"
 	"strings"
 )
@@ -74,34 +75,35 @@ func equalFold(s, lower string) bool {
 // allocate.
 func Of(values []string) (c Coding, ok bool) {
 	seen := false
-	for _, line := range values {
-		for line != "" {
-			var elem string
-			elem, line = nextElement(line)
-			if elem == "" {
-				continue
-			}
-			if seen {
-				return Identity, false // stacked codings
-			}
-			seen = true
-			if c, ok = lookup(elem); !ok {
-				return Identity, false
-			}
+	for elem := range elements(values) {
+		if seen {
+			return Identity, false // stacked codings
+		}
+		seen = true
+		if c, ok = lookup(elem); !ok {
+			return Identity, false
 		}
 	}
 	return c, true
 }
 
-// nextElement splits the first element off a comma-separated list line
-// (RFC 9110 §5.6.1), trimmed of OWS, and returns it with the rest of the line
-// after its comma. An empty element is returned as "", to be skipped.
-func nextElement(line string) (elem, rest string) {
-	elem = line
-	if i := strings.IndexByte(line, ','); i >= 0 {
-		elem, rest = line[:i], line[i+1:]
+// elements yields the non-empty elements of comma-separated list field
+// lines (RFC 9110 §5.6.1), each trimmed of OWS.
+func elements(values []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range values {
+			for line != "" {
+				elem := line
+				line = ""
+				if i := strings.IndexByte(elem, ','); i >= 0 {
+					elem, line = elem[:i], elem[i+1:]
+				}
+				if elem = trimOWS(elem); elem != "" && !yield(elem) {
+					return
+				}
+			}
+		}
 	}
-	return trimOWS(elem), rest
 }
 
 // trimOWS trims spaces and horizontal tabs (OWS, RFC 9110 §5.6.3) from both

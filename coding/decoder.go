@@ -38,7 +38,7 @@ type Decoder struct {
 	c   Coding
 	dec codecReader
 	src countReader // the codec reads through it, so the caller's reader can be dropped
-	dst countWriter // WriteTo's writer, to tell its errors from the codec's
+	dst CountWriter // WriteTo's writer, to tell its errors from the codec's
 	buf []byte      // WriteTo's buffer when dec has no WriteTo (br); made on first use
 	err error       // sticky: io.EOF once the stream ended well
 }
@@ -115,7 +115,7 @@ func (d *Decoder) WriteTo(w io.Writer) (int64, error) {
 		}
 		return 0, d.err
 	}
-	d.dst = countWriter{w: w}
+	d.dst = CountWriter{W: w}
 	var n int64
 	var err error
 	if wt, ok := d.dec.(io.WriterTo); ok {
@@ -123,8 +123,8 @@ func (d *Decoder) WriteTo(w io.Writer) (int64, error) {
 	} else {
 		n, err = d.copyTo(&d.dst)
 	}
-	werr := d.dst.err
-	d.dst = countWriter{}
+	werr := d.dst.Err
+	d.dst = CountWriter{}
 	switch {
 	case werr != nil:
 		d.err = fmt.Errorf("coding: writing decoded %s: %w", d.c, werr)
@@ -202,20 +202,20 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countWriter counts the bytes written through it and keeps the first error
-// of the writer it wraps, so a failing destination is told apart from a
-// codec's error.
-type countWriter struct {
-	w   io.Writer
-	n   int64
-	err error
+// CountWriter counts the bytes written through it to W and keeps the
+// first error W returned, so a copy that fails can tell a failing
+// destination from a failing source or codec.
+type CountWriter struct {
+	W   io.Writer
+	N   int64
+	Err error
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	if err != nil && c.err == nil {
-		c.err = err
+func (c *CountWriter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
+	if err != nil && c.Err == nil {
+		c.Err = err
 	}
 	return n, err
 }

@@ -27,17 +27,17 @@ func Transcode(dst io.Writer, src io.Reader, from, to Coding, level int) (int64,
 	if from >= numCodings || (to != Identity && to != Gzip && to != Zstd) {
 		return 0, fmt.Errorf("coding: cannot transcode %s to %s", from, to)
 	}
-	out := &countWriter{w: dst}
+	out := &CountWriter{W: dst}
 	err := transcode(out, src, from, to, level)
 	switch {
 	case err == nil:
-		return out.n, nil
-	case out.err != nil:
-		return out.n, fmt.Errorf("coding: %s to %s: writing: %w", from, to, out.err)
+		return out.N, nil
+	case out.Err != nil:
+		return out.N, fmt.Errorf("coding: %s to %s: writing: %w", from, to, out.Err)
 	case errors.Is(err, ErrCorrupt):
-		return out.n, fmt.Errorf("coding: %s to %s: %w", from, to, err)
+		return out.N, fmt.Errorf("coding: %s to %s: %w", from, to, err)
 	}
-	return out.n, fmt.Errorf("coding: %s to %s: reading: %w", from, to, err)
+	return out.N, fmt.Errorf("coding: %s to %s: reading: %w", from, to, err)
 }
 
 // transcode does Transcode's work for from != to, both valid, writing to

@@ -8,6 +8,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/cdnnode/cdnnode/coding"
+	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
 func FuzzNew(f *testing.F) {
@@ -48,7 +49,7 @@ func FuzzNew(f *testing.F) {
 		if port != "" {
 			norm += ":" + port
 		}
-		if again := New(asciiUpper(scheme), norm, path, nq, o); again != k {
+		if again := New(testkit.ASCIIUpper(scheme), norm, path, nq, o); again != k {
 			t.Fatalf("New on normalised parts = %q, want %q", again.Full, k.Full)
 		}
 		if s := k.Shard(7); s < 0 || s >= 7 {
@@ -113,17 +114,6 @@ func asciiLower(s string) string {
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
 			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-// asciiUpper upper-cases ASCII letters only, leaving other bytes alone.
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - ('a' - 'A')
 		}
 	}
 	return string(b)

@@ -118,7 +118,7 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 	if r.Method == http.MethodHead {
 		return waitServed
 	}
-	client := &errWriter{w: w}
+	client := &coding.CountWriter{W: w}
 	src := f.NewReader(r.Context().Done())
 	if rp.transformed() {
 		_, err = coding.Transcode(client, src, rp.from, rp.to, p.level(rp.to))
@@ -128,10 +128,10 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 		_, err = io.CopyBuffer(onlyWriter{client}, src, *bp)
 	}
 	if err == nil {
-		served(x, rp, rp.conversion(), client.n)
+		served(x, rp, rp.conversion(), client.N)
 		return waitServed
 	}
-	if errors.Is(err, cachelock.ErrAborted) || client.err == nil && r.Context().Err() == nil {
+	if errors.Is(err, cachelock.ErrAborted) || client.Err == nil && r.Context().Err() == nil {
 		p.metrics.LockWaits.WithLabelValues(waitAborted).Inc()
 		p.log.Warn("fill aborted under a reader", "key", x.key.Full, "err", err)
 		x.out.detail = "fill-aborted"

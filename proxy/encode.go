@@ -166,24 +166,6 @@ func (p *Proxy) level(c coding.Coding) int {
 	return p.zstdLevel
 }
 
-// errWriter counts what it writes and remembers the first error of the
-// writer it wraps, so a failed copy can tell a client that went away from
-// a bad source.
-type errWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	e.n += int64(n)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
 // window passes on the n bytes that follow the first skip bytes written to
 // it and then reports errWindowFull, which ends the copy into it.
 type window struct {
@@ -227,7 +209,7 @@ func (p *Proxy) writeRep(w io.Writer, obj *cachestore.Object, rp rep, off, n int
 		}
 		return n, writeBody(w, obj, off, n)
 	}
-	dst := &errWriter{w: w}
+	dst := &coding.CountWriter{W: w}
 	var out io.Writer = dst
 	if off > 0 || n >= 0 {
 		out = &window{w: dst, skip: off, n: n}
@@ -236,7 +218,7 @@ func (p *Proxy) writeRep(w io.Writer, obj *cachestore.Object, rp rep, off, n int
 	switch {
 	case err == nil || errors.Is(err, errWindowFull):
 		return sent, true
-	case dst.err != nil:
+	case dst.Err != nil:
 		return sent, false
 	}
 	p.log.Warn("stored body does not decode", "key", obj.Key, "coding", rp.from.String(), "err", err)

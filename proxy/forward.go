@@ -352,7 +352,7 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	if toClient {
-		client := &errWriter{w: w}
+		client := &coding.CountWriter{W: w}
 		var flush func()
 		if resp.ContentLength < 0 {
 			rc := http.NewResponseController(w)
@@ -361,10 +361,10 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 		err := p.sendBody(client, in, rp, flush, *bp)
 		switch {
 		case err == nil && sink != nil:
-			served(x, rp, rp.conversion(), client.n)
+			served(x, rp, rp.conversion(), client.N)
 		case err == nil:
 		case in.err != nil: // the origin failed: below
-		case client.err != nil:
+		case client.Err != nil:
 			x.out.detail = "client-gone"
 			if !fl.feeding() {
 				return false

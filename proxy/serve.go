@@ -160,15 +160,15 @@ func (p *Proxy) serveMultipart(w http.ResponseWriter, r *http.Request, obj *cach
 	h := w.Header()
 	// Measure the body first, without reading it, so the response keeps a
 	// Content-Length.
-	cw := &countWriter{}
+	cw := &coding.CountWriter{W: io.Discard}
 	mw := multipart.NewWriter(cw)
 	boundary := mw.Boundary()
 	_ = writeParts(mw, ctype, size, ranges, func(_ io.Writer, rg cachepolicy.ByteRange) error {
-		cw.n += rg.Length
+		cw.N += rg.Length
 		return nil
 	})
 	h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
-	h.Set("Content-Length", strconv.FormatInt(cw.n, 10))
+	h.Set("Content-Length", strconv.FormatInt(cw.N, 10))
 	w.WriteHeader(http.StatusPartialContent)
 	if r.Method == http.MethodHead {
 		return
@@ -206,12 +206,4 @@ func writeParts(mw *multipart.Writer, ctype string, size int64, ranges []cachepo
 		}
 	}
 	return mw.Close()
-}
-
-// countWriter counts bytes written and discards them.
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
 }

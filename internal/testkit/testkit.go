@@ -73,3 +73,15 @@ func Load(n int, fn func() error) (stop func() (sent, failed int64)) {
 		return s.Load(), f.Load()
 	}
 }
+
+// ASCIIUpper upper-cases ASCII letters only, leaving other bytes alone: the
+// case folding of HTTP tokens, which strings.ToUpper exceeds.
+func ASCIIUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
