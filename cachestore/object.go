@@ -60,9 +60,6 @@ type Object struct {
 	// this one request; nil when Body holds it.
 	record *disk.Record
 
-	// demand counts requests that wanted the body in a coding the node
-	// transcodes to (see Demand); nil for objects the node did not code.
-	demand *atomic.Int32
 	// derived memoises headers built from Header (see Derived); nil for
 	// objects whose body is unencoded as the origin sent it.
 	derived *[numCodings]atomic.Pointer[derivedHeader]
@@ -97,32 +94,10 @@ func (o *Object) Derived(c coding.Coding, size int64, build func() http.Header) 
 	return h
 }
 
-// Demand counts one more request that wanted o's body in a coding it had
-// to be transcoded to, and returns the count so far: the caller decides
-// when a stored transcode is worth it. Objects the node did not code count
-// nothing (0); a Refreshed copy starts again.
-func (o *Object) Demand() int32 {
-	if o.demand == nil {
-		return 0
-	}
-	return o.demand.Add(1)
-}
-
-// Undemand takes back the demand a failed attempt to store a transcode
-// used, so a later request tries again.
-func (o *Object) Undemand() {
-	if o.demand != nil {
-		o.demand.Store(0)
-	}
-}
-
-// prepare gives o a demand counter if the node coded it, and a memo of
-// derived headers if its body is encoded at all.
+// prepare gives o a memo of derived headers if its body is encoded at
+// all.
 func (o *Object) prepare() {
-	o.demand, o.derived = nil, nil
-	if o.Coding != coding.Identity {
-		o.demand = new(atomic.Int32)
-	}
+	o.derived = nil
 	if o.Coding != coding.Identity || len(o.Header["Content-Encoding"]) > 0 {
 		o.derived = new([numCodings]atomic.Pointer[derivedHeader])
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
@@ -60,6 +61,32 @@ type Shard struct {
 	disk     *disk.Tier   // nil without a disk tier
 	jobs     chan diskJob // write-throughs and deletes for the owner, in order
 	counters diskCounters
+
+	demandMu sync.Mutex
+	demand   map[uint64]int // requests for a transcode of the object at a key (Store.Demand)
+}
+
+// maxDemand bounds a shard's demand table; a full table starts again empty.
+const maxDemand = 4096
+
+// Demand counts one more request for a transcode of the object stored
+// under k and reports whether the count reached n, which starts it again
+// at zero: the caller should store the transcode. The counts live in a
+// small table per shard, not in the object, so that objects held only on
+// disk (a new Object per lookup) count too. Safe for concurrent use.
+func (s *Store) Demand(k keys.Key, n int) bool {
+	sh := s.shard(k)
+	sh.demandMu.Lock()
+	defer sh.demandMu.Unlock()
+	if sh.demand == nil || len(sh.demand) >= maxDemand {
+		sh.demand = make(map[uint64]int)
+	}
+	sh.demand[k.Hash]++
+	if sh.demand[k.Hash] < n {
+		return false
+	}
+	delete(sh.demand, k.Hash)
+	return true
 }
 
 // assumedObjectBytes sizes ristretto's admission counters: about ten

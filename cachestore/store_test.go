@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -389,5 +390,29 @@ func TestReplacementStaysBounded(t *testing.T) {
 	}
 	if o, hit := s.Get(key(1, "k0")); hit != ok || (hit && len(o.Body) != 60<<10) {
 		t.Errorf("Put = %v but Get hit = %v", ok, hit)
+	}
+}
+
+// TestDemand: the count for a key reaches n on the n-th request, then
+// starts again; keys count apart; a full table starts again empty.
+func TestDemand(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	a, b := keys.New("http", "a", "/x", "", keys.Options{}), keys.New("http", "a", "/y", "", keys.Options{})
+	for round := range 2 {
+		for i := 1; i <= 3; i++ {
+			if got := s.Demand(a, 3); got != (i == 3) {
+				t.Fatalf("round %d, request %d: Demand = %v", round, i, got)
+			}
+		}
+	}
+	if s.Demand(b, 2) || !s.Demand(b, 2) {
+		t.Error("a second key does not count on its own")
+	}
+	s.Demand(a, 2)
+	for i := range maxDemand {
+		s.Demand(keys.New("http", "fill", "/"+strconv.Itoa(i), "", keys.Options{}), 1<<30)
+	}
+	if s.Demand(a, 2) {
+		t.Error("a count survived the table filling up")
 	}
 }

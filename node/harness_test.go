@@ -192,8 +192,19 @@ func (h *harness) originCount(path string) int64 {
 // extra request.
 func (h *harness) originBody(path string) []byte {
 	h.t.Helper()
+	return h.originBodyFor(path, nil)
+}
+
+// originBodyFor is originBody for a request carrying the fields hdr, for
+// objects whose body depends on a request field (vary=F, ce=).
+func (h *harness) originBodyFor(path string, hdr map[string]string) []byte {
+	h.t.Helper()
 	rec := httptest.NewRecorder()
-	demoorigin.New(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	demoorigin.New(nil).ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		h.t.Fatalf("reference body for %s: status %d", path, rec.Code)
 	}

@@ -56,7 +56,7 @@ type Proxy struct {
 	types                *coding.Types // media types worth compressing
 	minSize              int64         // shorter known lengths are stored as sent
 	zstdLevel, gzipLevel int
-	gzipAfter            int32 // gzip requests of one object before its gzip variant is stored; 0 never
+	gzipAfter            int // gzip requests of one object before its gzip variant is stored; 0 never
 }
 
 // New builds the pipeline for cfg over store, collapsing misses through
@@ -84,7 +84,7 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 	}
 	p.types, p.minSize = types, int64(cfg.Compression.MinSize)
 	p.zstdLevel, p.gzipLevel = cfg.Compression.ZstdLevel, cfg.Compression.GzipLevel
-	p.gzipAfter = int32(cfg.Compression.GzipVariantAfter)
+	p.gzipAfter = cfg.Compression.GzipVariantAfter
 	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
 	for i := range cfg.Sites {
 		cs := &cfg.Sites[i]

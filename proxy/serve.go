@@ -20,7 +20,7 @@ import (
 
 // notModifiedFields are the stored fields a 304 from cache carries
 // (RFC 9110 §15.4.5).
-var notModifiedFields = [...]string{"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Last-Modified", "Vary", "Via"}
+var notModifiedFields = [...]string{"Cache-Control", "Content-Location", "Date", "Etag", "Expires", "Last-Modified", "Vary", "Via"}
 
 // serve answers r from the stored object: the whole response, 304 for a
 // satisfied conditional, 206 or 416 for a Range, headers only for HEAD, in
@@ -97,7 +97,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 	if r.Method == http.MethodHead {
 		return
 	}
-	if how == metrics.Transcoded && variant.Full != "" && p.gzipAfter > 0 && obj.Demand() == p.gzipAfter {
+	if how == metrics.Transcoded && variant.Full != "" && p.gzipAfter > 0 && p.store.Demand(variant, p.gzipAfter) {
 		p.storeVariant(w, x, obj, rp, variant)
 		return
 	}
@@ -108,7 +108,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 // storeVariant sends obj's body transcoded as rp says (zstd to gzip) and
 // stores the transcode under k as a variant of its own, sharing obj's
 // header, reuse state, tags and stamp, so later gzip clients get it as
-// stored. If the transfer or the store fails, a later request tries again.
+// stored. If the transfer or the store fails, the demand counts again.
 func (p *Proxy) storeVariant(w io.Writer, x *exchange, obj *cachestore.Object, rp rep, k keys.Key) {
 	v := &cachestore.Object{
 		Status: obj.Status, Header: obj.Header.Clone(), Policy: obj.Policy, Tags: obj.Tags, Stamp: obj.Stamp,
@@ -120,8 +120,7 @@ func (p *Proxy) storeVariant(w io.Writer, x *exchange, obj *cachestore.Object, r
 	sent, ok := p.writeRep(&tee{w: w, wr: wr}, obj, rp, 0, -1)
 	served(x, rp, metrics.Transcoded, sent)
 	if !ok || !wr.Commit() {
-		obj.Undemand()
-		return
+		return // a later request tries again
 	}
 	p.settleFill(k, v.Tags, v.Stamp)
 }
