@@ -27,6 +27,14 @@ const (
 	defaultReadTimeout       = Duration(60 * time.Second)
 	defaultIdleTimeout       = Duration(60 * time.Second)
 	defaultMaxHeaderBytes    = Size(64 << 10)
+	defaultMaxURLBytes       = Size(8 << 10)
+	minMaxURLBytes           = Size(256)
+	maxMaxURLBytes           = Size(1 << 20)
+	defaultMaxHeaderCount    = 100
+	maxMaxHeaderCount        = 10_000
+	defaultMaxBody           = Size(100 << 20)
+	defaultMaxStreams        = 100 // http2.Server's own default
+	maxMaxStreams            = 10_000
 	defaultMemory            = Size(256 << 20)
 	minMemory                = Size(1 << 20)
 	defaultMaxMemoryObject   = Size(1 << 20)
@@ -72,6 +80,15 @@ func (b *builder) fail(at path, err error) {
 	b.errs = append(b.errs, &Error{File: b.name, Line: b.ps.line(at), Msg: oneLine(at.String() + ": " + err.Error()), Err: err})
 }
 
+// later returns the key of table at, k1 or k2, written on the later line:
+// of two keys that exclude each other, the one to blame.
+func (b *builder) later(at path, k1, k2 string) path {
+	if b.ps.line(at.with(k1)) > b.ps.line(at.with(k2)) {
+		return at.with(k1)
+	}
+	return at.with(k2)
+}
+
 // err returns the recorded problems, in line order, or nil.
 func (b *builder) err() error { return joinErrors(b.errs) }
 
@@ -102,7 +119,7 @@ func (b *builder) build(r *rawConfig) *Config {
 	seen := make(map[string]bool, len(r.Sites))
 	for i := range r.Sites {
 		at := path{"sites"}.index(i)
-		s := b.site(at, &r.Sites[i], c.Pools)
+		s := b.site(at, &r.Sites[i], c.Pools, c.Server.MaxBody)
 		if s.Name != "" && seen[s.Name] {
 			b.errorf(at.with("name"), "duplicate site name %q", s.Name)
 		}
@@ -124,6 +141,15 @@ func (b *builder) server(at path, r *rawServer) Server {
 		MaxHeaderBytes:    b.size(at.with("max_header_bytes"), r.MaxHeaderBytes, defaultMaxHeaderBytes),
 		Workers:           min(runtime.GOMAXPROCS(0), maxWorkers),
 		Pin:               boolOr(r.Pin, true),
+
+		MaxURLBytes:          b.sizeIn(at.with("max_url_bytes"), r.MaxURLBytes, defaultMaxURLBytes, minMaxURLBytes, maxMaxURLBytes),
+		MaxHeaderCount:       b.intIn(at.with("max_header_count"), r.MaxHeaderCount, defaultMaxHeaderCount, 1, maxMaxHeaderCount),
+		MaxBody:              b.size(at.with("max_body"), r.MaxBody, defaultMaxBody),
+		MaxConcurrentStreams: b.intIn(at.with("max_concurrent_streams"), r.MaxConcurrentStreams, defaultMaxStreams, 1, maxMaxStreams),
+		MaxInFlight:          b.intIn(at.with("max_in_flight"), r.MaxInFlight, 0, 0, noMax),
+		MaxInFlightPerClient: b.intIn(at.with("max_in_flight_per_client"), r.MaxInFlightPerClient, 0, 0, noMax),
+		TrustedProxies:       b.networks(at.with("trusted_proxies"), valueOr(r.TrustedProxies, nil)),
+		ProxyProtocol:        b.proxyProtocol(at.with("proxy_protocol"), r.ProxyProtocol),
 	}
 	if s.MaxHeaderBytes <= 0 {
 		b.errorf(at.with("max_header_bytes"), "must be positive")
@@ -154,11 +180,39 @@ func (b *builder) server(at path, r *rawServer) Server {
 	if len(s.Listen) == 0 && len(s.TLS) == 0 {
 		b.errorf(at.with("listen"), "no listeners: listen is empty and there is no [[server.tls]]")
 	}
+	if len(s.Listen) == 0 && s.ProxyProtocol != "off" {
+		b.errorf(at.with("proxy_protocol"), "applies to the plain listeners, and listen is empty; set it in [[server.tls]]")
+	}
+	// Judged by what is written, so an invalid entry gets one error, its own.
+	trusted := r.TrustedProxies != nil && len(*r.TrustedProxies) > 0
+	b.proxyTrust(at.with("proxy_protocol"), s.ProxyProtocol, trusted)
+	for i, t := range s.TLS {
+		b.proxyTrust(at.with("tls").index(i).with("proxy_protocol"), t.ProxyProtocol, trusted)
+	}
 	return s
 }
 
+// proxyProtocol returns the optional proxy_protocol at at, or "off".
+func (b *builder) proxyProtocol(at path, r *string) string {
+	switch v := stringOr(r, "off"); v {
+	case "off", "v1", "v2", "any":
+		return v
+	default:
+		b.errorf(at, "invalid proxy_protocol %q: want \"off\", \"v1\", \"v2\" or \"any\"", v)
+		return "off"
+	}
+}
+
+// proxyTrust rejects a PROXY protocol listener, whose proxy_protocol at at
+// is v, when no proxy is trusted: no header would ever be believed.
+func (b *builder) proxyTrust(at path, v string, trusted bool) {
+	if v != "off" && !trusted {
+		b.errorf(at, "%q needs server.trusted_proxies: a PROXY header is believed only from a trusted proxy", v)
+	}
+}
+
 func (b *builder) tlsListener(at path, r *rawTLS) TLSListener {
-	t := TLSListener{Listen: stringOr(r.Listen, "")}
+	t := TLSListener{Listen: stringOr(r.Listen, ""), ProxyProtocol: b.proxyProtocol(at.with("proxy_protocol"), r.ProxyProtocol)}
 	if r.Listen == nil {
 		b.errorf(at, "missing required key listen")
 	} else if err := checkListen(t.Listen); err != nil {
@@ -223,40 +277,13 @@ func (b *builder) purge(at path, r *rawPurge) Purge {
 		PeerTimeout: b.duration(at.with("peer_timeout"), r.PeerTimeout, defaultPeerTimeout),
 		PeerRetries: defaultPeerRetries,
 	}
-	allow := []string{"127.0.0.0/8", "::1/128"}
-	if r.Allow != nil {
-		allow = *r.Allow
-	}
-	for i, s := range allow {
-		n, err := parseNetwork(s)
-		if err != nil {
-			b.fail(at.with("allow").index(i), err)
-			continue
-		}
-		p.Allow = append(p.Allow, n)
-	}
-	envOK := p.TokenEnv == "" || validEnvName(p.TokenEnv)
-	if !envOK {
-		b.errorf(at.with("token_env"), "invalid environment variable name %q: want letters, digits and _, not starting with a digit", p.TokenEnv)
-	}
-	// Neither message quotes the token: error output ends up in logs.
+	p.Allow = b.networks(at.with("allow"), valueOr(r.Allow, []string{"127.0.0.0/8", "::1/128"}))
+	envOK := p.TokenEnv == "" || b.envName(at.with("token_env"), p.TokenEnv)
 	switch {
 	case r.Token != nil && *r.Token != "":
-		p.Token = Secret(*r.Token)
-		if !validToken68(*r.Token) {
-			b.errorf(at.with("token"), "not a valid bearer token: want letters, digits and -._~+/, then optional = padding (RFC 6750 §2.1)")
-		}
+		p.Token = b.token(at.with("token"), *r.Token)
 	case p.TokenEnv != "" && envOK:
-		// Whitespace cannot be part of a token; a trailing newline from a
-		// secrets file is not a mistake worth failing on.
-		v := strings.TrimSpace(os.Getenv(p.TokenEnv))
-		if v == "" {
-			break
-		}
-		p.Token = Secret(v)
-		if !validToken68(v) {
-			b.errorf(at.with("token_env"), "$%s does not hold a valid bearer token: want letters, digits and -._~+/, then optional = padding (RFC 6750 §2.1)", p.TokenEnv)
-		}
+		p.Token = b.envToken(at.with("token_env"), p.TokenEnv)
 	}
 	if r.Peers != nil {
 		seen := make(map[string]bool, len(*r.Peers))
@@ -285,7 +312,23 @@ func (b *builder) purge(at path, r *rawPurge) Purge {
 	return p
 }
 
-// parseNetwork parses an entry of purge.allow: a CIDR with no bits set
+// networks parses the list of networks written at at, each as
+// parseNetwork does; nil when it is empty.
+func (b *builder) networks(at path, list []string) []netip.Prefix {
+	var ns []netip.Prefix
+	for i, s := range list {
+		n, err := parseNetwork(s)
+		if err != nil {
+			b.fail(at.index(i), err)
+			continue
+		}
+		ns = append(ns, n)
+	}
+	return ns
+}
+
+// parseNetwork parses an entry of a list of networks (purge.allow,
+// server.trusted_proxies, a site's allow and deny): a CIDR with no bits set
 // past its prefix ("10.0.0.0/8"), or one address ("10.0.0.7", "::1").
 // IPv4 is written as IPv4: clients are matched by their unmapped address.
 func parseNetwork(s string) (netip.Prefix, error) {
@@ -340,6 +383,43 @@ func parsePeerURL(s string) (string, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
+}
+
+// token68Rule says what a bearer token may hold. No message quotes a
+// token: error output ends up in logs.
+const token68Rule = "want letters, digits and -._~+/, then optional = padding (RFC 6750 §2.1)"
+
+// token returns the bearer token written at at, checked.
+func (b *builder) token(at path, tok string) Secret {
+	if !validToken68(tok) {
+		b.errorf(at, "not a valid bearer token: %s", token68Rule)
+	}
+	return Secret(tok)
+}
+
+// envToken returns the bearer token in the environment variable name,
+// written at at, checked; "" when the variable is unset or empty.
+func (b *builder) envToken(at path, name string) Secret {
+	v := envValue(name)
+	if v != "" && !validToken68(v) {
+		b.errorf(at, "$%s does not hold a valid bearer token: %s", name, token68Rule)
+	}
+	return Secret(v)
+}
+
+// envValue returns the value of the environment variable name without
+// surrounding whitespace, which no credential holds: a trailing newline
+// from a secrets file is not a mistake worth failing on.
+func envValue(name string) string { return strings.TrimSpace(os.Getenv(name)) }
+
+// envName reports whether name, written at at, is a valid environment
+// variable name, recording an error if not.
+func (b *builder) envName(at path, name string) bool {
+	if validEnvName(name) {
+		return true
+	}
+	b.errorf(at, "invalid environment variable name %q: want letters, digits and _, not starting with a digit", name)
+	return false
 }
 
 // validToken68 reports whether s is a bearer token as RFC 6750 §2.1 writes
@@ -456,7 +536,7 @@ func (b *builder) disk(at path, r *rawDisk) Disk {
 func (b *builder) compression(at path, r *rawCompression) Compression {
 	c := Compression{
 		Types:            coding.DefaultTypes(),
-		MinSize:          b.size(at.with("min_size"), r.MinSize, defaultMinCompressSize),
+		MinSize:          b.sizeIn(at.with("min_size"), r.MinSize, defaultMinCompressSize, 0, maxMinCompressSize),
 		ZstdLevel:        b.intIn(at.with("zstd_level"), r.ZstdLevel, coding.DefaultZstdLevel, 1, maxZstdLevel),
 		GzipLevel:        b.intIn(at.with("gzip_level"), r.GzipLevel, coding.DefaultGzipLevel, 1, maxGzipLevel),
 		GzipVariantAfter: b.intIn(at.with("gzip_variant_after"), r.GzipVariantAfter, defaultGzipVariantAfter, 0, maxGzipVariantAfter),
@@ -470,13 +550,12 @@ func (b *builder) compression(at path, r *rawCompression) Compression {
 			}
 		}
 	}
-	if c.MinSize > maxMinCompressSize {
-		b.errorf(at.with("min_size"), "%s is above the maximum of %s", c.MinSize, maxMinCompressSize)
-	}
 	return c
 }
 
-func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
+// site builds the site at at; a site that sets no max_body gets maxBody,
+// the server's.
+func (b *builder) site(at path, r *rawSite, pools map[string]Pool, maxBody Size) Site {
 	s := Site{
 		Name:                 stringOr(r.Name, ""),
 		Pool:                 stringOr(r.Pool, ""),
@@ -487,6 +566,9 @@ func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
 		AllowSetCookie:       boolOr(r.AllowSetCookie, false),
 		QuerySort:            boolOr(r.QuerySort, false),
 		Compress:             boolOr(r.Compress, true),
+		Allow:                b.networks(at.with("allow"), valueOr(r.Allow, nil)),
+		Deny:                 b.networks(at.with("deny"), valueOr(r.Deny, nil)),
+		MaxBody:              b.size(at.with("max_body"), r.MaxBody, maxBody),
 	}
 	if s.Name == "" {
 		b.errorf(at.with("name"), "a site needs a non-empty name")
@@ -515,6 +597,23 @@ func (b *builder) site(at path, r *rawSite, pools map[string]Pool) Site {
 				b.errorf(at.with("query_drop").index(i), "empty parameter name")
 			}
 		}
+	}
+	s.Errors, s.ErrorPage = b.errorBodies(at, r)
+	b.arrayOfTables(at.with("rate_limit"), len(r.RateLimit))
+	for i := range r.RateLimit {
+		s.RateLimits = append(s.RateLimits, b.rateLimit(at.with("rate_limit").index(i), &r.RateLimit[i]))
+	}
+	b.arrayOfTables(at.with("auth"), len(r.Auth))
+	protected := make(map[string]path, len(r.Auth)) // prefix → where
+	for i := range r.Auth {
+		aat := at.with("auth").index(i)
+		a := b.auth(aat, &r.Auth[i])
+		if first, ok := protected[a.Prefix]; ok && a.Prefix != "" {
+			b.errorf(aat.with("prefix"), "%q is already protected by %s", a.Prefix, first)
+		} else {
+			protected[a.Prefix] = aat
+		}
+		s.Auth = append(s.Auth, a)
 	}
 	return s
 }
@@ -546,36 +645,81 @@ func (b *builder) distinctListeners(c *Config) {
 // no positions under at[0].
 func (b *builder) arrayOfTables(at path, n int) {
 	if n > 0 && !b.ps.defined(at.index(0)) {
-		b.errorf(at, "want an array of tables: write [[%s]], not [%s]", at, at)
+		b.errorf(at, "want an array of tables: write [[%s]], not [%s]", at.header(), at.header())
 	}
 }
 
 // duration converts the optional duration at at, or returns def.
 func (b *builder) duration(at path, t *text, def Duration) Duration {
+	if d, ok := b.durationAt(at, t); ok {
+		return d
+	}
+	return def
+}
+
+// durationIn converts the optional duration at at, or returns def; it
+// must be in lo-hi.
+func (b *builder) durationIn(at path, t *text, def, lo, hi Duration) Duration {
+	switch d, ok := b.durationAt(at, t); {
+	case !ok:
+	case d < lo:
+		b.errorf(at, "%s is below the minimum of %s", d, lo)
+	case d > hi:
+		b.errorf(at, "%s is above the maximum of %s", d, hi)
+	default:
+		return d
+	}
+	return def
+}
+
+// durationAt converts the duration at at; ok is false when there is none
+// (t is nil) or it is invalid, which is recorded.
+func (b *builder) durationAt(at path, t *text) (d Duration, ok bool) {
 	if t == nil {
-		return def
+		return 0, false
 	}
 	if k := b.ps.kind(at); k != unstable.String && k != unstable.Invalid {
 		b.errorf(at, "wrong type: got %s, want a duration string such as \"30s\"", kindName(k))
-		return def
+		return 0, false
 	}
 	d, err := parseDuration(string(*t))
 	if err != nil {
 		b.fail(at, err)
-		return def
+		return 0, false
 	}
-	return d
+	return d, true
 }
 
 // size converts the optional size at at, or returns def.
 func (b *builder) size(at path, t *text, def Size) Size {
-	if t == nil {
-		return def
+	if s, ok := b.sizeAt(at, t); ok {
+		return s
 	}
-	var (
-		s   Size
-		err error
-	)
+	return def
+}
+
+// sizeIn converts the optional size at at, or returns def; it must be in
+// lo-hi.
+func (b *builder) sizeIn(at path, t *text, def, lo, hi Size) Size {
+	switch s, ok := b.sizeAt(at, t); {
+	case !ok:
+	case s < lo:
+		b.errorf(at, "%s is below the minimum of %s", s, lo)
+	case s > hi:
+		b.errorf(at, "%s is above the maximum of %s", s, hi)
+	default:
+		return s
+	}
+	return def
+}
+
+// sizeAt converts the size at at; ok is false when there is none (t is
+// nil) or it is invalid, which is recorded.
+func (b *builder) sizeAt(at path, t *text) (s Size, ok bool) {
+	if t == nil {
+		return 0, false
+	}
+	var err error
 	switch k := b.ps.kind(at); k {
 	case unstable.String, unstable.Invalid:
 		s, err = ParseSize(string(*t))
@@ -583,13 +727,13 @@ func (b *builder) size(at path, t *text, def Size) Size {
 		s, err = sizeFromInteger(string(*t))
 	default:
 		b.errorf(at, "wrong type: got %s, want a size such as \"256MiB\" or an integer", kindName(k))
-		return def
+		return 0, false
 	}
 	if err != nil {
 		b.fail(at, err)
-		return def
+		return 0, false
 	}
-	return s
+	return s, true
 }
 
 // kindName names a TOML value kind for messages.

@@ -59,6 +59,33 @@ type Server struct {
 	IdleTimeout Duration
 	// MaxHeaderBytes caps a request's header block; default 64KiB.
 	MaxHeaderBytes Size
+	// MaxURLBytes caps a request's target (RFC 9112 §3.2); a longer one
+	// gets 414. Default 8KiB, 256B to 1MiB.
+	MaxURLBytes Size
+	// MaxHeaderCount caps a request's header field lines; more get 431
+	// (RFC 6585 §5). Default 100, 1-10000.
+	MaxHeaderCount int
+	// MaxBody caps a request body; a larger one gets 413. Default 100MiB,
+	// 0 = unlimited. Each site may set its own (Site.MaxBody).
+	MaxBody Size
+	// MaxConcurrentStreams caps the HTTP/2 streams a client may open at
+	// once on one connection (RFC 9113 §5.1.2); default 100, 1-10000.
+	MaxConcurrentStreams int
+	// MaxInFlight caps the requests the node serves at once; beyond it a
+	// request gets 503. Default 0 = unlimited.
+	MaxInFlight int
+	// MaxInFlightPerClient caps the requests one client IP has in flight
+	// at once; beyond it a request gets 429. Default 0 = unlimited.
+	MaxInFlightPerClient int
+	// TrustedProxies are the peers whose X-Forwarded-For and PROXY
+	// protocol header are believed, parsed as Purge.Allow; default none.
+	// Not empty when a listener's ProxyProtocol is on.
+	TrustedProxies []netip.Prefix
+	// ProxyProtocol is the PROXY protocol header expected at the start of
+	// each connection on the plain listeners: "off" (default), "v1", "v2"
+	// or "any" (either version). A connection without a valid header is
+	// closed.
+	ProxyProtocol string
 	// Workers is the number of worker groups, 1-1024. The file's default,
 	// 0, is resolved by Parse to runtime.GOMAXPROCS(0) (the CPUs the
 	// process may use, capped at 1024), so Workers is never 0 here.
@@ -72,6 +99,9 @@ type TLSListener struct {
 	Listen string // "host:port", required
 	Cert   string // PEM certificate chain, required; must exist; relative paths are resolved against the config file's directory
 	Key    string // PEM private key, required; must exist; resolved like Cert
+	// ProxyProtocol is as Server.ProxyProtocol, for this listener; the
+	// header comes before the TLS handshake. Default "off".
+	ProxyProtocol string
 }
 
 // Admin configures the admin listener ([admin]): /metrics, /healthz
@@ -506,4 +536,90 @@ type Site struct {
 	// the origin sends unencoded, once, at fill, and stores them as zstd;
 	// default true.
 	Compress bool
+
+	// Allow are the client networks that may use the site, parsed as
+	// Purge.Allow; default none = every client.
+	Allow []netip.Prefix
+	// Deny are the client networks refused, even when Allow holds them;
+	// default none. A client is let in when Allow is empty or holds it,
+	// and Deny does not.
+	Deny []netip.Prefix
+	// MaxBody caps a request body for this site, as Server.MaxBody does;
+	// default Server.MaxBody, 0 = unlimited.
+	MaxBody Size
+	// Errors is the format of the error bodies the node itself generates
+	// for this site: "text" (default), "json" or "html".
+	Errors string
+	// ErrorPage is the html/template file (resolved against the config
+	// file's directory) html error bodies are made from, executed with an
+	// ErrorPageData; it parsed and executed at start-up. Set only with
+	// Errors "html"; default "" = the built-in page.
+	ErrorPage string
+	// RateLimits are the site's request rate limits ([[sites.rate_limit]]),
+	// in file order; a request is counted by each whose Prefix it has.
+	RateLimits []RateLimit
+	// Auth are the site's protected paths ([[sites.auth]]), in file order,
+	// no two with the same Prefix.
+	Auth []Auth
+}
+
+// ErrorPageData is what a site's ErrorPage template is executed with.
+type ErrorPageData struct {
+	Status  int    // the status code, such as 404
+	Title   string // its reason phrase, such as "Not Found"
+	Message string // why the node refused the request
+}
+
+// RateLimit caps the rate of a site's requests under a path prefix, per
+// client ([[sites.rate_limit]]). A request over the limit gets 429 with
+// Retry-After.
+type RateLimit struct {
+	// Prefix is the path prefix the limit applies to, starting with "/",
+	// with no query; default "/" (the whole site).
+	Prefix string
+	// Key is what a client is: "ip" (default: its address) or
+	// "header:NAME", the value of the request's field NAME (a valid field
+	// name, e.g. an API key); requests without the field are keyed by ip.
+	Key string
+	// Algorithm is "sliding" (sliding window, default) or "fixed" (fixed
+	// window).
+	Algorithm string
+	// Limit is how many requests a client may make per Window; required,
+	// 1-1e9.
+	Limit int
+	// Window is the window the limit counts over; required, 1s-24h.
+	Window Duration
+	// MaxKeys caps the clients tracked at once, bounding memory; default
+	// 65536, 16-10000000.
+	MaxKeys int
+}
+
+// Auth requires credentials for a site's requests under a path prefix
+// ([[sites.auth]]).
+type Auth struct {
+	// Prefix is the path prefix protected, starting with "/", with no
+	// query; required.
+	Prefix string
+	// Type is "bearer" (RFC 6750: 401 without a token, 403 with a wrong
+	// one) or "basic" (RFC 7617: 401 with a challenge); required.
+	Type string
+	// Token is the bearer token: the file's token, or the value of the
+	// environment variable token_env names, read when Parse ran, where it
+	// was set and not empty. Exactly one of the two is written; a token68
+	// (RFC 6750 §2.1). "" for basic.
+	Token Secret
+	// Users are the basic users, in order, no name twice: the file's users
+	// ("name:password") or those of the environment variable users_env
+	// names ("alice:pw1,bob:pw2"), read when Parse ran. Exactly one of the
+	// two is written; at least one user. Nil for bearer.
+	Users []User
+	// Realm is the basic challenge's realm (RFC 7617 §2), with no '"',
+	// '\' or control characters; default "cdnnode". "" for bearer.
+	Realm string
+}
+
+// User is one basic-auth user.
+type User struct {
+	Name     string // not empty, no ':' or control characters
+	Password Secret // not empty, no control characters (RFC 7617 §2)
 }

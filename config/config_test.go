@@ -50,6 +50,12 @@ func TestParseDefaults(t *testing.T) {
 			MaxHeaderBytes:    64 << 10,
 			Workers:           min(runtime.GOMAXPROCS(0), maxWorkers),
 			Pin:               true,
+
+			MaxURLBytes:          8 << 10,
+			MaxHeaderCount:       100,
+			MaxBody:              100 << 20,
+			MaxConcurrentStreams: 100,
+			ProxyProtocol:        "off",
 		},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Purge: Purge{
@@ -96,7 +102,7 @@ func TestParseDefaults(t *testing.T) {
 			ResolveInterval: Duration(30 * time.Second),
 			Passive:         Passive{MaxFails: 5, Window: 20, MinRequests: 10, Cooldown: Duration(10 * time.Second)},
 		}},
-		Sites: []Site{{Name: "default", Hosts: []string{"*"}, Pool: "demo", Cache: true, Compress: true}},
+		Sites: []Site{{Name: "default", Hosts: []string{"*"}, Pool: "demo", Cache: true, Compress: true, MaxBody: 100 << 20, Errors: "text"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", got, want)
@@ -118,10 +124,18 @@ func TestParseExplicit(t *testing.T) {
 		`max_header_bytes = 8192`,
 		`workers = 3`,
 		`pin = false`,
+		`max_url_bytes = "2KiB"`,
+		`max_header_count = 50`,
+		`max_body = 0`,
+		`max_concurrent_streams = 250`,
+		`max_in_flight = 10000`,
+		`max_in_flight_per_client = 64`,
+		`trusted_proxies = ["10.0.0.0/8", "fd00::1"]`,
 		`[[server.tls]]`,
 		`listen = "127.0.0.1:0"`,
 		`cert = "cert.pem"`,
 		`key = "`+filepath.Join(dir, "key.pem")+`"`,
+		`proxy_protocol = "v2"`,
 		`[purge]`,
 		`allow = ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]`,
 		`token = "s3cr3t-t0ken.v1~+/=="`,
@@ -186,7 +200,13 @@ func TestParseExplicit(t *testing.T) {
 	if c.Server.H2C || c.Server.WriteTimeout.D() != 90*time.Second || c.Server.MaxHeaderBytes != 8192 || c.Server.Workers != 3 || c.Server.Pin {
 		t.Errorf("Server = %+v, want h2c off, write_timeout 1m30s, max_header_bytes 8192, workers 3, pin off", c.Server)
 	}
-	wantTLS := []TLSListener{{Listen: "127.0.0.1:0", Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}}
+	if sv := c.Server; sv.MaxURLBytes != 2<<10 || sv.MaxHeaderCount != 50 || sv.MaxBody != 0 || sv.MaxConcurrentStreams != 250 ||
+		sv.MaxInFlight != 10000 || sv.MaxInFlightPerClient != 64 || sv.ProxyProtocol != "off" ||
+		!reflect.DeepEqual(sv.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")}) {
+		t.Errorf("Server = %+v, want max_url_bytes 2KiB, max_header_count 50, max_body 0, max_concurrent_streams 250, "+
+			"max_in_flight 10000, max_in_flight_per_client 64, trusted_proxies 10.0.0.0/8 and fd00::1/128, proxy_protocol off", c.Server)
+	}
+	wantTLS := []TLSListener{{Listen: "127.0.0.1:0", Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem"), ProxyProtocol: "v2"}}
 	if !reflect.DeepEqual(c.Server.TLS, wantTLS) {
 		t.Errorf("Server.TLS = %+v, want %+v (relative cert resolved against the file's directory)", c.Server.TLS, wantTLS)
 	}
@@ -257,6 +277,7 @@ func TestParseExplicit(t *testing.T) {
 
 		StaleWhileRevalidate: Duration(30 * time.Second),
 		StaleIfError:         Duration(time.Hour),
+		Errors:               "text",
 	}
 	if len(c.Sites) != 2 || !reflect.DeepEqual(c.Sites[0], wantSite) || c.Sites[1].Name != "rest" || !c.Sites[1].Cache || !c.Sites[1].Compress {
 		t.Errorf("Sites = %+v, want [%+v, rest with cache and compress on]", c.Sites, wantSite)

@@ -31,11 +31,13 @@ func Load(path string) (*Config, error) {
 // wrong type, invalid values and broken rules are all errors of the form
 // "name:line: reason", one *Error per problem (several are joined with
 // errors.Join, in line order). Relative file names (TLS listeners,
-// cache.disk.path, and each pool's ca_file, client_cert, client_key and
-// peers_file) are resolved against name's directory, server.workers = 0
-// becomes runtime.GOMAXPROCS(0), the variable purge.token_env names is read,
+// cache.disk.path, each pool's ca_file, client_cert, client_key and
+// peers_file, and each site's error_page) are resolved against name's
+// directory, server.workers = 0 becomes runtime.GOMAXPROCS(0), the variables
+// purge.token_env and the sites' auth token_env and users_env name are read,
 // pools' peers files are read and their CA and client certificates loaded,
-// all at the time of the call. Parse never panics, whatever data holds.
+// and sites' error pages parsed, all at the time of the call. Parse never
+// panics, whatever data holds.
 func Parse(name string, data []byte) (*Config, error) {
 	var raw rawConfig
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -78,12 +80,22 @@ type rawServer struct {
 	MaxHeaderBytes    *text     `toml:"max_header_bytes"`
 	Workers           *int      `toml:"workers"`
 	Pin               *bool     `toml:"pin"`
+
+	MaxURLBytes          *text     `toml:"max_url_bytes"`
+	MaxHeaderCount       *int      `toml:"max_header_count"`
+	MaxBody              *text     `toml:"max_body"`
+	MaxConcurrentStreams *int      `toml:"max_concurrent_streams"`
+	MaxInFlight          *int      `toml:"max_in_flight"`
+	MaxInFlightPerClient *int      `toml:"max_in_flight_per_client"`
+	TrustedProxies       *[]string `toml:"trusted_proxies"`
+	ProxyProtocol        *string   `toml:"proxy_protocol"`
 }
 
 type rawTLS struct {
-	Listen *string `toml:"listen"`
-	Cert   *string `toml:"cert"`
-	Key    *string `toml:"key"`
+	Listen        *string `toml:"listen"`
+	Cert          *string `toml:"cert"`
+	Key           *string `toml:"key"`
+	ProxyProtocol *string `toml:"proxy_protocol"`
 }
 
 type rawAdmin struct {
@@ -222,6 +234,33 @@ type rawSite struct {
 	QuerySort            *bool     `toml:"query_sort"`
 	QueryDrop            *[]string `toml:"query_drop"`
 	Compress             *bool     `toml:"compress"`
+
+	Allow     *[]string      `toml:"allow"`
+	Deny      *[]string      `toml:"deny"`
+	MaxBody   *text          `toml:"max_body"`
+	Errors    *string        `toml:"errors"`
+	ErrorPage *string        `toml:"error_page"`
+	RateLimit []rawRateLimit `toml:"rate_limit"`
+	Auth      []rawAuth      `toml:"auth"`
+}
+
+type rawRateLimit struct {
+	Prefix    *string `toml:"prefix"`
+	Key       *string `toml:"key"`
+	Algorithm *string `toml:"algorithm"`
+	Limit     *int    `toml:"limit"`
+	Window    *text   `toml:"window"`
+	MaxKeys   *int    `toml:"max_keys"`
+}
+
+type rawAuth struct {
+	Prefix   *string   `toml:"prefix"`
+	Type     *string   `toml:"type"`
+	Token    *string   `toml:"token"`
+	TokenEnv *string   `toml:"token_env"`
+	Users    *[]string `toml:"users"`
+	UsersEnv *string   `toml:"users_env"`
+	Realm    *string   `toml:"realm"`
 }
 
 // text holds a scalar's text as decoded (a string's value, an integer's
@@ -283,7 +322,7 @@ func unknownMsg(ps *positions, de *toml.DecodeError) string {
 	switch {
 	case len(parent) == 0:
 		return fmt.Sprintf("unknown key %q", k[len(k)-1])
-	case ps.defined(parent.index(0)):
+	case ps.defined(parent.index(0)) || ps.arrayTable(parent):
 		return fmt.Sprintf("unknown key %q in [[%s]]", k[len(k)-1], parent)
 	default:
 		return fmt.Sprintf("unknown key %q in [%s]", k[len(k)-1], parent)

@@ -117,6 +117,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[pools.p]\nrate = nan\nburst = 0\nmax_queue = 0\n[pools.p.passive]\nwindow = 5\n"))
 	// Bad and odd media-type patterns, levels out of range, a minimum size too large.
 	f.Add([]byte("[compression]\ntypes = [\"text/*\", \"*/*\", \"A/*+B\", 1]\nmin_size = \"2MiB\"\nzstd_level = 23\ngzip_level = 0\n"))
+	// Request limits out of range, a bad trusted proxy, PROXY protocol with no trusted proxy.
+	f.Add([]byte("[server]\nmax_url_bytes = 255\nmax_header_count = 0\nmax_body = -1\nproxy_protocol = \"v1\"\ntrusted_proxies = [\"10.0.0.0/33\", \"::1\"]\n"))
+	// A protected site: access lists, json errors, a keyed rate limit, basic users with a name twice.
+	f.Add([]byte(minimal + "allow = [\"10.0.0.0/8\"]\ndeny = [\"10.1.0.0/16\"]\nerrors = \"json\"\n[[sites.rate_limit]]\nkey = \"header:X-Api-Key\"\nlimit = 10\nwindow = \"1m\"\n" +
+		"[[sites.auth]]\nprefix = \"/a\"\ntype = \"basic\"\nusers = [\"a:b\", \"a:c\"]\nrealm = \"x\\\"\"\n"))
+	// A rate limit as a single table, inline auth with both token keys, an error page without html errors.
+	f.Add([]byte(minimal + "error_page = \"e.html\"\nauth = [{prefix = \"/\", type = \"bearer\", token = \"t\", token_env = \"T\"}]\n[sites.rate_limit]\nwindow = \"0s\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.toml", data)
 		if err != nil {
@@ -155,6 +162,7 @@ func FuzzParse(f *testing.F) {
 		for name, p := range c.Pools {
 			checkAcceptedPool(t, name, p)
 		}
+		checkAcceptedProtection(t, c)
 		for _, s := range c.Sites {
 			if s.DefaultTTL < 0 || s.StaleWhileRevalidate < 0 || s.StaleIfError < 0 {
 				t.Fatalf("site %q: accepted a negative duration", s.Name)
@@ -212,5 +220,61 @@ func checkAcceptedPool(t *testing.T, name string, p Pool) {
 	}
 	if ps := p.Passive; ps.MinRequests < 1 || ps.MinRequests > ps.Window || ps.Cooldown <= 0 || ps.MaxFails < 0 || !(ps.ErrorRate >= 0 && ps.ErrorRate <= 1) {
 		t.Fatalf("pool %q: accepted passive %+v", name, ps)
+	}
+}
+
+// checkAcceptedProtection fails t unless c's edge protection keeps the
+// rules validation promises.
+func checkAcceptedProtection(t *testing.T, c *Config) {
+	sv := c.Server
+	if sv.MaxURLBytes < minMaxURLBytes || sv.MaxURLBytes > maxMaxURLBytes || sv.MaxHeaderCount < 1 || sv.MaxHeaderCount > maxMaxHeaderCount ||
+		sv.MaxBody < 0 || sv.MaxConcurrentStreams < 1 || sv.MaxConcurrentStreams > maxMaxStreams || sv.MaxInFlight < 0 || sv.MaxInFlightPerClient < 0 {
+		t.Fatalf("accepted server limits %+v", sv)
+	}
+	proxies := []string{sv.ProxyProtocol}
+	for _, l := range sv.TLS {
+		proxies = append(proxies, l.ProxyProtocol)
+	}
+	for _, p := range proxies {
+		if !slices.Contains([]string{"off", "v1", "v2", "any"}, p) || p != "off" && len(sv.TrustedProxies) == 0 {
+			t.Fatalf("accepted proxy_protocol %q with trusted proxies %v", p, sv.TrustedProxies)
+		}
+	}
+	for _, s := range c.Sites {
+		if s.MaxBody < 0 || !slices.Contains([]string{"text", "json", "html"}, s.Errors) || s.ErrorPage != "" && s.Errors != "html" {
+			t.Fatalf("site %q: accepted max_body %v, errors %q, error_page %q", s.Name, s.MaxBody, s.Errors, s.ErrorPage)
+		}
+		for _, l := range s.RateLimits {
+			if checkPathPrefix(l.Prefix) != nil || checkRateKey(l.Key) != nil || l.Algorithm != "sliding" && l.Algorithm != "fixed" ||
+				l.Limit < 1 || l.Limit > maxRateLimit || l.Window < minRateWindow || l.Window > maxRateWindow || l.MaxKeys < minMaxKeys || l.MaxKeys > maxMaxKeys {
+				t.Fatalf("site %q: accepted rate limit %+v", s.Name, l)
+			}
+		}
+		prefixes := map[string]bool{}
+		for _, a := range s.Auth {
+			if checkPathPrefix(a.Prefix) != nil || prefixes[a.Prefix] {
+				t.Fatalf("site %q: accepted auth prefix %q", s.Name, a.Prefix)
+			}
+			prefixes[a.Prefix] = true
+			switch a.Type {
+			case "bearer":
+				if !validToken68(string(a.Token)) || a.Users != nil || a.Realm != "" {
+					t.Fatalf("site %q: accepted bearer auth on %q with users or a realm, or a bad token", s.Name, a.Prefix)
+				}
+			case "basic":
+				names := map[string]bool{}
+				for _, u := range a.Users {
+					if _, err := parseUser(u.Name + ":" + string(u.Password)); err != nil || strings.Contains(u.Name, ":") || names[u.Name] {
+						t.Fatalf("site %q: accepted basic user %q on %q", s.Name, u.Name, a.Prefix)
+					}
+					names[u.Name] = true
+				}
+				if len(a.Users) == 0 || a.Token != "" || !validRealm(a.Realm) {
+					t.Fatalf("site %q: accepted basic auth on %q with no user, a token or realm %q", s.Name, a.Prefix, a.Realm)
+				}
+			default:
+				t.Fatalf("site %q: accepted auth type %q", s.Name, a.Type)
+			}
+		}
 	}
 }

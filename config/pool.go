@@ -142,11 +142,7 @@ func (b *builder) pool(at path, r *rawPool) Pool {
 func (b *builder) poolTLS(at path, r *rawPool, p *Pool) {
 	switch {
 	case r.TLSVerify != nil && r.VerifyCert != nil:
-		later := "verify_cert"
-		if b.ps.line(at.with("tls_verify")) > b.ps.line(at.with("verify_cert")) {
-			later = "tls_verify"
-		}
-		b.errorf(at.with(later), "verify_cert is an alias of tls_verify: set one of them")
+		b.errorf(b.later(at, "tls_verify", "verify_cert"), "verify_cert is an alias of tls_verify: set one of them")
 	case r.VerifyCert != nil:
 		p.TLSVerify = *r.VerifyCert
 	case r.TLSVerify != nil:

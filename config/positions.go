@@ -52,6 +52,19 @@ func bareKey(s string) bool {
 	return s != ""
 }
 
+// header renders p as a table header names it, without the array
+// elements, which a header path goes through implicitly (its last
+// element): "sites.rate_limit" for sites[0].rate_limit.
+func (p path) header() string {
+	q := make(path, 0, len(p))
+	for i, part := range p {
+		if i == 0 || !strings.HasPrefix(part, "[") {
+			q = append(q, part)
+		}
+	}
+	return q.String()
+}
+
 // key is p as a map key; NUL cannot collide with the "." a quoted TOML key
 // may contain.
 func (p path) key() string { return strings.Join(p, "\x00") }
@@ -64,6 +77,7 @@ type positions struct {
 	lineStarts []int                    // offset of the first byte of each line
 	lines      map[string]int           // path key → 1-based line where it is first defined
 	kinds      map[string]unstable.Kind // path key → kind of the value there (key-values, array elements)
+	arrays     map[string]bool          // path key, as headers write it (no elements) → an [[array]] header has it
 }
 
 // scanPositions walks data's expressions. It stops quietly at a syntax
@@ -73,6 +87,7 @@ func scanPositions(data []byte) *positions {
 		lineStarts: []int{0},
 		lines:      make(map[string]int),
 		kinds:      make(map[string]unstable.Kind),
+		arrays:     make(map[string]bool),
 	}
 	for i, c := range data {
 		if c == '\n' {
@@ -90,6 +105,9 @@ func scanPositions(data []byte) *positions {
 			parts, line := ps.keyOf(&p, e)
 			if len(parts) == 0 {
 				continue
+			}
+			if e.Kind == unstable.ArrayTable {
+				ps.arrays[path(parts).key()] = true
 			}
 			// A header path through an array of tables means its last element
 			// (TOML 1.0, "Array of Tables").
@@ -198,6 +216,12 @@ func (ps *positions) line(p path) int {
 // kind returns the kind of the value at p, or Invalid if p holds no value.
 func (ps *positions) kind(p path) unstable.Kind {
 	return ps.kinds[p.key()]
+}
+
+// arrayTable reports whether the document has an [[h]] header, h written
+// as headers write it, without array elements.
+func (ps *positions) arrayTable(h path) bool {
+	return ps.arrays[h.key()]
 }
 
 // defined reports whether the document defines p.

@@ -50,8 +50,59 @@ func TestShippedConfigLoads(t *testing.T) {
 	if want := (Compression{Types: coding.DefaultTypes(), MinSize: 512, ZstdLevel: 3, GzipLevel: 6, GzipVariantAfter: 3}); !reflect.DeepEqual(c.Compression, want) || !c.Sites[0].Compress {
 		t.Errorf("Compression = %+v, site compress %v; want the defaults written out, %+v, and compress on", c.Compression, c.Sites[0].Compress, want)
 	}
+	if sv := c.Server; sv.MaxInFlight != 0 || sv.MaxInFlightPerClient != 0 || len(sv.TrustedProxies) != 0 || sv.ProxyProtocol != "off" ||
+		sv.MaxBody != 100<<20 || sv.MaxURLBytes != 8<<10 || sv.MaxHeaderCount != 100 || sv.MaxConcurrentStreams != 100 {
+		t.Errorf("Server = %+v, want no in-flight limits, no trusted proxies, no PROXY protocol and the default request limits", sv)
+	}
+	if s := c.Sites[0]; len(s.Allow) != 0 || len(s.Deny) != 0 || len(s.RateLimits) != 0 || len(s.Auth) != 0 || s.MaxBody != 100<<20 || s.Errors != "text" {
+		t.Errorf("Sites[0] = %+v, want every client let in, no rate limit, no auth, the server's max_body and text errors", s)
+	}
 	if c.Path != shipped {
 		t.Errorf("Path = %q, want %q", c.Path, shipped)
+	}
+}
+
+// TestShippedExamplesParse uncomments the example [[sites.rate_limit]] and
+// [[sites.auth]] tables under the shipped site and checks that they parse
+// to what their comments say.
+func TestShippedExamplesParse(t *testing.T) {
+	data, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CDNNODE_PRIVATE_TOKEN", "private-token")
+	t.Setenv("CDNNODE_OPS_USERS", "ops:ops-pw")
+	// A block runs from its "# [[sites." header to the next blank line.
+	var doc strings.Builder
+	doc.Write(data)
+	in := false
+	for l := range strings.SplitSeq(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# [[sites."):
+			in = true
+		case l == "":
+			in = false
+		}
+		if in {
+			doc.WriteString(strings.TrimPrefix(strings.TrimPrefix(l, "#"), " ") + "\n")
+		}
+	}
+	c, err := Parse(shipped, []byte(doc.String()))
+	if err != nil {
+		t.Fatalf("Parse(shipped, examples uncommented) = %v; document:\n%s", err, doc.String())
+	}
+	s := c.Sites[len(c.Sites)-1]
+	wantLimits := []RateLimit{{Prefix: "/api/", Key: "ip", Algorithm: "sliding", Limit: 100, Window: Duration(time.Minute), MaxKeys: 65536}}
+	if !reflect.DeepEqual(s.RateLimits, wantLimits) {
+		t.Errorf("RateLimits = %+v, want %+v", s.RateLimits, wantLimits)
+	}
+	wantAuth := []Auth{
+		{Prefix: "/private/", Type: "bearer", Token: "private-token"},
+		{Prefix: "/admin/", Type: "basic", Users: []User{{"alice", "change-me"}}, Realm: "cdnnode"},
+		{Prefix: "/ops/", Type: "basic", Users: []User{{"ops", "ops-pw"}}, Realm: "cdnnode"},
+	}
+	if !reflect.DeepEqual(s.Auth, wantAuth) {
+		t.Errorf("Auth = %s, want %s", authValues(s.Auth), authValues(wantAuth))
 	}
 }
 

@@ -1,11 +1,15 @@
 // Package limits caps requests: how many are in flight (to an origin pool
-// or peer, or from an edge client) and the rate at which they start (a token bucket from
-// golang.org/x/time/rate), lets the excess wait briefly in a bounded queue,
-// and refuses what still cannot go with an error wrapping ErrLimited.
+// or peer, or from an edge client) and the rate at which they start, and
+// refuses what cannot go with an error wrapping ErrLimited.
 //
-// A Limiter guards one pool or one peer (or any other resource); a Chain
-// takes a pool's and a peer's permits together. Counters are plain numbers for the metrics package to
-// export.
+// Origin side: a Limiter guards one pool or one peer with an in-flight cap
+// and a token bucket (golang.org/x/time/rate), letting the excess wait
+// briefly in a bounded queue; a Chain takes a pool's and a peer's permits
+// together. Client side: a Window counts each client's requests in fixed
+// or sliding windows, and InFlight caps the requests served at once per
+// client and in total; both keep their tables within a memory bound
+// whatever the number of clients. Counters are plain numbers for the
+// metrics package to export.
 package limits
 
 import (

@@ -300,7 +300,7 @@ func TestSlotThenToken(t *testing.T) {
 
 func TestLimitErrorMessage(t *testing.T) {
 	err := error(&LimitError{Limiter: "peer 10.0.0.1:80", Reason: ReasonQueueFull})
-	if got, want := err.Error(), "limit peer 10.0.0.1:80: queue_full: origin limit reached"; got != want {
+	if got, want := err.Error(), "limit peer 10.0.0.1:80: queue_full: limit reached"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

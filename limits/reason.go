@@ -2,9 +2,10 @@ package limits
 
 import "errors"
 
-// ErrLimited is wrapped by every refusal for a limit; callers answer 503, or
-// serve stale when they may.
-var ErrLimited = errors.New("origin limit reached")
+// ErrLimited is wrapped by every refusal for a limit: a pool's or peer's
+// (callers answer 503, or serve stale when they may) or a client's
+// (ErrTotal, ErrPerKey: 503 and 429).
+var ErrLimited = errors.New("limit reached")
 
 // Reason names the limit that refused a request; its String is a metric
 // label.
@@ -44,7 +45,7 @@ type LimitError struct {
 }
 
 // Error describes the refusal, e.g. "limit peer 10.0.0.1:80: in_flight:
-// origin limit reached".
+// limit reached".
 func (e *LimitError) Error() string {
 	return "limit " + e.Limiter + ": " + e.Reason.String() + ": " + ErrLimited.Error()
 }

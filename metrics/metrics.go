@@ -70,6 +70,15 @@ type Metrics struct {
 	PurgeDuration prometheus.Histogram
 	// PurgeFanoutFailures counts peers a forwarded purge failed to reach.
 	PurgeFanoutFailures prometheus.Counter
+
+	// Rejections counts requests and connections the node refused itself,
+	// by reason: the HTTP/1 guard's (malformed or ambiguous requests:
+	// "cl-and-te", "obs-fold", ...), the request limits' ("url-too-long",
+	// "too-many-fields", "body-too-large", "in-flight", ...), access
+	// control ("access-denied", "connection-denied" at accept),
+	// authentication ("auth-missing", "auth-wrong") and rate limits
+	// ("rate-limited").
+	Rejections *prometheus.CounterVec
 }
 
 // CacheStats is what one cache shard reports at scrape time.
@@ -158,13 +167,17 @@ func New(workers int, cache func() []CacheStats) *Metrics {
 			Name: "cdnnode_purge_fanout_failures_total",
 			Help: "Peers a forwarded purge failed to reach.",
 		}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdnnode_rejections_total",
+			Help: "Requests and connections the node refused itself, by reason.",
+		}, []string{"reason"}),
 	}
 	for i := range m.workers {
 		m.workers[i] = newWorker(i)
 	}
 	reg.MustRegister(newWorkerCollector(m.workers), m.OriginRequests, m.OriginErrors, m.OriginDuration, m.OriginConnections,
 		m.OriginPeerUp, m.OriginLimited, m.OriginRetries, m.OriginRetriesDenied, m.LockWaits, m.LockWait, m.StaleServed, m.Revalidations,
-		m.Purges, m.PurgedObjects, m.PurgeDuration, m.PurgeFanoutFailures,
+		m.Purges, m.PurgedObjects, m.PurgeDuration, m.PurgeFanoutFailures, m.Rejections,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCacheCollector(cache),

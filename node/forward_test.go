@@ -10,11 +10,25 @@ import (
 )
 
 // TestForwardedHeaders proves the upstream and downstream header policy:
-// X-Forwarded-For/-Proto/-Host and Via are added, hop-by-hop fields and
-// those nominated by Connection are stripped both ways, and a request body
-// reaches the origin intact.
+// X-Forwarded-For/-Proto/-Host and Via are added (a client's own
+// X-Forwarded-For extended only when it is a trusted proxy), hop-by-hop
+// fields and those nominated by Connection are stripped both ways, and a
+// request body reaches the origin intact.
 func TestForwardedHeaders(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		extra []string
+		xff   string // what the origin sees before the client's address
+	}{
+		{"untrusted client", nil, ""},
+		{"trusted proxy", []string{serverKey + `trusted_proxies = ["127.0.0.1/32"]`}, "203.0.113.9, "},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testForwardedHeaders(t, tt.extra, tt.xff) })
+	}
+}
+
+func testForwardedHeaders(t *testing.T, extra []string, xff string) {
 	type seen struct {
 		header http.Header
 		host   string
@@ -29,7 +43,7 @@ func TestForwardedHeaders(t *testing.T) {
 		w.Header().Set("Keep-Alive", "timeout=5")
 		w.Header().Set("X-End-To-End", "kept")
 		w.WriteHeader(http.StatusCreated)
-	}))
+	}), extra...)
 	req, err := http.NewRequest(http.MethodPost, h.base+"/submit", bytes.NewReader([]byte("payload")))
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +62,7 @@ func TestForwardedHeaders(t *testing.T) {
 
 	client, _, _ := net.SplitHostPort(h.node.Addrs()[0].String())
 	for _, tt := range []struct{ field, want string }{
-		{"X-Forwarded-For", "203.0.113.9, " + client},
+		{"X-Forwarded-For", xff + client},
 		{"X-Forwarded-Proto", "http"},
 		{"X-Forwarded-Host", "shop.example"},
 		{"Via", "1.1 cdnnode"},

@@ -12,7 +12,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,11 +41,24 @@ type harness struct {
 // protocols are the client-side transports every end-to-end case runs over.
 var protocols = []string{"h1", "h2c", "h2"}
 
+// serverKey marks an extra config line for the [server] table.
+const serverKey = "server:"
+
 // newHarness starts an origin serving handler (the demo origin when nil),
 // a node in front of it, and a client speaking proto. extra is appended to
-// the node's config (tables the base config lacks, such as [cache]).
+// the node's config (tables the base config lacks, such as [cache]),
+// except lines starting with serverKey ("server: max_body = 10"), which go
+// into [server].
 func newHarness(t testing.TB, proto string, handler http.Handler, extra ...string) *harness {
 	t.Helper()
+	var serverLines []string
+	extra = slices.DeleteFunc(slices.Clone(extra), func(line string) bool {
+		if rest, ok := strings.CutPrefix(line, serverKey); ok {
+			serverLines = append(serverLines, strings.TrimSpace(rest))
+			return true
+		}
+		return false
+	})
 	demo := demoorigin.New(nil)
 	if handler == nil {
 		handler = demo
@@ -58,6 +73,7 @@ func newHarness(t testing.TB, proto string, handler http.Handler, extra ...strin
 listen = ["127.0.0.1:0"]
 grace_period = "5s"
 workers = 2
+%s
 
 [[server.tls]]
 listen = "127.0.0.1:0"
@@ -80,7 +96,7 @@ connect_timeout = "1s"
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
+`, strings.Join(serverLines, "\n"), certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
 	path := filepath.Join(dir, "cdnnode.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -244,4 +260,118 @@ func hasAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// recorder is an origin that records every request it receives, body read
+// to the end, and answers 200 "ok" with Cache-Control: no-store. A request
+// for a path under /hold/ then sends its path on entered and waits for
+// release to be closed (or its client to leave, or 10s) before answering.
+type recorder struct {
+	entered chan string
+	release chan struct{}
+
+	mu   sync.Mutex // guards reqs
+	reqs []recorded
+}
+
+// recorded is what a recorder saw of one request.
+type recorded struct {
+	method, uri, host string
+	header            http.Header
+	body              int64 // body bytes read
+	bodyErr           error // nil when the body arrived whole
+}
+
+func newRecorder() *recorder {
+	return &recorder{entered: make(chan string, 64), release: make(chan struct{})}
+}
+
+func (o *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n, err := io.Copy(io.Discard, r.Body)
+	o.mu.Lock()
+	o.reqs = append(o.reqs, recorded{r.Method, r.RequestURI, r.Host, r.Header.Clone(), n, err})
+	o.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/hold/") {
+		o.entered <- r.URL.Path
+		select {
+		case <-o.release:
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// seen returns a copy of the requests received so far, in order.
+func (o *recorder) seen() []recorded {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.reqs)
+}
+
+// last returns the request received last; the test fails if there is none.
+func (o *recorder) last(t testing.TB) recorded {
+	t.Helper()
+	reqs := o.seen()
+	if len(reqs) == 0 {
+		t.Fatal("the origin received no request")
+	}
+	return reqs[len(reqs)-1]
+}
+
+// from returns a copy of h whose client connects from the local address
+// ip, such as "127.0.0.2" (on Linux all of 127.0.0.0/8 is this machine),
+// so that the node sees another client. Only the copy's do may be used.
+func (h *harness) from(ip string) *harness {
+	h.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c := *h
+	switch tr := h.client.Transport.(type) {
+	case *http.Transport:
+		tr = tr.Clone()
+		tr.DialContext = d.DialContext
+		c.client = &http.Client{Transport: tr}
+	case *http2.Transport:
+		c.client = &http.Client{Transport: &http2.Transport{
+			AllowHTTP:          true,
+			DisableCompression: true,
+			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			},
+		}}
+	default:
+		h.t.Fatalf("no local address for a %T", tr)
+	}
+	h.t.Cleanup(c.client.CloseIdleConnections)
+	return &c
+}
+
+// restartLogged is restart, the new node writing every log line, access
+// lines and debug messages included, to w.
+func (h *harness) restartLogged(w io.Writer) {
+	h.t.Helper()
+	h.stop()
+	h.client.CloseIdleConnections()
+	cfg, err := config.Load(h.config)
+	if err != nil {
+		h.t.Fatalf("config: %v", err)
+	}
+	cfg.Log.Access = true
+	n, err := node.New(cfg, slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.node = n
+	h.base = "http://" + n.Addrs()[0].String()
+}
+
+// rejections is cdnnode_rejections_total for reason, as the node's
+// metrics say now.
+func (h *harness) rejections(reason string) float64 {
+	h.t.Helper()
+	return sumMetric(h.adminGet("/metrics"), `cdnnode_rejections_total{reason="`+reason+`"}`)
 }

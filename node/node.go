@@ -100,13 +100,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	traffic := worker.New(cfg.Server, p.Handler, p.Admit, m, log)
+	p.TrustRejects(traffic.RejectToken())
 	return &Node{
 		cfg:     cfg,
 		log:     log,
 		store:   store,
 		proxy:   p,
 		pools:   pools,
-		traffic: worker.New(cfg.Server, p.Handler, m, log),
+		traffic: traffic,
 		admin: &http.Server{
 			Handler:           admin.Handler(m.Handler(), p.PurgeAPI(), origin.PeersAPI(pools, authorizer(cfg.Purge, log))),
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),

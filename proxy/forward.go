@@ -18,6 +18,7 @@ import (
 	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
 	"github.com/cdnnode/cdnnode/origin"
+	"github.com/cdnnode/cdnnode/purge"
 )
 
 // via is this node's entry in Via (RFC 9110 §7.6.3).
@@ -35,6 +36,18 @@ var conditionalFields = [...]string{"If-None-Match", "If-Modified-Since", "If-Ma
 // surrogateFields carry surrogate keys from the origin; the cache indexes
 // them and never passes them on to clients.
 var surrogateFields = [...]string{"Surrogate-Key", "Cache-Tag"}
+
+// forwardingFields describe the client or the URL it used, as proxies in
+// front of this node say it; the node drops them from clients it does not
+// trust (server.trusted_proxies) and sets X-Forwarded-For, -Proto and
+// -Host itself.
+var forwardingFields = [...]string{"Forwarded", "X-Forwarded-Port", "X-Forwarded-Server", "X-Forwarded-Prefix",
+	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Original-Url", "X-Rewrite-Url", "X-Host", "X-Forwarded-Scheme"}
+
+// nodeFields mean something only from this node or an origin (cache
+// status, surrogate keys, the purge fan-out's hop mark): a client's are
+// never forwarded.
+var nodeFields = [...]string{"Cache-Status", "Surrogate-Key", "Cache-Tag", purge.HopField}
 
 // forward sends r to the site's pool and streams the answer to the client,
 // storing it on the way when the request is cacheable and policy allows.
@@ -273,10 +286,22 @@ func (p *Proxy) upstreamRequest(r *http.Request, x *exchange, cacheable, revalid
 	}
 	h := out.Header
 	x.site.pool.StripRequest(h)
-	if prior := h.Values("X-Forwarded-For"); len(prior) > 0 {
+	// Fields that say who the client is, or that only this node may set,
+	// come from trusted proxies or from nobody: a client could otherwise
+	// poison what the origin (and so the cache) makes of its request.
+	trusted := p.trustedPeer(r)
+	if prior := h.Values("X-Forwarded-For"); len(prior) > 0 && trusted {
 		h.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+clientIP(r))
 	} else {
 		h.Set("X-Forwarded-For", clientIP(r))
+	}
+	if !trusted {
+		for _, f := range forwardingFields {
+			delete(h, f)
+		}
+	}
+	for _, f := range nodeFields {
+		delete(h, f)
 	}
 	h.Set("X-Forwarded-Proto", scheme(r))
 	h.Set("X-Forwarded-Host", r.Host)

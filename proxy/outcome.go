@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -27,6 +28,11 @@ type exchange struct {
 	vals     [2]string // backing for Age and Cache-Status when served from cache
 
 	background bool // the node's own request (a background revalidation): no client sees it
+
+	client    netip.Addr // the client (see Proxy.clientAddr)
+	flightKey string     // the key its in-flight slot is held under
+	inFlight  bool       // it holds an in-flight slot
+	bodyErr   error      // why reading the request's body failed, if it did
 }
 
 // outcome is what the cache did with a request; it feeds Cache-Status

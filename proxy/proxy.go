@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/cdnnode/cdnnode/cachelock"
@@ -19,6 +20,7 @@ import (
 	"github.com/cdnnode/cdnnode/coding"
 	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/keys"
+	"github.com/cdnnode/cdnnode/limits"
 	"github.com/cdnnode/cdnnode/metrics"
 	"github.com/cdnnode/cdnnode/origin"
 	"github.com/cdnnode/cdnnode/purge"
@@ -32,6 +34,8 @@ type site struct {
 	pool     *origin.Pool
 	keys     keys.Options
 	policy   cachepolicy.Options
+	shield   *shield   // access lists, authentication, rate and body limits
+	errors   errorPage // how the node's own error answers look
 }
 
 // Proxy serves client requests. Safe for concurrent use.
@@ -51,6 +55,14 @@ type Proxy struct {
 	now       func() time.Time
 
 	lockTimeout time.Duration // how long a reader waits for a fill's head
+
+	// Edge protection ([server] limits and each site's own).
+	rejectToken string           // marks the HTTP/1 guard's stand-in requests (TrustRejects)
+	maxURL      int              // longest request target; 0 = unlimited
+	maxFields   int              // most header field lines; 0 = unlimited
+	inFlight    *limits.InFlight // nil without in-flight caps
+	perClient   bool             // inFlight caps each client
+	trusted     []netip.Prefix   // proxies whose X-Forwarded-For is believed
 
 	// Compression ([compression]).
 	types                *coding.Types // media types worth compressing
@@ -85,6 +97,11 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 	p.types, p.minSize = types, int64(cfg.Compression.MinSize)
 	p.zstdLevel, p.gzipLevel = cfg.Compression.ZstdLevel, cfg.Compression.GzipLevel
 	p.gzipAfter = cfg.Compression.GzipVariantAfter
+	p.maxURL, p.maxFields, p.trusted = int(cfg.Server.MaxURLBytes), cfg.Server.MaxHeaderCount, cfg.Server.TrustedProxies
+	if cfg.Server.MaxInFlight > 0 || cfg.Server.MaxInFlightPerClient > 0 {
+		p.inFlight = limits.NewInFlight(cfg.Server.MaxInFlightPerClient, cfg.Server.MaxInFlight)
+		p.perClient = cfg.Server.MaxInFlightPerClient > 0
+	}
 	targeted := []string{cfg.Cache.TargetedField, "CDN-Cache-Control", "Surrogate-Control"}
 	for i := range cfg.Sites {
 		cs := &cfg.Sites[i]
@@ -92,7 +109,17 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 		if !ok {
 			return nil, fmt.Errorf("proxy: site %q: no pool %q", cs.Name, cs.Pool)
 		}
+		sh, err := newShield(cs)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		pages, err := newErrorPage(cs)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
 		p.sites[cs] = &site{
+			shield:   sh,
+			errors:   pages,
 			name:     cs.Name,
 			cache:    cs.Cache,
 			compress: cs.Compress,
@@ -133,6 +160,11 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 	x := &exchange{start: p.now(), stats: stats, rw: responseRecorder{ResponseWriter: w}}
 	defer p.finish(&x.rw, r, x)
 	w = &x.rw
+	if !p.screen(w, r, x) {
+		return
+	}
+	defer p.release(x)
+	closeUnswitched(w, r)
 
 	if r.Method == "PURGE" {
 		x.out = outcome{cache: metrics.Purge}
@@ -141,14 +173,15 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 	}
 	cs := p.cfg.Match(r.Host)
 	if cs == nil {
-		x.out = outcome{cache: metrics.Error, detail: "no-site"}
-		p.refuse(w, x, http.StatusNotFound, "no site is configured for this host")
+		p.reject(w, x, http.StatusNotFound, "no-site", "no site is configured for this host")
 		return
 	}
 	x.site = p.sites[cs]
 	if err := x.site.pool.CheckRequest(r.Header); err != nil {
-		x.out = outcome{cache: metrics.Error, detail: "bad-connection"}
-		p.refuse(w, x, http.StatusBadRequest, err.Error())
+		p.reject(w, x, http.StatusBadRequest, "bad-connection", err.Error())
+		return
+	}
+	if !p.protect(w, r, x) {
 		return
 	}
 	x.key = keys.New(scheme(r), r.Host, r.URL.EscapedPath(), r.URL.RawQuery, x.site.keys)
@@ -260,14 +293,17 @@ func (p *Proxy) unbanned(k keys.Key, obj *cachestore.Object) (*cachestore.Object
 	return obj, obj != nil
 }
 
-// refuse answers with a short plain-text error of the proxy's own.
+// refuse answers with an error of the proxy's own, in the site's error
+// format (plain text before a site is known).
 func (p *Proxy) refuse(w http.ResponseWriter, x *exchange, code int, msg string) {
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cache-Status", x.out.String())
-	w.WriteHeader(code)
-	fmt.Fprintln(w, msg)
+	var pages errorPage
+	if x.site != nil {
+		pages = x.site.errors
+	}
+	pages.write(w, code, msg)
 }
 
 // upstreamError answers a failed origin exchange: with the stale object
@@ -286,6 +322,9 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchang
 		kind = "connect"
 	case errors.Is(err, origin.ErrUnavailable):
 		kind, code = "unavailable", http.StatusServiceUnavailable
+	}
+	if p.bodyFailure(w, x) {
+		return
 	}
 	p.log.Warn("origin request failed", "site", x.site.name, "key", x.key.Full, "err", err)
 	x.out.detail = "origin-" + kind

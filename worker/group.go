@@ -1,18 +1,22 @@
 // Package worker owns the node's worker groups: per-worker SO_REUSEPORT
 // listeners on every configured address (the kernel spreads connections
-// across them), the servers behind them (HTTP/1.1 with keep-alive and h2c
-// with prior knowledge on plain listeners, h2 and HTTP/1.1 by ALPN on TLS
-// listeners), pinning shard owners to CPUs, and the drain on shutdown.
+// across them), each worker's own accept loops and the connection dispatch
+// behind them (PROXY protocol header, access control at accept, TLS and
+// ALPN, h2c sniffing), the servers connections end up in (HTTP/1.1 behind
+// the h1 guard, HTTP/2 on golang.org/x/net/http2), pinning shard owners to
+// CPUs, and the drain on shutdown.
 package worker
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"syscall"
 
@@ -26,26 +30,58 @@ import (
 type Group struct {
 	cfg     config.Server
 	handler func(worker int) http.Handler
+	admit   func(netip.Addr) bool
 	metrics *metrics.Metrics
 	log     *slog.Logger
+	token   string // marks the requests the HTTP/1 guard put in place of rejected ones
 
-	servers   []*http.Server // one per worker per listener address
-	listeners []net.Listener // servers[i] serves listeners[i]
-	addrs     []net.Addr     // one per configured address, plain first
-	wg        sync.WaitGroup
+	workers   []*worker
+	listeners []*listener // every worker's, address by address
+	addrs     []net.Addr  // one per configured address, plain first
+	stop      chan struct{}
+	stopOnce  sync.Once
+	wg        sync.WaitGroup // accept loops, HTTP/1 servers and connection goroutines
 }
 
 // New prepares cfg.Workers worker groups; worker i serves handler(i) and
-// counts into m.Worker(i). Listen binds their sockets.
-func New(cfg config.Server, handler func(worker int) http.Handler, m *metrics.Metrics, log *slog.Logger) *Group {
-	return &Group{cfg: cfg, handler: handler, metrics: m, log: log}
+// counts into m.Worker(i). admit is asked about every client as soon as
+// its connection is accepted (after its PROXY header, before TLS): false
+// closes the connection at once, with nothing written. It must be safe
+// for concurrent use. Listen binds their sockets.
+func New(cfg config.Server, handler func(worker int) http.Handler, admit func(netip.Addr) bool, m *metrics.Metrics, log *slog.Logger) *Group {
+	return &Group{cfg: cfg, handler: handler, admit: admit, metrics: m, log: log, token: rand.Text(), stop: make(chan struct{})}
 }
 
-// Listen binds every plain and TLS address once per worker, or nothing: on
-// error the sockets already bound are closed.
+// RejectToken is the token the HTTP/1 guard puts in the requests it
+// stands in for rejected ones (h1.GuardOptions.Token): random per Group,
+// so a client cannot forge one. The handler must trust those requests
+// only with this token (h1.ParseReject).
+func (g *Group) RejectToken() string { return g.token }
+
+// Refused is how many connections have been closed at accept: clients
+// admit refused, and PROXY protocol peers outside the trusted proxies.
+// Safe for concurrent use.
+func (g *Group) Refused() uint64 {
+	var n uint64
+	for _, w := range g.workers {
+		n += w.refused.Load()
+	}
+	return n
+}
+
+// Listen builds the workers' servers and binds every plain and TLS
+// address once per worker, or nothing: on error the sockets already bound
+// are closed.
 func (g *Group) Listen() error {
+	for i := range g.cfg.Workers {
+		w, err := g.newWorker(i)
+		if err != nil {
+			return err
+		}
+		g.workers = append(g.workers, w)
+	}
 	for _, addr := range g.cfg.Listen {
-		if err := g.bindAll(addr, nil); err != nil {
+		if err := g.bindAll(addr, nil, g.cfg.ProxyProtocol); err != nil {
 			g.closeListeners()
 			return err
 		}
@@ -57,7 +93,7 @@ func (g *Group) Listen() error {
 			return fmt.Errorf("worker: tls listener %s: %w", t.Listen, err)
 		}
 		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-		if err := g.bindAll(t.Listen, tc); err != nil {
+		if err := g.bindAll(t.Listen, tc, t.ProxyProtocol); err != nil {
 			g.closeListeners()
 			return err
 		}
@@ -67,18 +103,21 @@ func (g *Group) Listen() error {
 
 // bindAll opens addr once per worker with SO_REUSEPORT. Port 0 is resolved
 // by the first worker's socket and shared by the others.
-func (g *Group) bindAll(addr string, tc *tls.Config) error {
+func (g *Group) bindAll(addr string, tc *tls.Config, proxy string) error {
 	lc := net.ListenConfig{Control: reusePort}
-	for i := range g.cfg.Workers {
+	for _, w := range g.workers {
 		l, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
-			return fmt.Errorf("worker %d: listen %s: %w", i, addr, err)
+			return fmt.Errorf("worker %d: listen %s: %w", w.id, addr, err)
 		}
-		if i == 0 {
+		if w.id == 0 {
 			addr = l.Addr().String()
 			g.addrs = append(g.addrs, l.Addr())
 		}
-		g.serve(i, &countingListener{Listener: l, w: g.metrics.Worker(i)}, tc)
+		if w.h1conns.addr == nil {
+			w.h1conns.addr = l.Addr()
+		}
+		g.listeners = append(g.listeners, &listener{Listener: l, w: w, tls: tc, proxy: proxy})
 	}
 	return nil
 }
@@ -92,73 +131,42 @@ func reusePort(_, _ string, c syscall.RawConn) error {
 	return errors.Join(err, serr)
 }
 
-// serve prepares worker i's server on l; tc is nil for cleartext.
-func (g *Group) serve(i int, l net.Listener, tc *tls.Config) {
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	if tc != nil {
-		tc = tc.Clone()       // net/http adjusts its server's config: one each
-		protos.SetHTTP2(true) // ALPN offers h2 and http/1.1
-		l = tls.NewListener(l, tc)
-	} else if g.cfg.H2C {
-		protos.SetUnencryptedHTTP2(true) // h2c with prior knowledge only: no Upgrade
-	}
-	log := g.log.With("worker", i)
-	g.servers = append(g.servers, &http.Server{
-		Handler:           g.handler(i),
-		Protocols:         &protos,
-		TLSConfig:         tc,
-		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout.D(),
-		ReadTimeout:       g.cfg.ReadTimeout.D(),
-		WriteTimeout:      g.cfg.WriteTimeout.D(),
-		IdleTimeout:       g.cfg.IdleTimeout.D(),
-		MaxHeaderBytes:    int(g.cfg.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	})
-	g.listeners = append(g.listeners, l)
-}
-
-// countingListener counts the connections one worker accepts.
-type countingListener struct {
-	net.Listener
-	w *metrics.Worker
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.w.Accepted()
-	}
-	return c, err
-}
-
 // Addrs are the bound addresses, one per configured address (shared by all
 // workers), plain ones first, in configuration order.
 func (g *Group) Addrs() []net.Addr { return g.addrs }
 
-// Serve starts every worker's servers and returns at once.
+// Serve starts every worker's accept loops and HTTP/1 server and returns
+// at once.
 func (g *Group) Serve() {
-	for i, srv := range g.servers {
-		l := g.listeners[i]
+	for _, w := range g.workers {
 		g.wg.Go(func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				g.log.Error("listener stopped", "addr", l.Addr().String(), "err", err)
+			if err := w.h1.Serve(w.h1conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				g.log.Error("worker stopped", "worker", w.id, "err", err)
 			}
 		})
 	}
+	for _, l := range g.listeners {
+		g.wg.Go(func() { g.accept(l) })
+	}
 }
 
-// Shutdown stops accepting, waits for in-flight requests until ctx ends,
-// then closes what is left. It returns ctx's error if it had to cut
-// requests short.
+// Shutdown stops accepting, closes the connections not yet serving HTTP,
+// sends GOAWAY on every HTTP/2 connection and closes idle HTTP/1 ones,
+// waits for in-flight requests until ctx ends, then closes what is left.
+// It returns ctx's error, wrapped, if it had to cut requests short. Every
+// goroutine of the Group has ended when it returns.
 func (g *Group) Shutdown(ctx context.Context) error {
-	var errs []error
+	g.stopAccepting()
+	for _, w := range g.workers {
+		w.drain()
+	}
 	var mu sync.Mutex
+	var errs []error
 	var wg sync.WaitGroup
-	for _, srv := range g.servers {
+	for _, w := range g.workers {
 		wg.Go(func() {
-			if err := srv.Shutdown(ctx); err != nil {
-				_ = srv.Close()
+			// Runs http2.ConfigureServer's hook too: GOAWAY on w's h2 conns.
+			if err := w.h1.Shutdown(ctx); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -166,17 +174,45 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	g.wg.Wait()
-	return errors.Join(errs...)
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	err := errors.Join(errs...)
+	if err == nil {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	g.cut()
+	<-done
+	return fmt.Errorf("worker: drain cut short: %w", err)
 }
 
-// Close stops every server at once, cutting in-flight requests.
+// Close stops every server at once, cutting in-flight requests, and
+// returns when every goroutine of the Group has ended.
 func (g *Group) Close() {
-	for _, srv := range g.servers {
-		_ = srv.Close()
-	}
-	g.closeListeners()
+	g.stopAccepting()
+	g.cut()
 	g.wg.Wait()
+}
+
+// stopAccepting ends the accept loops.
+func (g *Group) stopAccepting() {
+	g.stopOnce.Do(func() { close(g.stop) })
+	g.closeListeners()
+}
+
+// cut closes every connection of every worker.
+func (g *Group) cut() {
+	for _, w := range g.workers {
+		_ = w.h1.Close()
+		w.closeAll()
+	}
 }
 
 func (g *Group) closeListeners() {

@@ -1,0 +1,256 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/internal/testkit"
+)
+
+// rawH2 is an h2c connection driven frame by frame, as an attacker would.
+type rawH2 struct {
+	c   net.Conn
+	fr  *http2.Framer
+	buf bytes.Buffer
+	enc *hpack.Encoder
+}
+
+// dialH2C opens an h2c connection with prior knowledge to addr, sends the
+// preface and empty SETTINGS, and returns the server's first SETTINGS.
+// Every read and write fails after 30s, so no test waits forever.
+func dialH2C(t *testing.T, addr string) (*rawH2, *http2.SettingsFrame) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	h := &rawH2{c: c, fr: http2.NewFramer(c, c)}
+	h.enc = hpack.NewEncoder(&h.buf)
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := h.fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok || sf.IsAck() {
+		t.Fatalf("first frame from the server: %v, want SETTINGS", f)
+	}
+	if err := h.fr.WriteSettingsAck(); err != nil {
+		t.Fatal(err)
+	}
+	return h, sf
+}
+
+// headers is the header block of a GET of path, with extra fields after
+// the pseudo-fields.
+func (h *rawH2) headers(path string, extra ...hpack.HeaderField) []byte {
+	h.buf.Reset()
+	for _, f := range append([]hpack.HeaderField{
+		{Name: ":method", Value: "GET"},
+		{Name: ":scheme", Value: "http"},
+		{Name: ":authority", Value: "example.com"},
+		{Name: ":path", Value: path},
+	}, extra...) {
+		h.enc.WriteField(f)
+	}
+	return bytes.Clone(h.buf.Bytes())
+}
+
+// get opens stream id with a GET of path and no body.
+func (h *rawH2) get(id uint32, path string) error {
+	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.headers(path), EndStream: true, EndHeaders: true})
+}
+
+// untilClosed reads frames until the connection ends and returns the
+// GOAWAY the server sent, if it sent one before.
+func (h *rawH2) untilClosed() *http2.GoAwayFrame {
+	var away *http2.GoAwayFrame
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			return away
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			away = g
+		}
+	}
+}
+
+// TestMaxConcurrentStreams: the limit is advertised in the server's first
+// SETTINGS, and a stream past it is refused while the others run.
+func TestMaxConcurrentStreams(t *testing.T) {
+	const limit = 3
+	f := newFixture(t, func(c *config.Server) { c.MaxConcurrentStreams = limit }, nil)
+	h, settings := dialH2C(t, f.plain)
+	if v, ok := settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != limit {
+		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent: %v), want %d", v, ok, limit)
+	}
+	for i := range uint32(limit + 1) {
+		if err := h.get(2*i+1, "/slow"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	over := uint32(2*limit + 1)
+	for {
+		fr, err := h.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no RST_STREAM for stream %d past the limit: %v", over, err)
+		}
+		if rst, ok := fr.(*http2.RSTStreamFrame); ok {
+			if rst.StreamID != over || (rst.ErrCode != http2.ErrCodeRefusedStream && rst.ErrCode != http2.ErrCodeProtocol) {
+				t.Errorf("RST_STREAM stream %d %v, want stream %d REFUSED_STREAM or PROTOCOL_ERROR", rst.StreamID, rst.ErrCode, over)
+			}
+			break
+		}
+	}
+	for range limit {
+		<-f.entered // the streams within the limit did reach the handler
+	}
+}
+
+// TestRapidReset: a client opening streams and resetting them at once,
+// faster than their handlers end (CVE-2023-39325), gets GOAWAY and its
+// connection closed, while another connection is answered throughout.
+func TestRapidReset(t *testing.T) {
+	f := newFixture(t, func(c *config.Server) {
+		c.Workers = 1 // the flood and the normal requests on one worker
+		c.MaxConcurrentStreams = 10
+	}, nil)
+	client, base := f.client(t, "h2c")
+	stop := testkit.Load(2, func() error {
+		code, body, err := get(client, base+"/")
+		if err == nil && code != http.StatusOK {
+			err = errors.New(body)
+		}
+		return err
+	})
+
+	h, _ := dialH2C(t, f.plain)
+	flooded := make(chan error, 1)
+	go func() {
+		for i := range uint32(5000) {
+			id := 2*i + 1
+			if err := h.get(id, "/slow"); err != nil {
+				flooded <- err
+				return
+			}
+			if err := h.fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
+				flooded <- err
+				return
+			}
+		}
+		flooded <- nil
+	}()
+	away := h.untilClosed()
+	h.c.Close()
+	<-flooded
+	if away == nil || away.ErrCode != http2.ErrCodeEnhanceYourCalm {
+		t.Errorf("flooding connection ended with GOAWAY %v, want ENHANCE_YOUR_CALM", away)
+	}
+
+	if code, _, err := get(client, base+"/"); err != nil || code != http.StatusOK {
+		t.Errorf("GET after the flood: %d, %v", code, err)
+	}
+	sent, failed := stop()
+	if sent == 0 || failed != 0 {
+		t.Errorf("normal requests during the flood: %d sent, %d failed; want all answered", sent, failed)
+	}
+}
+
+// TestContinuationFlood: a header block that goes on in CONTINUATION
+// frames past the header list limit (CVE-2023-45288) makes the server
+// close the connection long before it has been sent whole.
+func TestContinuationFlood(t *testing.T) {
+	f := newFixture(t, func(c *config.Server) { c.MaxHeaderBytes = 4 << 10 }, nil)
+	h, _ := dialH2C(t, f.plain)
+	go h.untilClosed() // keeps the server's writes flowing
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.headers("/"), EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	// 16 KiB of fields per frame, 64 MiB in all: far more than the socket
+	// buffers between client and server can hold.
+	const frames = 4096
+	h.buf.Reset()
+	for range 16 {
+		h.enc.WriteField(hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("a", 1000), Sensitive: true})
+	}
+	block := bytes.Clone(h.buf.Bytes())
+	var err error
+	sent := 0
+	for ; sent < frames && err == nil; sent++ {
+		err = h.fr.WriteContinuation(1, false, block)
+	}
+	if err == nil {
+		t.Fatalf("all %d CONTINUATION frames (%d MiB) were written: the server read the whole flood", frames, frames*len(block)>>20)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		t.Fatalf("the server neither read nor closed the connection: %v", err)
+	}
+	t.Logf("connection closed after %d CONTINUATION frames: %v", sent, err)
+}
+
+// isTimeout reports whether err is a deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestConnStateClosesLateH2: while the worker drains, an HTTP/2
+// connection's first event (its preface just read, no stream open yet)
+// closes it, as it may have begun too late for the GOAWAY; its later
+// events, which may come with streams open, and HTTP/1 connections' are
+// left alone.
+func TestConnStateClosesLateH2(t *testing.T) {
+	tests := []struct {
+		name    string
+		h2      bool
+		before  bool // an event before the drain began
+		closing bool
+		state   http.ConnState
+		want    bool // closed
+	}{
+		{"first event while draining", true, false, true, http.StateActive, true},
+		{"first event, no drain", true, false, false, http.StateActive, false},
+		{"later event while draining", true, true, true, http.StateActive, false},
+		{"idle while draining", true, false, true, http.StateIdle, false},
+		{"HTTP/1 while draining", false, false, true, http.StateActive, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := net.Pipe()
+			defer peer.Close()
+			var conn net.Conn = c
+			if tt.h2 {
+				conn = &h2Conn{Conn: c}
+			}
+			w := &worker{}
+			if tt.before {
+				w.connState(conn, http.StateActive)
+			}
+			w.closing.Store(tt.closing)
+			w.connState(conn, tt.state)
+			// A closed pipe refuses deadlines.
+			if got := c.SetDeadline(time.Time{}) != nil; got != tt.want {
+				t.Errorf("closed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
