@@ -172,12 +172,20 @@ func (p *Proxy) screen(w http.ResponseWriter, r *http.Request, x *exchange) bool
 	return true
 }
 
-// closeUnswitched ends an HTTP/1 connection after an upgrade request that
-// is not switched: the guard has no framing to follow after it.
+// closeUnswitched ends an HTTP/1 connection after a CONNECT or upgrade
+// request, whatever its answer, unless the protocol switches: the guard
+// stops following the framing after one, so nothing that follows may be
+// read as a request.
 func closeUnswitched(w http.ResponseWriter, r *http.Request) {
-	// An HTTP/1 upgrade that is not switched leaves the guard no framing to
-	// follow: the connection ends with the answer.
-	if r.ProtoMajor == 1 && r.Header.Get("Upgrade") != "" {
+	if r.Method == http.MethodConnect || r.Header.Get("Upgrade") != "" {
+		endHTTP1(w, r)
+	}
+}
+
+// endHTTP1 makes an HTTP/1 connection end with this answer (an HTTP/2
+// stream is answered alone; its connection goes on).
+func endHTTP1(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}
 }
@@ -233,16 +241,25 @@ func (p *Proxy) protect(w http.ResponseWriter, r *http.Request, x *exchange) boo
 		p.reject(w, x, http.StatusTooManyRequests, rejectRate, "too many requests; slow down")
 		return false
 	}
-	if s.maxBody > 0 {
-		if r.ContentLength > s.maxBody {
-			p.reject(w, x, http.StatusRequestEntityTooLarge, rejectBody, "the request body is larger than this site accepts")
-			return false
+	if s.maxBody > 0 && r.ContentLength > s.maxBody {
+		p.rejectBody(w, r, x)
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		var body io.Reader = r.Body
+		if s.maxBody > 0 {
+			body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &bodyLimit{r: http.MaxBytesReader(w, r.Body, s.maxBody), c: r.Body, x: x}
-		}
+		r.Body = &bodyLimit{r: body, c: r.Body, x: x}
 	}
 	return true
+}
+
+// rejectBody answers a request whose body is over the site's limit, and
+// ends an HTTP/1 connection: the rest of the body is not read.
+func (p *Proxy) rejectBody(w http.ResponseWriter, r *http.Request, x *exchange) {
+	endHTTP1(w, r)
+	p.reject(w, x, http.StatusRequestEntityTooLarge, rejectBody, "the request body is larger than this site accepts")
 }
 
 // authFor is the auth rule with the longest prefix of path, or nil: a
@@ -306,9 +323,9 @@ func (a *authRule) checkBasic(cred string) bool {
 	return subtle.ConstantTimeCompare(sum[:], want[:]) == 1 && found && known
 }
 
-// bodyLimit is a request body cut at the site's limit (by
-// http.MaxBytesReader, which also closes the connection after the
-// answer); it records a failed read so the answer can say why.
+// bodyLimit is a request body, cut at the site's limit when it has one
+// (http.MaxBytesReader); it records a failed read so the answer can say
+// why.
 type bodyLimit struct {
 	r io.Reader
 	c io.Closer
@@ -328,14 +345,15 @@ func (b *bodyLimit) Close() error { return b.c.Close() }
 // bodyFailure answers a request whose own body failed while it was sent
 // upstream, if it did: 413 past the site's limit, 400 for a body that
 // broke its framing. It reports whether it answered.
-func (p *Proxy) bodyFailure(w http.ResponseWriter, x *exchange) bool {
+func (p *Proxy) bodyFailure(w http.ResponseWriter, r *http.Request, x *exchange) bool {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case x.bodyErr == nil:
 		return false
 	case errors.As(x.bodyErr, &tooLarge):
-		p.reject(w, x, http.StatusRequestEntityTooLarge, rejectBody, "the request body is larger than this site accepts")
+		p.rejectBody(w, r, x)
 	default:
+		endHTTP1(w, r)
 		p.reject(w, x, http.StatusBadRequest, rejectBadBody, "the request body is malformed or ended early")
 	}
 	return true

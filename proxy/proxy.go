@@ -160,11 +160,11 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request, stats *metrics
 	x := &exchange{start: p.now(), stats: stats, rw: responseRecorder{ResponseWriter: w}}
 	defer p.finish(&x.rw, r, x)
 	w = &x.rw
+	closeUnswitched(w, r)
 	if !p.screen(w, r, x) {
 		return
 	}
 	defer p.release(x)
-	closeUnswitched(w, r)
 
 	if r.Method == "PURGE" {
 		x.out = outcome{cache: metrics.Purge}
@@ -311,6 +311,11 @@ func (p *Proxy) refuse(w http.ResponseWriter, x *exchange, code int, msg string)
 // client that went away gets nothing; the log records 499.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchange, err error) {
 	kind, code := "other", http.StatusBadGateway
+	// The client's own body failing ends its connection too, so its
+	// context is done: answer it all the same.
+	if p.bodyFailure(w, r, x) {
+		return
+	}
 	switch {
 	case r.Context().Err() != nil:
 		x.out.detail = "client-gone"
@@ -322,9 +327,6 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, x *exchang
 		kind = "connect"
 	case errors.Is(err, origin.ErrUnavailable):
 		kind, code = "unavailable", http.StatusServiceUnavailable
-	}
-	if p.bodyFailure(w, x) {
-		return
 	}
 	p.log.Warn("origin request failed", "site", x.site.name, "key", x.key.Full, "err", err)
 	x.out.detail = "origin-" + kind

@@ -54,8 +54,7 @@ func (g *Group) accept(l *listener) {
 		backoff = 0
 		l.w.m.Accepted()
 		if !g.admitPeer(l, c) {
-			l.w.refused.Add(1)
-			_ = c.Close()
+			g.refuse(l.w, c)
 			continue
 		}
 		g.wg.Go(func() { g.serveConn(l, c) })
@@ -71,6 +70,13 @@ func (g *Group) admitPeer(l *listener, c net.Conn) bool {
 		return g.trustedProxy(peer)
 	}
 	return g.admit(peer)
+}
+
+// refuse closes c, accepted by w, at once, and counts it.
+func (g *Group) refuse(w *worker, c net.Conn) {
+	_ = c.Close()
+	w.refused.Add(1)
+	g.denied.Inc()
 }
 
 // trustedProxy reports whether a PROXY header from peer is believed: any
@@ -118,8 +124,7 @@ func (g *Group) serveConn(l *listener, c net.Conn) {
 			return
 		}
 		if !g.admit(addrOf(client)) {
-			w.refused.Add(1)
-			_ = c.Close()
+			g.refuse(w, c)
 			return
 		}
 		conn = &clientConn{Conn: c, br: br, remote: client}

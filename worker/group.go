@@ -18,8 +18,10 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"time"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"github.com/cdnnode/cdnnode/config"
@@ -33,7 +35,8 @@ type Group struct {
 	admit   func(netip.Addr) bool
 	metrics *metrics.Metrics
 	log     *slog.Logger
-	token   string // marks the requests the HTTP/1 guard put in place of rejected ones
+	token   string             // marks the requests the HTTP/1 guard put in place of rejected ones
+	denied  prometheus.Counter // the metric of Refused
 
 	workers   []*worker
 	listeners []*listener // every worker's, address by address
@@ -49,7 +52,12 @@ type Group struct {
 // closes the connection at once, with nothing written. It must be safe
 // for concurrent use. Listen binds their sockets.
 func New(cfg config.Server, handler func(worker int) http.Handler, admit func(netip.Addr) bool, m *metrics.Metrics, log *slog.Logger) *Group {
-	return &Group{cfg: cfg, handler: handler, admit: admit, metrics: m, log: log, token: rand.Text(), stop: make(chan struct{})}
+	return &Group{
+		cfg: cfg, handler: handler, admit: admit, metrics: m, log: log,
+		token:  rand.Text(),
+		denied: m.Rejections.WithLabelValues(rejectConnection),
+		stop:   make(chan struct{}),
+	}
 }
 
 // RejectToken is the token the HTTP/1 guard puts in the requests it
@@ -58,9 +66,14 @@ func New(cfg config.Server, handler func(worker int) http.Handler, admit func(ne
 // only with this token (h1.ParseReject).
 func (g *Group) RejectToken() string { return g.token }
 
+// rejectConnection is the reason label, in cdnnode_rejections_total, of
+// the connections counted by Refused.
+const rejectConnection = "connection-denied"
+
 // Refused is how many connections have been closed at accept: clients
 // admit refused, and PROXY protocol peers outside the trusted proxies.
-// Safe for concurrent use.
+// They are counted in metrics.Metrics.Rejections too. Safe for concurrent
+// use.
 func (g *Group) Refused() uint64 {
 	var n uint64
 	for _, w := range g.workers {
@@ -154,7 +167,8 @@ func (g *Group) Serve() {
 // sends GOAWAY on every HTTP/2 connection and closes idle HTTP/1 ones,
 // waits for in-flight requests until ctx ends, then closes what is left.
 // It returns ctx's error, wrapped, if it had to cut requests short. Every
-// goroutine of the Group has ended when it returns.
+// goroutine of the Group has ended when it returns, handlers included:
+// those cut short must return once their request's context is cancelled.
 func (g *Group) Shutdown(ctx context.Context) error {
 	g.stopAccepting()
 	for _, w := range g.workers {
@@ -183,22 +197,51 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	if err == nil {
 		select {
 		case <-done:
-			return nil
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
 	}
+	if err == nil {
+		err = g.handlersDone(ctx)
+	}
+	if err == nil {
+		return nil
+	}
 	g.cut()
 	<-done
+	_ = g.handlersDone(context.Background())
 	return fmt.Errorf("worker: drain cut short: %w", err)
 }
 
-// Close stops every server at once, cutting in-flight requests, and
-// returns when every goroutine of the Group has ended.
+// Close stops every server at once, cutting in-flight requests (their
+// contexts are cancelled), and returns when every goroutine of the Group
+// has ended and its handlers too, or closeWait after that at most.
 func (g *Group) Close() {
 	g.stopAccepting()
 	g.cut()
 	g.wg.Wait()
+	// Handlers whose connection is gone end soon, but one waiting on its
+	// own work (a fill from a slow origin) must not hold a stop that is
+	// meant to be at once.
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	_ = g.handlersDone(ctx)
+}
+
+// closeWait bounds how long Close waits for handlers still running.
+const closeWait = 2 * time.Second
+
+// handlersDone refuses handlers from now on and waits until none runs,
+// or ctx ends.
+func (g *Group) handlersDone(ctx context.Context) error {
+	for _, w := range g.workers {
+		select {
+		case <-w.running.close():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // stopAccepting ends the accept loops.

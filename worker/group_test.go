@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,8 +30,8 @@ import (
 // fixture is a Group serving on one plain and one TLS listener of
 // 127.0.0.1. Its handler answers "/" with what it saw of the request,
 // "PROTO REMOTEADDR tls=BOOL", answers the requests the HTTP/1 guard
-// rejected with the status the guard chose, and holds "/slow" until
-// release is closed.
+// rejected with the status the guard chose, holds "/slow" until release
+// is closed, and "/wait" until then or until the request is cancelled.
 type fixture struct {
 	g       *Group
 	m       *metrics.Metrics
@@ -76,6 +77,13 @@ func newFixture(t *testing.T, edit func(*config.Server), admit func(netip.Addr) 
 			}
 		}
 		fmt.Fprintf(w, "%s %s tls=%t", r.Proto, r.RemoteAddr, r.TLS != nil)
+	})
+	mux.HandleFunc("/wait", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-f.release:
+			io.WriteString(w, "done")
+		case <-r.Context().Done():
+		}
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -172,27 +180,29 @@ func TestProtocols(t *testing.T) {
 			}
 		})
 	}
-	if got := f.acceptedTotal(t); got < int64(len(tests)) {
+	if got := f.metric(t, "cdnnode_worker_connections_accepted_total", ""); got < int64(len(tests)) {
 		t.Errorf("accepted connections counted: %d, want at least %d", got, len(tests))
 	}
 }
 
-// acceptedTotal scrapes the accepted-connection counters, summed over
-// the workers.
-func (f *fixture) acceptedTotal(t *testing.T) int64 {
+// metric scrapes the fixture's metrics and returns the sum of the samples
+// of name whose labels include label (`reason="..."`, or "" for any).
+func (f *fixture) metric(t *testing.T, name, label string) int64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	f.m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	var n int64
 	for line := range strings.Lines(rec.Body.String()) {
-		if v, ok := strings.CutPrefix(line, "cdnnode_worker_connections_accepted_total{"); ok {
-			_, count, _ := strings.Cut(v, "} ")
-			c, err := strconv.ParseInt(strings.TrimSpace(count), 10, 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			n += c
+		labels, ok := strings.CutPrefix(line, name+"{")
+		if !ok || !strings.Contains(labels, label) {
+			continue
 		}
+		_, count, _ := strings.Cut(labels, "} ")
+		c, err := strconv.ParseInt(strings.TrimSpace(count), 10, 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		n += c
 	}
 	return n
 }
@@ -219,6 +229,9 @@ func TestAdmitAtAccept(t *testing.T) {
 	}
 	if got := f.g.Refused(); got < 3 {
 		t.Errorf("Refused() = %d, want at least 3", got)
+	}
+	if got := f.metric(t, "cdnnode_rejections_total", `reason="connection-denied"`); got != int64(f.g.Refused()) {
+		t.Errorf(`cdnnode_rejections_total{reason="connection-denied"} = %d, want Refused() = %d`, got, f.g.Refused())
 	}
 
 	open := newFixture(t, nil, func(a netip.Addr) bool { return a != netip.MustParseAddr("192.0.2.1") })
@@ -409,20 +422,31 @@ func TestUntrustedProxyRefused(t *testing.T) {
 	}
 }
 
-// TestShutdownCutShort: a drain whose deadline passes with a request in
-// flight cuts it and says so.
+// TestShutdownCutShort: a drain whose deadline passes with requests in
+// flight cuts them and says so, once their handlers have ended.
 func TestShutdownCutShort(t *testing.T) {
 	f := newFixture(t, nil, nil)
+	var waiting sync.WaitGroup
 	for _, proto := range []string{"h1", "h2-tls"} {
 		c, base := f.client(t, proto)
-		go get(c, base+"/slow")
-		<-f.entered
+		waiting.Go(func() {
+			if code, body, err := get(c, base+"/wait"); err == nil {
+				t.Errorf("%s: request cut short by Shutdown answered: %d %q", proto, code, body)
+			}
+		})
 	}
+	testkit.WaitFor(t, "both requests in their handler", func() bool { return f.g.workers[0].running.n.Load()+f.g.workers[1].running.n.Load() == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := f.g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown = %v, want context.DeadlineExceeded", err)
 	}
+	for _, w := range f.g.workers {
+		if n := w.running.n.Load() &^ closedBit; n != 0 {
+			t.Errorf("worker %d: %d handlers still running after Shutdown", w.id, n)
+		}
+	}
+	waiting.Wait()
 }
 
 // TestShutdownDrains: Shutdown lets a request in flight finish, HTTP/2

@@ -80,13 +80,14 @@ func (h *rawH2) get(id uint32, path string) error {
 }
 
 // untilClosed reads frames until the connection ends and returns the
-// GOAWAY the server sent, if it sent one before.
-func (h *rawH2) untilClosed() *http2.GoAwayFrame {
+// GOAWAY the server sent, if it sent one before, and the error that ended
+// the reading.
+func (h *rawH2) untilClosed() (*http2.GoAwayFrame, error) {
 	var away *http2.GoAwayFrame
 	for {
 		f, err := h.fr.ReadFrame()
 		if err != nil {
-			return away
+			return away, err
 		}
 		if g, ok := f.(*http2.GoAwayFrame); ok {
 			away = g
@@ -126,52 +127,99 @@ func TestMaxConcurrentStreams(t *testing.T) {
 	}
 }
 
-// TestRapidReset: a client opening streams and resetting them at once,
-// faster than their handlers end (CVE-2023-39325), gets GOAWAY and its
-// connection closed, while another connection is answered throughout.
+// TestRapidReset: a client opening streams and resetting them at once
+// (CVE-2023-39325) has its connection closed, while another connection
+// is answered throughout. Handlers that go on after the reset pile up
+// until x/net sends GOAWAY ENHANCE_YOUR_CALM; handlers that stop at once,
+// flooded in batches the server keeps up with (a PING after each, its
+// ACK awaited), are caught by the reset count instead.
 func TestRapidReset(t *testing.T) {
-	f := newFixture(t, func(c *config.Server) {
-		c.Workers = 1 // the flood and the normal requests on one worker
-		c.MaxConcurrentStreams = 10
-	}, nil)
-	client, base := f.client(t, "h2c")
-	stop := testkit.Load(2, func() error {
-		code, body, err := get(client, base+"/")
-		if err == nil && code != http.StatusOK {
-			err = errors.New(body)
-		}
-		return err
-	})
-
-	h, _ := dialH2C(t, f.plain)
-	flooded := make(chan error, 1)
-	go func() {
-		for i := range uint32(5000) {
-			id := 2*i + 1
-			if err := h.get(id, "/slow"); err != nil {
-				flooded <- err
-				return
-			}
-			if err := h.fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
-				flooded <- err
-				return
-			}
-		}
-		flooded <- nil
-	}()
-	away := h.untilClosed()
-	h.c.Close()
-	<-flooded
-	if away == nil || away.ErrCode != http2.ErrCodeEnhanceYourCalm {
-		t.Errorf("flooding connection ended with GOAWAY %v, want ENHANCE_YOUR_CALM", away)
+	tests := []struct {
+		name  string
+		path  string
+		batch int           // pairs between PINGs; 0: no PING
+		want  http2.ErrCode // in the GOAWAY; 0: closed, GOAWAY or not
+	}{
+		{"handlers going on", "/slow", 0, http2.ErrCodeEnhanceYourCalm},
+		{"handlers stopping, paced", "/wait", 5, 0},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, func(c *config.Server) {
+				c.Workers = 1 // the flood and the normal requests on one worker
+				c.MaxConcurrentStreams = 10
+			}, nil)
+			client, base := f.client(t, "h2c")
+			stop := testkit.Load(2, func() error {
+				code, body, err := get(client, base+"/")
+				if err == nil && code != http.StatusOK {
+					err = errors.New(body)
+				}
+				return err
+			})
 
-	if code, _, err := get(client, base+"/"); err != nil || code != http.StatusOK {
-		t.Errorf("GET after the flood: %d, %v", code, err)
-	}
-	sent, failed := stop()
-	if sent == 0 || failed != 0 {
-		t.Errorf("normal requests during the flood: %d sent, %d failed; want all answered", sent, failed)
+			h, _ := dialH2C(t, f.plain)
+			acks := make(chan struct{}, 1)
+			type end struct {
+				away *http2.GoAwayFrame
+				err  error
+			}
+			ended := make(chan end, 1)
+			go func() {
+				var away *http2.GoAwayFrame
+				for {
+					fr, err := h.fr.ReadFrame()
+					if err != nil {
+						ended <- end{away, err}
+						close(acks)
+						return
+					}
+					switch fr := fr.(type) {
+					case *http2.GoAwayFrame:
+						away = fr
+					case *http2.PingFrame:
+						if fr.IsAck() {
+							acks <- struct{}{}
+						}
+					}
+				}
+			}()
+			const pairs = 5000
+			n := 0
+			for ; n < pairs; n++ {
+				id := uint32(2*n + 1)
+				if h.get(id, tt.path) != nil || h.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+					break
+				}
+				if tt.batch > 0 && n%tt.batch == tt.batch-1 {
+					if h.fr.WritePing(false, [8]byte{}) != nil {
+						break
+					}
+					if _, ok := <-acks; !ok {
+						break
+					}
+				}
+			}
+			if n == pairs {
+				h.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			}
+			e := <-ended
+			switch {
+			case isTimeout(e.err):
+				t.Fatalf("the flooding connection was still open after %d pairs", n)
+			case tt.want != 0 && (e.away == nil || e.away.ErrCode != tt.want):
+				t.Errorf("flooding connection ended with GOAWAY %v, want %v", e.away, tt.want)
+			}
+			t.Logf("closed after %d pairs: GOAWAY %v, %v", n, e.away, e.err)
+
+			if code, _, err := get(client, base+"/"); err != nil || code != http.StatusOK {
+				t.Errorf("GET after the flood: %d, %v", code, err)
+			}
+			sent, failed := stop()
+			if sent == 0 || failed != 0 {
+				t.Errorf("normal requests during the flood: %d sent, %d failed; want all answered", sent, failed)
+			}
+		})
 	}
 }
 
@@ -181,7 +229,7 @@ func TestRapidReset(t *testing.T) {
 func TestContinuationFlood(t *testing.T) {
 	f := newFixture(t, func(c *config.Server) { c.MaxHeaderBytes = 4 << 10 }, nil)
 	h, _ := dialH2C(t, f.plain)
-	go h.untilClosed() // keeps the server's writes flowing
+	go h.untilClosed() // reads what the server writes, so that it never blocks
 	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.headers("/"), EndStream: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 // connections its accept loops own, and its counters.
 type worker struct {
 	id      int
+	log     *slog.Logger
 	m       *metrics.Worker
 	refused atomic.Uint64 // connections closed at accept; only this worker's accept loops add
 
@@ -29,7 +30,8 @@ type worker struct {
 	h1      *http.Server
 	h1conns *connListener
 	h2      *http2.Server
-	handler http.Handler // the worker's handler, as HTTP/2 serves it
+	handler http.Handler // the worker's handler, which serveHTTP1 and serveHTTP2 call
+	running *running     // handlers in flight
 
 	// closing is set, under mu, when the worker drains; read without mu
 	// by connState.
@@ -48,15 +50,17 @@ func (g *Group) newWorker(i int) (*worker, error) {
 	c := g.cfg
 	w := &worker{
 		id:      i,
+		log:     g.log.With("worker", i),
 		m:       g.metrics.Worker(i),
 		handler: g.handler(i),
 		h1conns: &connListener{conns: make(chan net.Conn), done: make(chan struct{})},
 		conns:   make(map[net.Conn]bool),
+		running: newRunning(),
 	}
 	var protos http.Protocols
 	protos.SetHTTP1(true) // HTTP/2 never reaches net/http: see serveH2
 	w.h1 = &http.Server{
-		Handler:           withTLSState(w.handler),
+		Handler:           http.HandlerFunc(w.serveHTTP1),
 		Protocols:         &protos,
 		ReadHeaderTimeout: c.ReadHeaderTimeout.D(),
 		ReadTimeout:       c.ReadTimeout.D(),
@@ -69,7 +73,7 @@ func (g *Group) newWorker(i int) (*worker, error) {
 		MaxHeaderBytes: int(c.MaxHeaderBytes + c.MaxURLBytes),
 		ConnContext:    connContext,
 		ConnState:      w.connState,
-		ErrorLog:       slog.NewLogLogger(g.log.With("worker", i).Handler(), slog.LevelDebug),
+		ErrorLog:       slog.NewLogLogger(w.log.Handler(), slog.LevelDebug),
 	}
 	// x/net's flood mitigations are always on; these are their knobs. A
 	// connection runs at most MaxConcurrentStreams handlers at once and
@@ -169,12 +173,48 @@ func (w *worker) serveH2(c net.Conn, conn net.Conn) {
 		return
 	}
 	var hc net.Conn
+	var h *h2Conn
 	if tc, ok := conn.(*tls.Conn); ok {
-		hc = &h2TLSConn{h2Conn: h2Conn{Conn: tc}, tls: tc}
+		t := &h2TLSConn{h2Conn: h2Conn{Conn: tc}, tls: tc}
+		hc, h = t, &t.h2Conn
 	} else {
-		hc = &h2Conn{Conn: conn}
+		h = &h2Conn{Conn: conn}
+		hc = h
 	}
-	w.h2.ServeConn(hc, &http2.ServeConnOpts{BaseConfig: w.h1, Handler: w.handler})
+	w.h2.ServeConn(hc, &http2.ServeConnOpts{
+		Context:    context.WithValue(context.Background(), h2ConnKey{}, h),
+		BaseConfig: w.h1,
+		Handler:    http.HandlerFunc(w.serveHTTP2),
+	})
+}
+
+// resetCheckStreams is how many streams a client opens on an HTTP/2
+// connection before its resets are weighed: from then on, a connection
+// whose client has reset (RST_STREAM) at least half of its streams before
+// their handler was done is closed. That is rapid reset against handlers
+// that stop as soon as their stream is reset, which x/net's limit, on the
+// handlers still running, never sees; Envoy closes such connections alike
+// ("premature resets").
+const resetCheckStreams = 100
+
+// h2ConnKey is the context key of the *h2Conn an HTTP/2 request came on.
+type h2ConnKey struct{}
+
+// serveHTTP2 is the worker's HTTP/2 handler: the worker's own, counted
+// in running, then the client reset count.
+func (w *worker) serveHTTP2(rw http.ResponseWriter, r *http.Request) {
+	if !w.running.begin() {
+		panic(http.ErrAbortHandler) // the worker is closed
+	}
+	defer w.running.end()
+	w.handler.ServeHTTP(rw, r)
+	c, ok := r.Context().Value(h2ConnKey{}).(*h2Conn)
+	// x/net cancels the request's context when the stream is reset, or
+	// the connection lost, before the handler is done; after, otherwise.
+	if ok && c.handled(r.Context().Err() != nil) {
+		w.log.Debug("http2 connection closed: its client resets too many streams", "peer", c.RemoteAddr().String(), "streams", c.streams.Load(), "resets", c.resets.Load())
+		_ = c.Close()
+	}
 }
 
 // serveH1 hands conn (guarded) to the worker's HTTP/1 server; c is the
@@ -194,9 +234,24 @@ type starter interface{ start() bool }
 type h2Conn struct {
 	net.Conn
 	started atomic.Bool
+	streams atomic.Int64 // handled, each counted when its handler is done
+	resets  atomic.Int64 // of those, reset before their handler was done
 }
 
 func (c *h2Conn) start() bool { return !c.started.Load() && c.started.CompareAndSwap(false, true) }
+
+// handled counts a stream whose handler is done, reset before or not, and
+// reports whether the connection has had too many reset.
+func (c *h2Conn) handled(reset bool) bool {
+	n := c.streams.Add(1)
+	var r int64
+	if reset {
+		r = c.resets.Add(1)
+	} else {
+		r = c.resets.Load()
+	}
+	return n >= resetCheckStreams && 2*r >= n
+}
 
 // h2TLSConn is a TLS connection served by HTTP/2: x/net reads its
 // ConnectionState to check the TLS version and cipher suite and to set
@@ -226,16 +281,19 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// withTLSState sets r.TLS on the HTTP/1 requests that came over TLS, as
-// net/http does when it sees the *tls.Conn itself, so that the handler
-// can tell https from http.
-func withTLSState(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st, ok := r.Context().Value(tlsKey{}).(*tls.ConnectionState); ok {
-			r.TLS = st
-		}
-		h.ServeHTTP(w, r)
-	})
+// serveHTTP1 is the worker's HTTP/1 handler: the worker's own, counted in
+// running, with r.TLS set on requests that came over TLS, as net/http
+// does when it sees the *tls.Conn itself, so that the handler can tell
+// https from http.
+func (w *worker) serveHTTP1(rw http.ResponseWriter, r *http.Request) {
+	if !w.running.begin() {
+		panic(http.ErrAbortHandler) // the worker is closed
+	}
+	defer w.running.end()
+	if st, ok := r.Context().Value(tlsKey{}).(*tls.ConnectionState); ok {
+		r.TLS = st
+	}
+	w.handler.ServeHTTP(rw, r)
 }
 
 // connListener is a worker's HTTP/1 server's listener: the accept loops
