@@ -18,8 +18,8 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"time"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
