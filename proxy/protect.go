@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -251,7 +253,43 @@ func (p *Proxy) protect(w http.ResponseWriter, r *http.Request, x *exchange) boo
 			body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		}
 		r.Body = &bodyLimit{r: body, c: r.Body, x: x}
+		if r.ContentLength < 0 {
+			return p.readAhead(w, r, x)
+		}
 	}
+	return true
+}
+
+// readAheadBytes is how much of a body of unknown length (chunked) the
+// node reads before it forwards the request.
+const readAheadBytes = 64 << 10
+
+// readAhead reads up to readAheadBytes of a chunked request body before
+// anything goes upstream: a body that ends within them is forwarded with
+// its length, and one whose framing breaks or that passes the site's
+// limit within them is answered (400, 413) without the origin ever seeing
+// the request. A longer body streams; if it breaks later, the upstream
+// request is cut off and the client answered the same way.
+func (p *Proxy) readAhead(w http.ResponseWriter, r *http.Request, x *exchange) bool {
+	head := make([]byte, 0, 4<<10)
+	for len(head) < readAheadBytes {
+		if len(head) == cap(head) {
+			head = slices.Grow(head, len(head))
+		}
+		n, err := r.Body.Read(head[len(head):min(cap(head), readAheadBytes)])
+		head = head[:len(head)+n]
+		if errors.Is(err, io.EOF) {
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(head)), int64(len(head))
+			return true
+		}
+		if err != nil {
+			return !p.bodyFailure(w, r, x)
+		}
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
 	return true
 }
 
