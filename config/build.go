@@ -660,14 +660,25 @@ func (b *builder) duration(at path, t *text, def Duration) Duration {
 // durationIn converts the optional duration at at, or returns def; it
 // must be in lo-hi.
 func (b *builder) durationIn(at path, t *text, def, lo, hi Duration) Duration {
-	switch d, ok := b.durationAt(at, t); {
-	case !ok:
-	case d < lo:
-		b.errorf(at, "%s is below the minimum of %s", d, lo)
-	case d > hi:
-		b.errorf(at, "%s is above the maximum of %s", d, hi)
+	if d, ok := b.durationAt(at, t); ok {
+		return within(b, at, d, def, lo, hi)
+	}
+	return def
+}
+
+// within returns v when it is in lo-hi; otherwise it records why at at and
+// returns def.
+func within[T interface {
+	~int64
+	String() string
+}](b *builder, at path, v, def, lo, hi T) T {
+	switch {
+	case v < lo:
+		b.errorf(at, "%s is below the minimum of %s", v, lo)
+	case v > hi:
+		b.errorf(at, "%s is above the maximum of %s", v, hi)
 	default:
-		return d
+		return v
 	}
 	return def
 }
@@ -701,14 +712,8 @@ func (b *builder) size(at path, t *text, def Size) Size {
 // sizeIn converts the optional size at at, or returns def; it must be in
 // lo-hi.
 func (b *builder) sizeIn(at path, t *text, def, lo, hi Size) Size {
-	switch s, ok := b.sizeAt(at, t); {
-	case !ok:
-	case s < lo:
-		b.errorf(at, "%s is below the minimum of %s", s, lo)
-	case s > hi:
-		b.errorf(at, "%s is above the maximum of %s", s, hi)
-	default:
-		return s
+	if s, ok := b.sizeAt(at, t); ok {
+		return within(b, at, s, def, lo, hi)
 	}
 	return def
 }

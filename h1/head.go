@@ -133,14 +133,6 @@ func (h *Head) Get(name string) ([]byte, bool) {
 
 func (h *Head) at(s span) []byte { return h.b[s.start:s.end:s.end] }
 
-// ParseHead parses b, one whole request head, into a new Head; see
-// Head.Parse.
-func ParseHead(b []byte, lim Limits) (Head, error) {
-	var h Head
-	err := h.Parse(b, lim)
-	return h, err
-}
-
 // Parse parses b into h. b must hold exactly one request head: the request
 // line, the field lines and the empty line, each ending in CRLF. h then
 // views b (see Head). On error, which is always an *Error, h holds nothing

@@ -156,7 +156,8 @@ var headCases = []headCase{
 func TestParseHead(t *testing.T) {
 	for _, tt := range headCases {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := ParseHead([]byte(tt.head), testLimits)
+			var h Head
+			err := h.Parse([]byte(tt.head), testLimits)
 			if tt.reason != "" {
 				var e *Error
 				if !errors.As(err, &e) {
