@@ -132,8 +132,8 @@ func (p *Proxy) Admit(a netip.Addr) bool {
 func (p *Proxy) TrustRejects(token string) { p.rejectToken = token }
 
 // screen applies the node-wide checks to a request before it is routed:
-// one the HTTP/1 guard rejected, CONNECT, a target or field count over
-// the limits, and the in-flight caps. It answers a request that goes no
+// one the HTTP/1 guard rejected, CONNECT, an HTTP/2 target or field count
+// over the limits, and the in-flight caps. It answers a request that goes no
 // further and returns false; with true the caller must call p.release(x)
 // when the request is done.
 func (p *Proxy) screen(w http.ResponseWriter, r *http.Request, x *exchange) bool {
@@ -144,14 +144,16 @@ func (p *Proxy) screen(w http.ResponseWriter, r *http.Request, x *exchange) bool
 		}
 		delete(r.Header, h1.RejectField) // a client's own: meaningless
 	}
+	// The HTTP/1 guard enforced the target and field limits already.
+	h2 := r.ProtoMajor >= 2
 	switch {
 	case r.Method == http.MethodConnect:
 		p.reject(w, x, http.StatusMethodNotAllowed, rejectConnect, "CONNECT is not served here")
 		return false
-	case p.maxURL > 0 && len(r.RequestURI) > p.maxURL:
+	case h2 && p.maxURL > 0 && len(r.RequestURI) > p.maxURL:
 		p.reject(w, x, http.StatusRequestURITooLong, rejectURL, "the request target is longer than this node accepts")
 		return false
-	case p.maxFields > 0 && fieldLines(r.Header) > p.maxFields:
+	case h2 && p.maxFields > 0 && fieldLines(r.Header) > p.maxFields:
 		p.reject(w, x, http.StatusRequestHeaderFieldsTooLarge, rejectFields, "the request has more header fields than this node accepts")
 		return false
 	}
