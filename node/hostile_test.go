@@ -258,14 +258,14 @@ func TestHostileH2(t *testing.T) {
 			if tt.reason != "" {
 				counted = h.rejections(tt.reason)
 			}
-			c := dialH2(t, addr)
-			if err := c.send(1, tt.fields, tt.body); err != nil {
+			c := testkit.DialH2C(t, addr)
+			if err := c.Send(1, tt.fields, tt.body); err != nil {
 				t.Fatal(err)
 			}
-			status, err := c.answer(1)
+			status, err := c.Answer(1)
 			switch {
 			case tt.status == -1:
-				if !errors.Is(err, errGoAway) {
+				if !errors.Is(err, testkit.ErrGoAway) {
 					t.Errorf("stream 1: status %d, %v; want the connection closed with GOAWAY", status, err)
 				}
 			case err != nil:
@@ -285,114 +285,6 @@ func TestHostileH2(t *testing.T) {
 			}
 			wantAnswered(t, addr)
 		})
-	}
-}
-
-// rawH2 is an h2c connection driven frame by frame, as an attacker would.
-type rawH2 struct {
-	c        net.Conn
-	fr       *http2.Framer
-	buf      bytes.Buffer
-	enc      *hpack.Encoder
-	settings *http2.SettingsFrame // the server's first
-}
-
-// dialH2 opens an h2c connection with prior knowledge to addr: the
-// preface, empty SETTINGS, the server's SETTINGS read and acknowledged.
-// Reads and writes fail after 30s, so no test waits forever.
-func dialH2(t *testing.T, addr string) *rawH2 {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	h := &rawH2{c: c, fr: http2.NewFramer(c, c)}
-	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	h.enc = hpack.NewEncoder(&h.buf)
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := h.fr.ReadFrame()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sf, ok := f.(*http2.SettingsFrame)
-	if !ok || sf.IsAck() {
-		t.Fatalf("first frame from the node: %v, want SETTINGS", f)
-	}
-	h.settings = sf
-	if err := h.fr.WriteSettingsAck(); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// block encodes fields as one header block, as sent.
-func (h *rawH2) block(fields []hpack.HeaderField) []byte {
-	h.buf.Reset()
-	for _, f := range fields {
-		_ = h.enc.WriteField(f) // writes to a bytes.Buffer: no error
-	}
-	return bytes.Clone(h.buf.Bytes())
-}
-
-// send opens stream id with fields and sends body in one DATA frame,
-// ending the stream.
-func (h *rawH2) send(id uint32, fields []hpack.HeaderField, body []byte) error {
-	err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.block(fields), EndHeaders: true, EndStream: body == nil})
-	if err != nil || body == nil {
-		return err
-	}
-	return h.fr.WriteData(id, true, body)
-}
-
-// errGoAway is answer's error when the node sends GOAWAY.
-var errGoAway = errors.New("GOAWAY")
-
-// answer reads frames until stream id gets its response head, and
-// returns its status, or 0 when the stream is reset instead. A GOAWAY
-// (errGoAway) or the connection ending first is an error.
-func (h *rawH2) answer(id uint32) (int, error) {
-	for range 1000 {
-		f, err := h.fr.ReadFrame()
-		if err != nil {
-			return 0, fmt.Errorf("connection ended: %w", err)
-		}
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			if f.StreamID == id {
-				return strconv.Atoi(f.PseudoValue("status"))
-			}
-		case *http2.RSTStreamFrame:
-			if f.StreamID == id {
-				return 0, nil
-			}
-		case *http2.GoAwayFrame:
-			return 0, fmt.Errorf("%w %v", errGoAway, f.ErrCode)
-		}
-	}
-	return 0, errors.New("no answer in 1000 frames")
-}
-
-// untilClosed reads frames until the connection ends and returns the
-// last GOAWAY the node sent, if any, and the error that ended it.
-func (h *rawH2) untilClosed() (*http2.GoAwayFrame, error) {
-	var away *http2.GoAwayFrame
-	for {
-		f, err := h.fr.ReadFrame()
-		if err != nil {
-			return away, err
-		}
-		if g, ok := f.(*http2.GoAwayFrame); ok {
-			away = g
-		}
 	}
 }
 
@@ -452,16 +344,15 @@ func TestAbsoluteFormTarget(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("h2c :authority %s, host %q", tt.authority, tt.host), func(t *testing.T) {
 			before := len(rec.seen())
-			fields := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"},
-				{Name: ":authority", Value: tt.authority}, {Name: ":path", Value: "/x"}}
+			fields := testkit.GetFields(tt.authority, "/x")
 			if tt.host != "" {
 				fields = append(fields, hpack.HeaderField{Name: "host", Value: tt.host})
 			}
-			c := dialH2(t, addr)
-			if err := c.send(1, fields, nil); err != nil {
+			c := testkit.DialH2C(t, addr)
+			if err := c.Send(1, fields, nil); err != nil {
 				t.Fatal(err)
 			}
-			if status, err := c.answer(1); err != nil || status != tt.status {
+			if status, err := c.Answer(1); err != nil || status != tt.status {
 				t.Errorf("status %d, %v; want %d (0: reset)", status, err, tt.status)
 			}
 			seen := rec.seen()[before:]
@@ -549,8 +440,8 @@ func wantOK(h *harness, path string) error {
 func TestH2MaxConcurrentStreams(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "h2c", nil, serverKey+`max_concurrent_streams = 7`)
-	c := dialH2(t, h.node.Addrs()[0].String())
-	if v, ok := c.settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != 7 {
+	c := testkit.DialH2C(t, h.node.Addrs()[0].String())
+	if v, ok := c.Settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != 7 {
 		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent: %v), want 7", v, ok)
 	}
 }
@@ -578,12 +469,12 @@ func TestH2RapidReset(t *testing.T) {
 			}
 			origin := h.demo.Stats().Requests
 			stop := testkit.Load(2, func() error { return wantOK(h, "/obj/steady") })
-			c := dialH2(t, h.node.Addrs()[0].String())
+			c := testkit.DialH2C(t, h.node.Addrs()[0].String())
 			ended := make(chan struct{})
 			var away *http2.GoAwayFrame
 			var readErr error
 			go func() {
-				away, readErr = c.untilClosed()
+				away, readErr = c.UntilClosed()
 				close(ended)
 			}()
 			// The pairs fit in the socket buffers: writing them all says
@@ -592,12 +483,10 @@ func TestH2RapidReset(t *testing.T) {
 			sent := 0
 			for ; sent < pairs; sent++ {
 				id := uint32(2*sent + 1)
-				fields := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"},
-					{Name: ":authority", Value: "x"}, {Name: ":path", Value: tt.path(sent + 1)}}
-				if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.block(fields), EndStream: true, EndHeaders: true}); err != nil {
+				if err := c.Get(id, "x", tt.path(sent+1)); err != nil {
 					break
 				}
-				if err := c.fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
+				if err := c.Framer.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
 					break
 				}
 			}
@@ -638,25 +527,24 @@ func TestH2ContinuationFlood(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "h2c", nil, serverKey+`max_header_bytes = "4KiB"`)
 	stop := testkit.Load(2, func() error { return wantOK(h, "/obj/steady") })
-	c := dialH2(t, h.node.Addrs()[0].String())
-	go c.untilClosed() // keeps the node's writes flowing
-	get := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"},
-		{Name: ":authority", Value: "x"}, {Name: ":path", Value: "/obj/flood"}}
-	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(get), EndStream: true}); err != nil {
+	c := testkit.DialH2C(t, h.node.Addrs()[0].String())
+	go c.UntilClosed() // keeps the node's writes flowing
+	get := c.Block(testkit.GetFields("x", "/obj/flood"))
+	if err := c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: get, EndStream: true}); err != nil {
 		t.Fatal(err)
 	}
 	flood := make([]hpack.HeaderField, 16) // 16 KiB of fields per frame
 	for i := range flood {
 		flood[i] = hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("a", 1000), Sensitive: true}
 	}
-	block := c.block(flood)
+	block := c.Block(flood)
 	// 64 MiB in all: far more than the socket buffers between client and
 	// node can hold.
 	const frames = 4096
 	var err error
 	sent := 0
 	for ; sent < frames && err == nil; sent++ {
-		err = c.fr.WriteContinuation(1, false, block)
+		err = c.Framer.WriteContinuation(1, false, block)
 	}
 	switch {
 	case err == nil:

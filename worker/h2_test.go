@@ -1,10 +1,8 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -18,100 +16,23 @@ import (
 	"github.com/cdnnode/cdnnode/internal/testkit"
 )
 
-// rawH2 is an h2c connection driven frame by frame, as an attacker would.
-type rawH2 struct {
-	c   net.Conn
-	fr  *http2.Framer
-	buf bytes.Buffer
-	enc *hpack.Encoder
-}
-
-// dialH2C opens an h2c connection with prior knowledge to addr, sends the
-// preface and empty SETTINGS, and returns the server's first SETTINGS.
-// Every read and write fails after 30s, so no test waits forever.
-func dialH2C(t *testing.T, addr string) (*rawH2, *http2.SettingsFrame) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	h := &rawH2{c: c, fr: http2.NewFramer(c, c)}
-	h.enc = hpack.NewEncoder(&h.buf)
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := h.fr.ReadFrame()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sf, ok := f.(*http2.SettingsFrame)
-	if !ok || sf.IsAck() {
-		t.Fatalf("first frame from the server: %v, want SETTINGS", f)
-	}
-	if err := h.fr.WriteSettingsAck(); err != nil {
-		t.Fatal(err)
-	}
-	return h, sf
-}
-
-// headers is the header block of a GET of path, with extra fields after
-// the pseudo-fields.
-func (h *rawH2) headers(path string, extra ...hpack.HeaderField) []byte {
-	h.buf.Reset()
-	for _, f := range append([]hpack.HeaderField{
-		{Name: ":method", Value: "GET"},
-		{Name: ":scheme", Value: "http"},
-		{Name: ":authority", Value: "example.com"},
-		{Name: ":path", Value: path},
-	}, extra...) {
-		h.enc.WriteField(f)
-	}
-	return bytes.Clone(h.buf.Bytes())
-}
-
-// get opens stream id with a GET of path and no body.
-func (h *rawH2) get(id uint32, path string) error {
-	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.headers(path), EndStream: true, EndHeaders: true})
-}
-
-// untilClosed reads frames until the connection ends and returns the
-// GOAWAY the server sent, if it sent one before, and the error that ended
-// the reading.
-func (h *rawH2) untilClosed() (*http2.GoAwayFrame, error) {
-	var away *http2.GoAwayFrame
-	for {
-		f, err := h.fr.ReadFrame()
-		if err != nil {
-			return away, err
-		}
-		if g, ok := f.(*http2.GoAwayFrame); ok {
-			away = g
-		}
-	}
-}
-
 // TestMaxConcurrentStreams: the limit is advertised in the server's first
 // SETTINGS, and a stream past it is refused while the others run.
 func TestMaxConcurrentStreams(t *testing.T) {
 	const limit = 3
 	f := newFixture(t, func(c *config.Server) { c.MaxConcurrentStreams = limit }, nil)
-	h, settings := dialH2C(t, f.plain)
-	if v, ok := settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != limit {
+	h := testkit.DialH2C(t, f.plain)
+	if v, ok := h.Settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != limit {
 		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent: %v), want %d", v, ok, limit)
 	}
 	for i := range uint32(limit + 1) {
-		if err := h.get(2*i+1, "/slow"); err != nil {
+		if err := h.Get(2*i+1, "example.com", "/slow"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	over := uint32(2*limit + 1)
 	for {
-		fr, err := h.fr.ReadFrame()
+		fr, err := h.Framer.ReadFrame()
 		if err != nil {
 			t.Fatalf("no RST_STREAM for stream %d past the limit: %v", over, err)
 		}
@@ -158,7 +79,7 @@ func TestRapidReset(t *testing.T) {
 				return err
 			})
 
-			h, _ := dialH2C(t, f.plain)
+			h := testkit.DialH2C(t, f.plain)
 			acks := make(chan struct{}, 1)
 			type end struct {
 				away *http2.GoAwayFrame
@@ -168,7 +89,7 @@ func TestRapidReset(t *testing.T) {
 			go func() {
 				var away *http2.GoAwayFrame
 				for {
-					fr, err := h.fr.ReadFrame()
+					fr, err := h.Framer.ReadFrame()
 					if err != nil {
 						ended <- end{away, err}
 						close(acks)
@@ -188,11 +109,11 @@ func TestRapidReset(t *testing.T) {
 			n := 0
 			for ; n < pairs; n++ {
 				id := uint32(2*n + 1)
-				if h.get(id, tt.path) != nil || h.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+				if h.Get(id, "example.com", tt.path) != nil || h.Framer.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
 					break
 				}
 				if tt.batch > 0 && n%tt.batch == tt.batch-1 {
-					if h.fr.WritePing(false, [8]byte{}) != nil {
+					if h.Framer.WritePing(false, [8]byte{}) != nil {
 						break
 					}
 					if _, ok := <-acks; !ok {
@@ -201,7 +122,7 @@ func TestRapidReset(t *testing.T) {
 				}
 			}
 			if n == pairs {
-				h.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				h.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			}
 			e := <-ended
 			switch {
@@ -228,23 +149,23 @@ func TestRapidReset(t *testing.T) {
 // close the connection long before it has been sent whole.
 func TestContinuationFlood(t *testing.T) {
 	f := newFixture(t, func(c *config.Server) { c.MaxHeaderBytes = 4 << 10 }, nil)
-	h, _ := dialH2C(t, f.plain)
-	go h.untilClosed() // reads what the server writes, so that it never blocks
-	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.headers("/"), EndStream: true}); err != nil {
+	h := testkit.DialH2C(t, f.plain)
+	go h.UntilClosed() // reads what the server writes, so that it never blocks
+	if err := h.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.Block(testkit.GetFields("example.com", "/")), EndStream: true}); err != nil {
 		t.Fatal(err)
 	}
 	// 16 KiB of fields per frame, 64 MiB in all: far more than the socket
 	// buffers between client and server can hold.
 	const frames = 4096
-	h.buf.Reset()
-	for range 16 {
-		h.enc.WriteField(hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("a", 1000), Sensitive: true})
+	flood := make([]hpack.HeaderField, 16)
+	for i := range flood {
+		flood[i] = hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("a", 1000), Sensitive: true}
 	}
-	block := bytes.Clone(h.buf.Bytes())
+	block := h.Block(flood)
 	var err error
 	sent := 0
 	for ; sent < frames && err == nil; sent++ {
-		err = h.fr.WriteContinuation(1, false, block)
+		err = h.Framer.WriteContinuation(1, false, block)
 	}
 	if err == nil {
 		t.Fatalf("all %d CONTINUATION frames (%d MiB) were written: the server read the whole flood", frames, frames*len(block)>>20)

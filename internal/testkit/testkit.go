@@ -1,8 +1,11 @@
 // Package testkit holds the fixtures that tests of several packages
-// share: a private certificate authority (ca.go), a loopback address
-// nothing listens on, polling for a condition that becomes true in the
-// background, and a bounded load of calls running while a test acts. Only tests import it; every helper takes the test and ends
-// it with t.Fatal on failure, so call them from the test's own goroutine.
+// share: a private certificate authority (ca.go), a raw HTTP/2 client that
+// sends frames as a test writes them (h2.go), a loopback address nothing
+// listens on, polling for a condition that becomes true in the
+// background, a bounded load of calls running while a test acts, and
+// ASCII case folding. Only tests import it; every helper takes the test
+// and ends it with t.Fatal on failure, so call them from the test's own
+// goroutine.
 package testkit
 
 import (
