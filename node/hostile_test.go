@@ -447,18 +447,23 @@ func TestH2MaxConcurrentStreams(t *testing.T) {
 }
 
 // TestH2RapidReset: a client opening streams and resetting them at once
-// (CVE-2023-39325) has its connection closed by the node, whether its
-// streams are misses the origin is slow to answer (handlers outlive the
-// resets) or hits (handlers end at once); few of them reach the origin,
-// and normal requests on another connection are answered throughout.
+// (CVE-2023-39325) gets few of them to the origin, and normal requests on
+// another connection are answered throughout. When its streams are misses
+// the origin is slow to answer (handlers outlive the resets), the node
+// closes the connection. When they are hits, a handler may end before its
+// reset arrives, which makes the stream an ordinary request: the node
+// closes the connection when the resets come first (its premature-reset
+// limit), which depends on the machine's timing, so only the rest is
+// required then.
 func TestH2RapidReset(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		path func(i int) string
+		name      string
+		path      func(i int) string
+		mustClose bool
 	}{
-		{"slow misses", func(i int) string { return "/obj/flood-" + strconv.Itoa(i) + "?delay=1s" }},
-		{"one cached object", func(int) string { return "/obj/flood-hit" }},
+		{"slow misses", func(i int) string { return "/obj/flood-" + strconv.Itoa(i) + "?delay=1s" }, true},
+		{"one cached object", func(int) string { return "/obj/flood-hit" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,7 +506,11 @@ func TestH2RapidReset(t *testing.T) {
 					t.Logf("closed after %d pairs written: %v", sent, readErr)
 				}
 			case <-time.After(10 * time.Second):
-				t.Errorf("the connection is open 10s after %d HEADERS+RST_STREAM pairs", sent)
+				if tt.mustClose {
+					t.Errorf("the connection is open 10s after %d HEADERS+RST_STREAM pairs", sent)
+				} else {
+					t.Logf("the connection is open 10s after %d HEADERS+RST_STREAM pairs: its hits ended before their resets", sent)
+				}
 			}
 			if err := wantOK(h, "/obj/after"); err != nil {
 				t.Error(err)
