@@ -54,7 +54,7 @@ func (g *Group) accept(l *listener) {
 		backoff = 0
 		l.w.m.Accepted()
 		if !g.admitPeer(l, c) {
-			g.refuse(l.w, c)
+			g.refuse(c)
 			continue
 		}
 		g.wg.Go(func() { g.serveConn(l, c) })
@@ -72,10 +72,9 @@ func (g *Group) admitPeer(l *listener, c net.Conn) bool {
 	return g.admit(peer)
 }
 
-// refuse closes c, accepted by w, at once, and counts it.
-func (g *Group) refuse(w *worker, c net.Conn) {
+// refuse closes c at once, and counts it.
+func (g *Group) refuse(c net.Conn) {
 	_ = c.Close()
-	w.refused.Add(1)
 	g.denied.Inc()
 }
 
@@ -124,7 +123,7 @@ func (g *Group) serveConn(l *listener, c net.Conn) {
 			return
 		}
 		if !g.admit(addrOf(client)) {
-			g.refuse(w, c)
+			g.refuse(c)
 			return
 		}
 		conn = &clientConn{Conn: c, br: br, remote: client}

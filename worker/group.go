@@ -36,7 +36,7 @@ type Group struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	token   string             // marks the requests the HTTP/1 guard put in place of rejected ones
-	denied  prometheus.Counter // the metric of Refused
+	denied  prometheus.Counter // connections closed at accept (rejectConnection)
 
 	workers   []*worker
 	listeners []*listener // every worker's, address by address
@@ -67,20 +67,9 @@ func New(cfg config.Server, handler func(worker int) http.Handler, admit func(ne
 func (g *Group) RejectToken() string { return g.token }
 
 // rejectConnection is the reason label, in cdnnode_rejections_total, of
-// the connections counted by Refused.
+// the connections closed at accept: clients admit refused, and PROXY
+// protocol peers outside the trusted proxies.
 const rejectConnection = "connection-denied"
-
-// Refused is how many connections have been closed at accept: clients
-// admit refused, and PROXY protocol peers outside the trusted proxies.
-// They are counted in metrics.Metrics.Rejections too. Safe for concurrent
-// use.
-func (g *Group) Refused() uint64 {
-	var n uint64
-	for _, w := range g.workers {
-		n += w.refused.Load()
-	}
-	return n
-}
 
 // Listen builds the workers' servers and binds every plain and TLS
 // address once per worker, or nothing: on error the sockets already bound

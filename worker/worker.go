@@ -18,10 +18,9 @@ import (
 // worker is one worker group: its HTTP/1 and HTTP/2 servers, the
 // connections its accept loops own, and its counters.
 type worker struct {
-	id      int
-	log     *slog.Logger
-	m       *metrics.Worker
-	refused atomic.Uint64 // connections closed at accept; only this worker's accept loops add
+	id  int
+	log *slog.Logger
+	m   *metrics.Worker
 
 	// h1 serves the HTTP/1 connections handed to it through h1conns. It
 	// is also the HTTP/2 connections' base configuration (timeouts,
