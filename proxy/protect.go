@@ -267,8 +267,9 @@ func (p *Proxy) protect(w http.ResponseWriter, r *http.Request, x *exchange) boo
 const readAheadBytes = 64 << 10
 
 // readAhead reads up to readAheadBytes of a chunked request body before
-// anything goes upstream: a body that ends within them is forwarded with
-// its length, and one whose framing breaks or that passes the site's
+// anything goes upstream: a body that ends within them is forwarded whole
+// (still chunked, as DESIGN's header policy says of a body that came
+// without a length), and one whose framing breaks or that passes the site's
 // limit within them is answered (400, 413) without the origin ever seeing
 // the request. A longer body streams; if it breaks later, the upstream
 // request is cut off and the client answered the same way.
