@@ -224,7 +224,6 @@ func (p *Proxy) protect(w http.ResponseWriter, r *http.Request, x *exchange) boo
 		return false
 	}
 	var wait time.Duration
-	now := p.now()
 	for _, rl := range s.rates {
 		if !strings.HasPrefix(path, rl.prefix) {
 			continue
@@ -236,7 +235,7 @@ func (p *Proxy) protect(w http.ResponseWriter, r *http.Request, x *exchange) boo
 		if key == "" {
 			key = x.client.String()
 		}
-		if ok, after := rl.window.Allow(key, now); !ok {
+		if ok, after := rl.window.Allow(key, x.start); !ok {
 			wait = max(wait, after)
 		}
 	}
