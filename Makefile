@@ -20,9 +20,11 @@ run: build
 	./$(BIN) serve -c $(CONFIG)
 
 # vet, then every test under the race detector; fuzz seed corpora run as
-# ordinary tests.
+# ordinary tests. The end-to-end suites (node, the binary) run again with
+# the stdlib HTTP/1.1 engine: the first pass has the default, fast.
 test: vet
 	$(GO) test -race -count=1 ./...
+	CDNNODE_TEST_HTTP1=stdlib $(GO) test -race -count=1 ./node/ ./cmd/cdnnode/
 
 vet:
 	$(GO) vet ./...

@@ -133,6 +133,7 @@ func (b *builder) build(r *rawConfig) *Config {
 func (b *builder) server(at path, r *rawServer) Server {
 	s := Server{
 		H2C:               boolOr(r.H2C, true),
+		HTTP1:             b.http1(at.with("http1"), r.HTTP1),
 		GracePeriod:       b.duration(at.with("grace_period"), r.GracePeriod, defaultGracePeriod),
 		ReadHeaderTimeout: b.duration(at.with("read_header_timeout"), r.ReadHeaderTimeout, defaultReadHeaderTimeout),
 		ReadTimeout:       b.duration(at.with("read_timeout"), r.ReadTimeout, defaultReadTimeout),
@@ -200,6 +201,22 @@ func (b *builder) proxyProtocol(at path, r *string) string {
 	default:
 		b.errorf(at, "invalid proxy_protocol %q: want \"off\", \"v1\", \"v2\" or \"any\"", v)
 		return "off"
+	}
+}
+
+// The HTTP/1.1 engines ([server] http1).
+const (
+	HTTP1Fast   = "fast"
+	HTTP1Stdlib = "stdlib"
+)
+
+func (b *builder) http1(at path, r *string) string {
+	switch v := stringOr(r, HTTP1Fast); v {
+	case HTTP1Fast, HTTP1Stdlib:
+		return v
+	default:
+		b.errorf(at, "invalid http1 %q: want %q or %q", v, HTTP1Fast, HTTP1Stdlib)
+		return HTTP1Fast
 	}
 }
 

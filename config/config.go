@@ -44,6 +44,11 @@ type Server struct {
 	// H2C accepts HTTP/2 with prior knowledge on the plain listeners
 	// (RFC 9113 §3.3); default true.
 	H2C bool
+	// HTTP1 is the engine that serves HTTP/1.1: "fast" (default), the h1
+	// package's own reading of each request, which answers fresh memory
+	// hits itself and hands every other request to net/http's server; or
+	// "stdlib", every request to net/http's server.
+	HTTP1 string
 	// GracePeriod is how long in-flight requests may run on SIGTERM before
 	// connections are closed; default 10s.
 	GracePeriod Duration

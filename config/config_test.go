@@ -42,6 +42,7 @@ func TestParseDefaults(t *testing.T) {
 		Server: Server{
 			Listen:            []string{"127.0.0.1:8080"},
 			H2C:               true,
+			HTTP1:             HTTP1Fast,
 			GracePeriod:       Duration(10 * time.Second),
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       Duration(60 * time.Second),
@@ -120,6 +121,7 @@ func TestParseExplicit(t *testing.T) {
 		`[server]`,
 		`listen = []`,
 		`h2c = false`,
+		`http1 = "stdlib"`,
 		`write_timeout = "1m30s"`,
 		`max_header_bytes = 8192`,
 		`workers = 3`,
@@ -197,8 +199,8 @@ func TestParseExplicit(t *testing.T) {
 	if len(c.Server.Listen) != 0 {
 		t.Errorf("Server.Listen = %q, want none (explicitly empty, with a TLS listener)", c.Server.Listen)
 	}
-	if c.Server.H2C || c.Server.WriteTimeout.D() != 90*time.Second || c.Server.MaxHeaderBytes != 8192 || c.Server.Workers != 3 || c.Server.Pin {
-		t.Errorf("Server = %+v, want h2c off, write_timeout 1m30s, max_header_bytes 8192, workers 3, pin off", c.Server)
+	if c.Server.H2C || c.Server.HTTP1 != HTTP1Stdlib || c.Server.WriteTimeout.D() != 90*time.Second || c.Server.MaxHeaderBytes != 8192 || c.Server.Workers != 3 || c.Server.Pin {
+		t.Errorf("Server = %+v, want h2c off, http1 stdlib, write_timeout 1m30s, max_header_bytes 8192, workers 3, pin off", c.Server)
 	}
 	if sv := c.Server; sv.MaxURLBytes != 2<<10 || sv.MaxHeaderCount != 50 || sv.MaxBody != 0 || sv.MaxConcurrentStreams != 250 ||
 		sv.MaxInFlight != 10000 || sv.MaxInFlightPerClient != 64 || sv.ProxyProtocol != "off" ||
@@ -603,6 +605,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", lines(`[log]`, `level = "info"`, `level = "warn"`) + minimal, 3, `already defined`},
 		{"wrong type: size given a boolean", lines(`[cache]`, `memory = true`) + minimal, 2, `cache.memory: wrong type: got boolean`},
 		{"wrong type: size given a float", lines(`[cache]`, `memory = 1.5`) + minimal, 2, `cache.memory: wrong type: got float`},
+		{"unknown http1 engine", lines(`[server]`, `http1 = "nginx"`) + minimal, 2, `server.http1: invalid http1 "nginx": want "fast" or "stdlib"`},
 		{"wrong type: boolean given a string", lines(`[server]`, `h2c = "yes"`) + minimal, 2, `server.h2c: wrong type: got string, want boolean`},
 		{"wrong type: list given a string", lines(`[server]`, `listen = "127.0.0.1:8080"`) + minimal, 2, `server.listen: wrong type: got string, want array of strings`},
 		{"wrong type: table given a string", lines(`cache = "big"`) + minimal, 1, `cache: wrong type: got string, want table`},

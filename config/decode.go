@@ -72,6 +72,7 @@ type rawServer struct {
 	Listen            *[]string `toml:"listen"`
 	TLS               []rawTLS  `toml:"tls"`
 	H2C               *bool     `toml:"h2c"`
+	HTTP1             *string   `toml:"http1"`
 	GracePeriod       *text     `toml:"grace_period"`
 	ReadHeaderTimeout *text     `toml:"read_header_timeout"`
 	ReadTimeout       *text     `toml:"read_timeout"`

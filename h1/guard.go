@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // GuardOptions configure a Guard.
@@ -23,6 +24,16 @@ type GuardOptions struct {
 	// RejectField): a secret of token characters (RFC 9110 §5.6.2) made
 	// once per process, such as crypto/rand.Text().
 	Token string
+
+	// Fast, if set, answers requests itself on the fast path: see Responder
+	// and Guard.ServeFast. The fields below matter only with it.
+	Fast Responder
+	TLS  bool // the wrapped conn is a TLS connection (Request.TLS)
+	// The fast path's timeouts, as net/http's server applies its own: the
+	// wait for a request's first byte (IdleTimeout), then for the rest of
+	// its head (HeaderTimeout), and the write of a response
+	// (WriteTimeout). Zero is no limit.
+	IdleTimeout, HeaderTimeout, WriteTimeout time.Duration
 }
 
 // Guard is the server side of one HTTP/1.x connection as net/http should
@@ -74,6 +85,8 @@ type Guard struct {
 	rerr    error  // from the conn, with bytes: returned once they are out
 	rej     *Error // the head at v is refused: the reject request goes next
 	err     error  // sticky: a chunked-framing error, or io.EOF after a reject
+
+	fast fastPath
 }
 
 type guardState uint8
@@ -114,19 +127,30 @@ func NewGuard(c net.Conn, o GuardOptions) *Guard {
 	if maxHead <= 0 {
 		maxHead = http.DefaultMaxHeaderBytes
 	}
-	return &Guard{
+	g := &Guard{
 		Conn:    c,
 		lim:     o.Limits,
 		maxHead: maxHead,
 		token:   o.Token,
 		buf:     make([]byte, minGuardBuf),
 	}
+	g.fast.init(g, &o)
+	return g
 }
 
 // Read reads the client's bytes as described on Guard.
 func (g *Guard) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	// net/http reads with a 1-byte buffer in the background while a
+	// handler runs, and with its whole buffer when it wants the next
+	// request.
+	if len(p) > 1 && g.atBoundary() {
+		g.fast.after = true // net/http has read a request, and answered it
+		if err := g.ServeFast(); err != nil {
+			return 0, err
+		}
 	}
 	empty := 0
 	// Each pass returns, or grows a partial head in buf (which is refused
@@ -329,6 +353,12 @@ func (g *Guard) nextHead() bool {
 	if err := g.head.parse(b[g.skip:end], g.lim); err != nil {
 		g.rej = err
 		return false
+	}
+	if g.fast.offer() {
+		g.v += end
+		g.o = g.v // answered: nothing of it passes
+		g.scan, g.line, g.skip = 0, 0, 0
+		return true
 	}
 	g.v += end
 	g.scan, g.line, g.skip = 0, 0, 0

@@ -23,6 +23,7 @@ import (
 	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/demoorigin"
 	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"github.com/cdnnode/cdnnode/node"
 )
 
@@ -74,6 +75,7 @@ listen = ["127.0.0.1:0"]
 grace_period = "5s"
 workers = 2
 %s
+%s
 
 [[server.tls]]
 listen = "127.0.0.1:0"
@@ -96,7 +98,7 @@ connect_timeout = "1s"
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, strings.Join(serverLines, "\n"), certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
+`, testnode.HTTP1Line(), strings.Join(serverLines, "\n"), certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
 	path := filepath.Join(dir, "cdnnode.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	traffic := worker.New(cfg.Server, p.Handler, p.Admit, m, log)
+	traffic := worker.New(cfg.Server, p.Handler, nil, p.Admit, m, log)
 	p.TrustRejects(traffic.RejectToken())
 	return &Node{
 		cfg:     cfg,

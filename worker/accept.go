@@ -140,7 +140,8 @@ func (g *Group) serveConn(l *listener, c net.Conn) {
 			w.serveH2(c, tc)
 			return
 		}
-		w.serveH1(c, &h1TLSConn{Conn: g.guard(tc), state: &st})
+		gd := g.guard(w, tc, true)
+		w.serveH1(c, gd, &h1TLSConn{Conn: gd, state: &st})
 		return
 	}
 	if g.cfg.H2C {
@@ -160,7 +161,8 @@ func (g *Group) serveConn(l *listener, c net.Conn) {
 		}
 	}
 	_ = c.SetDeadline(time.Time{})
-	w.serveH1(c, g.guard(conn))
+	gd := g.guard(w, conn, false)
+	w.serveH1(c, gd, gd)
 }
 
 // handshakeTimeout bounds everything before the first request: the PROXY

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/h1"
 	"github.com/cdnnode/cdnnode/metrics"
 )
 
@@ -32,6 +33,7 @@ import (
 type Group struct {
 	cfg     config.Server
 	handler func(worker int) http.Handler
+	fast    func(worker int) h1.Responder // nil: every HTTP/1 request goes to net/http
 	admit   func(netip.Addr) bool
 	metrics *metrics.Metrics
 	log     *slog.Logger
@@ -47,17 +49,30 @@ type Group struct {
 }
 
 // New prepares cfg.Workers worker groups; worker i serves handler(i) and
-// counts into m.Worker(i). admit is asked about every client as soon as
+// counts into m.Worker(i). With cfg.HTTP1 "fast" and fast not nil,
+// worker i's HTTP/1 connections offer each request to fast(i) first (see
+// h1.Responder), and only what it leaves reaches handler(i). admit is asked about every client as soon as
 // its connection is accepted (after its PROXY header, before TLS): false
 // closes the connection at once, with nothing written. It must be safe
 // for concurrent use. Listen binds their sockets.
-func New(cfg config.Server, handler func(worker int) http.Handler, admit func(netip.Addr) bool, m *metrics.Metrics, log *slog.Logger) *Group {
+func New(cfg config.Server, handler func(worker int) http.Handler, fast func(worker int) h1.Responder, admit func(netip.Addr) bool, m *metrics.Metrics, log *slog.Logger) *Group {
+	if cfg.HTTP1 == config.HTTP1Stdlib {
+		fast = nil
+	}
 	return &Group{
-		cfg: cfg, handler: handler, admit: admit, metrics: m, log: log,
+		cfg: cfg, handler: handler, fast: fast, admit: admit, metrics: m, log: log,
 		token:  rand.Text(),
 		denied: m.Rejections.WithLabelValues(rejectConnection),
 		stop:   make(chan struct{}),
 	}
+}
+
+// responder is worker i's fast-path responder, nil without one.
+func (g *Group) responder(i int) h1.Responder {
+	if g.fast == nil {
+		return nil
+	}
+	return g.fast(i)
 }
 
 // RejectToken is the token the HTTP/1 guard puts in the requests it

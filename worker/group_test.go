@@ -94,7 +94,7 @@ func newFixture(t *testing.T, edit func(*config.Server), admit func(netip.Addr) 
 		io.WriteString(w, "done")
 	})
 	f.m = metrics.New(cfg.Workers, func() []metrics.CacheStats { return nil })
-	f.g = New(cfg, func(int) http.Handler { return mux }, admit, f.m, slog.New(slog.DiscardHandler))
+	f.g = New(cfg, func(int) http.Handler { return mux }, nil, admit, f.m, slog.New(slog.DiscardHandler))
 	if err := f.g.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/cdnnode/cdnnode/h1"
 	"github.com/cdnnode/cdnnode/metrics"
 )
 
@@ -30,6 +31,7 @@ type worker struct {
 	h1conns *connListener
 	h2      *http2.Server
 	handler http.Handler // the worker's handler, which serveHTTP1 and serveHTTP2 call
+	fast    h1.Responder // the HTTP/1 fast path's; nil with the stdlib engine
 	running *running     // handlers in flight
 
 	// closing is set, under mu, when the worker drains; read without mu
@@ -52,6 +54,7 @@ func (g *Group) newWorker(i int) (*worker, error) {
 		log:     g.log.With("worker", i),
 		m:       g.metrics.Worker(i),
 		handler: g.handler(i),
+		fast:    g.responder(i),
 		h1conns: &connListener{conns: make(chan net.Conn), done: make(chan struct{})},
 		conns:   make(map[net.Conn]bool),
 		running: newRunning(),
@@ -216,11 +219,30 @@ func (w *worker) serveHTTP2(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveH1 hands conn (guarded) to the worker's HTTP/1 server; c is the
-// accepted connection raw. It is closed if the server is closed.
-func (w *worker) serveH1(c net.Conn, conn net.Conn) {
-	w.untrack(c) // h1 tracks it from here
-	if !w.h1conns.hand(conn) {
+// serveH1 serves an HTTP/1 connection: c is the accepted connection raw,
+// gd its guard, and conn what the HTTP/1 server reads (gd, or gd with its
+// TLS state). With the fast engine, the guard answers the connection's
+// requests on this goroutine for as long as the responder takes them;
+// the first it leaves, and all after it, go to the HTTP/1 server (whose
+// reads of gd take the fast path again between its requests). The
+// connection is closed if it ends first or the server is closed.
+func (w *worker) serveH1(c net.Conn, gd *h1.Guard, conn net.Conn) {
+	w.untrack(c)
+	if w.fast != nil {
+		// Tracked as the guard, which a drain closes once the response
+		// being written is out.
+		if !w.track(gd) {
+			_ = c.Close()
+			return
+		}
+		err := gd.ServeFast()
+		w.untrack(gd)
+		if err != nil {
+			_ = gd.Close()
+			return
+		}
+	}
+	if !w.h1conns.hand(conn) { // h1 tracks it from here
 		_ = c.Close()
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 	"github.com/cdnnode/cdnnode/keys"
 )
 
@@ -88,6 +89,7 @@ func nodeConfig(t *testing.T, originAddr, diskPath, cache, disk string) string {
 listen = ["127.0.0.1:0"]
 workers = 2
 grace_period = "10s"
+%s
 [admin]
 listen = "127.0.0.1:0"
 [log]
@@ -104,7 +106,7 @@ peers = [%q]
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, cache, diskPath, disk, originAddr)
+`, testnode.HTTP1Line(), cache, diskPath, disk, originAddr)
 	path := filepath.Join(t.TempDir(), "node.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

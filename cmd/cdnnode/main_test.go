@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/internal/testnode"
 )
 
 // binary is the real cdnnode built once for the tests in this package.
@@ -99,6 +100,7 @@ func startNode(t *testing.T) *running {
 [server]
 listen = ["127.0.0.1:0"]
 grace_period = "10s"
+%s
 [admin]
 listen = "127.0.0.1:0"
 [log]
@@ -109,7 +111,7 @@ peers = [%q]
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, originAddr)
+`, testnode.HTTP1Line(), originAddr)
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,300 @@
+package h1
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Responder answers requests on the fast path: without net/http, from the
+// head the connection's Guard parsed, with bytes written straight to the
+// connection. A Responder answers what it can answer alone and at once
+// (a fresh hit in memory) and leaves everything else to net/http.
+type Responder interface {
+	// Respond answers req by appending a response head to resp.Head and
+	// setting resp.Body, and reports true; or it reports false and leaves
+	// req, untouched, to net/http (resp is then ignored).
+	//
+	// The head is the status line and the header fields, each line ending
+	// in CRLF, without the empty line that ends the head: the engine adds
+	// "Connection: close" when the connection ends after the response,
+	// then the empty line. The Responder writes every other field,
+	// Content-Length included. The engine writes resp.Body after the head
+	// and keeps neither past the write; Body must not change until the
+	// next call on the connection.
+	//
+	// The engine offers only HTTP/1.1 GET and HEAD requests without a body
+	// or an Upgrade. Respond runs on the connection's goroutine, one call at
+	// a time per connection, and must not block: its answer goes out
+	// before the connection reads on.
+	Respond(req *Request, resp *Response) bool
+}
+
+// Request is a request head offered to a Responder: a view valid only
+// during the call.
+type Request struct {
+	*Head
+	TLS    bool     // the connection is TLS: the scheme is https
+	Remote net.Addr // the client: the connection's peer, or the client a PROXY header named
+	Start  time.Time
+}
+
+// Response is a Responder's answer; see Responder.Respond.
+type Response struct {
+	Head []byte // handed over empty, with room the connection keeps between requests
+	Body []byte
+}
+
+// Output sizes of the fast path.
+const (
+	// maxCopiedBody is the largest body copied behind its head into the
+	// output buffer; a longer one goes out in the same writev, from where
+	// it is.
+	maxCopiedBody = 16 << 10
+	// maxPending is how much output pipelined requests pile up before it
+	// is written, although more requests are buffered.
+	maxPending = 64 << 10
+	// closeGrace is how long Close lets a response being written finish
+	// before the connection goes.
+	closeGrace = time.Second
+)
+
+// fastPath is a Guard's fast path: the Responder, and the state it keeps
+// between requests.
+type fastPath struct {
+	g     *Guard
+	r     Responder // nil: no fast path
+	req   Request
+	resp  Response
+	out   []byte      // responses not yet written
+	iov   [2][]byte   // backing of bufs
+	bufs  net.Buffers // out and a long body, for one writev
+	timed bool        // the read deadline is the header's: a head has begun
+	// after: a request has been answered on the connection, so the wait
+	// for the next is idle time; the first request's head is timed from
+	// the start, as net/http times it.
+	after bool
+
+	idle, header, write time.Duration
+
+	active bool // within ServeFast: complete heads are offered
+
+	mu      sync.Mutex // guards the fields below, which Close reads
+	busy    bool       // responses are being made or written
+	closing bool       // Close came while busy: close when done
+	closed  bool
+}
+
+func (f *fastPath) init(g *Guard, o *GuardOptions) {
+	f.g, f.r = g, o.Fast
+	f.req = Request{Head: &g.head, TLS: o.TLS, Remote: g.Conn.RemoteAddr()}
+	f.idle, f.header, f.write = o.IdleTimeout, o.HeaderTimeout, o.WriteTimeout
+}
+
+// atBoundary reports whether the client's next bytes begin a request
+// that nothing has read yet: the fast path may answer it.
+func (g *Guard) atBoundary() bool {
+	return g.fast.r != nil && (g.st == stHead || g.st == stStart) && g.o == g.v && g.rej == nil && g.err == nil
+}
+
+// ServeFast answers the client's requests on the fast path for as long as
+// the Responder takes them. It returns nil when a request is left for
+// net/http (Read returns it next), and an error when the connection is
+// done: the client closed it or went quiet past a timeout, a response
+// ended it (io.EOF), or writing failed. Without a Responder it returns
+// nil at once. Read calls it whenever net/http asks for a new request;
+// call it before the first Read, so that a connection of hits never
+// reaches net/http.
+func (g *Guard) ServeFast() error {
+	if !g.atBoundary() {
+		return nil
+	}
+	f := &g.fast
+	f.active = true
+	err := g.serveFast()
+	f.active = false
+	if ferr := f.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil && g.err == nil {
+		g.err = err // net/http must not read on
+	}
+	return err
+}
+
+// serveFast is ServeFast's loop: each pass answers the buffered heads it
+// can, or reads more of the client's bytes.
+func (g *Guard) serveFast() error {
+	f := &g.fast
+	empty := 0
+	for {
+		if g.v < g.w {
+			g.process()
+			if g.err != nil {
+				return g.err
+			}
+			if g.o < g.v || g.rej != nil || g.st != stHead {
+				return nil // net/http's turn
+			}
+		}
+		if err := g.rerr; err != nil {
+			g.rerr = nil
+			return err
+		}
+		if err := f.flush(); err != nil {
+			return err
+		}
+		if g.v == g.w {
+			g.o, g.v, g.w = 0, 0, 0
+		}
+		f.deadline(g.v < g.w)
+		n, err := g.fill()
+		switch {
+		case n > 0:
+			empty = 0
+		case err == nil:
+			if empty++; empty == maxEmptyReads {
+				return io.ErrNoProgress
+			}
+		}
+		g.rerr = err
+	}
+}
+
+// deadline sets the read deadline for the next read: after a request, the
+// idle timeout from now while no byte of the next has come; the header
+// timeout from now once one has (or from the start, for the connection's
+// first request), kept until the head is whole.
+func (f *fastPath) deadline(begun bool) {
+	var d time.Duration
+	switch {
+	case !begun && f.after:
+		d, f.timed = f.idle, false
+	case f.timed:
+		return
+	default:
+		d, f.timed = f.header, true
+	}
+	var t time.Time
+	if d > 0 {
+		t = time.Now().Add(d)
+	}
+	_ = f.g.Conn.SetReadDeadline(t)
+}
+
+// offer offers the head just parsed to the Responder, if the fast path is
+// serving and the head is a request it may take, and reports whether the
+// Responder answered it.
+func (f *fastPath) offer() bool {
+	g, h := f.g, &f.g.head
+	if !f.active || g.o != g.v || h.Version != 1 || h.Upgrade || h.Chunked || h.ContentLength > 0 {
+		return false
+	}
+	if m := h.Method(); string(m) != "GET" && string(m) != "HEAD" {
+		return false
+	}
+	if !f.begin() {
+		return false
+	}
+	f.timed, f.after = false, true
+	f.req.Start = time.Now()
+	f.resp = Response{Head: f.resp.Head[:0]}
+	if !f.r.Respond(&f.req, &f.resp) {
+		if len(f.out) == 0 {
+			f.done()
+		}
+		return false
+	}
+	f.out = append(f.out, f.resp.Head...)
+	if h.Close {
+		f.out = append(f.out, "Connection: close\r\n"...)
+		g.err = io.EOF // nothing after this request is read
+	}
+	f.out = append(f.out, "\r\n"...)
+	var err error
+	switch body := f.resp.Body; {
+	case len(body) > maxCopiedBody:
+		err = f.send(body)
+	case len(f.out)+len(body) > maxPending:
+		f.out = append(f.out, body...)
+		err = f.send(nil)
+	default:
+		f.out = append(f.out, body...)
+	}
+	if err != nil {
+		g.err = err // the connection is done
+	}
+	return true
+}
+
+// begin marks the fast path busy, unless the Guard is closed.
+func (f *fastPath) begin() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || f.closing {
+		return false
+	}
+	f.busy = true
+	return true
+}
+
+// flush writes the pending output, if any.
+func (f *fastPath) flush() error {
+	if len(f.out) == 0 {
+		return nil
+	}
+	return f.send(nil)
+}
+
+// send writes the pending output and then body, in one writev where the
+// conn allows, and ends the busy spell: if Close came meanwhile, the conn
+// closes now.
+func (f *fastPath) send(body []byte) error {
+	if f.write > 0 {
+		_ = f.g.Conn.SetWriteDeadline(time.Now().Add(f.write))
+	}
+	f.bufs = append(f.iov[:0], f.out)
+	if len(body) > 0 {
+		f.bufs = append(f.bufs, body)
+	}
+	_, err := f.bufs.WriteTo(f.g.Conn)
+	f.out = f.out[:0]
+	clear(f.iov[:]) // hold no body past the write
+	if f.done() {
+		_ = f.g.Conn.Close()
+		return net.ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("h1: write response: %w", err)
+	}
+	return nil
+}
+
+// done ends a busy spell, and reports whether Close came meanwhile: the
+// caller must close the conn.
+func (f *fastPath) done() (closing bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.busy = false
+	if f.closing {
+		f.closed = true
+	}
+	return f.closing
+}
+
+// Close closes the connection; one whose fast path is writing responses
+// closes once they are out, within a second.
+func (g *Guard) Close() error {
+	f := &g.fast
+	f.mu.Lock()
+	if f.busy && !f.closed {
+		f.closing = true
+		f.mu.Unlock()
+		return g.Conn.SetWriteDeadline(time.Now().Add(closeGrace))
+	}
+	f.closed = true
+	f.mu.Unlock()
+	return g.Conn.Close()
+}
