@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
-# bench/peers.sh: hit throughput of cdnnode next to nginx (proxy_cache),
-# Varnish (malloc) and a minimal Go net/http server, all on loopback.
+# bench/peers.sh: hit throughput of cdnnode (both HTTP/1.1 engines) next to
+# nginx (proxy_cache, and answering from memory), Varnish (malloc) and a
+# minimal Go net/http server, all on loopback.
 #
 #   DURATION=10s bash bench/peers.sh
+#   DURATION=10s ROUNDS=3 bash bench/peers.sh   # median of 3 interleaved rounds
 #
-# Each server under test runs alone, pinned to CPU 1; wrk runs pinned to
-# CPU 0; the demo origin (hit once per object) runs on CPU 0 too. Nothing is
+# Two workloads: W1, a hot 1 KiB object, and W2, a hot 100 KiB object. Each
+# server under test runs alone, pinned to CPU 1; wrk runs pinned to CPU 0;
+# the demo origin (hit once per object) runs on CPU 0 too. Nothing is
 # written into the repository except bin/cdnnode (make build); everything
-# else lives in a temp dir that is removed on exit. See bench/README.md.
+# else lives in temp dirs that are removed on exit. See bench/README.md.
 #
 # Environment:
 #   DURATION     wrk run length per row (default 10s; keep it under ~50s:
 #                the origin's objects are fresh for 60s)
 #   CONNECTIONS  wrk connections (default 64)
 #   SERVERS      which servers to run, space-separated (default
-#                "cdnnode nginx varnish minimal"); the ratio needs minimal
-#   KEEP_TMP=1   keep the temp dir (configs, server logs) for debugging
+#                "cdnnode-fast cdnnode-stdlib nginx-cache varnish nginx-return
+#                minimal"; "cdnnode" means both cdnnode rows, "nginx" both
+#                nginx rows); the goal ratios need cdnnode-fast, nginx-cache
+#                and nginx-return
+#   ROUNDS       how many times the whole server list runs, alternately
+#                forwards and backwards; each row reports the median of its
+#                rounds (default 1)
+#   KEEP_TMP=1   keep the temp dirs (configs, server logs) for debugging
 set -Eeuo pipefail
+
+log() { printf '[peers] %s\n' "$*" >&2; }
+die() {
+	printf '[peers] ERROR: %s\n' "$*" >&2
+	exit 1
+}
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
-SERVERS=${SERVERS:-cdnnode nginx varnish minimal}
+SERVERS=${SERVERS:-cdnnode-fast cdnnode-stdlib nginx-cache varnish nginx-return minimal}
+ROUNDS=${ROUNDS:-1}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOST=127.0.0.1
@@ -30,17 +46,35 @@ NODE_ADMIN_PORT=19090
 NGINX_PORT=18081
 VARNISH_PORT=18082
 MINIMAL_PORT=18083
+NGINX_RETURN_PORT=18084
 
-# object label, path (on every server), size in bytes
-SIZES=("1 KiB|/obj/b1k?size=1024|1024" "100 KiB|/obj/b100k?size=102400|102400")
+# workload, object label, path (on every server), size in bytes, and the
+# goals of issue 10 for cdnnode-fast's req/s over nginx-cache's and over
+# nginx-return's ("-" = none)
+SIZES=(
+	"W1|1 KiB|/obj/b1k?size=1024|1024|1.2|0.6"
+	"W2|100 KiB|/obj/b100k?size=102400|102400|1.0|-"
+)
 
-want() { [[ " $SERVERS " == *" $1 "* ]]; }
+# The order servers run in, in odd rounds (even rounds run it backwards).
+# cdnnode-fast sits between the two nginx rows its goals compare it with,
+# cdnnode-stdlib next to minimal, the ceiling of a net/http server: rows
+# run back to back see the most similar machine.
+RUN_ORDER=(varnish nginx-cache cdnnode-fast nginx-return cdnnode-stdlib minimal)
+# The order of the rows in the tables.
+TABLE_ORDER=(cdnnode-fast cdnnode-stdlib nginx-cache varnish nginx-return minimal)
 
-log() { printf '[peers] %s\n' "$*" >&2; }
-die() {
-	printf '[peers] ERROR: %s\n' "$*" >&2
-	exit 1
-}
+SELECTED=" "
+for s in $SERVERS; do
+	case $s in
+	cdnnode) SELECTED+="cdnnode-fast cdnnode-stdlib " ;;
+	nginx) SELECTED+="nginx-cache nginx-return " ;;
+	cdnnode-fast | cdnnode-stdlib | nginx-cache | nginx-return | varnish | minimal) SELECTED+="$s " ;;
+	*) die "SERVERS: unknown server '$s' (want some of: ${TABLE_ORDER[*]}, cdnnode, nginx)" ;;
+	esac
+done
+want() { [[ $SELECTED == *" $1 "* ]]; }
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be a whole number from 1 to 99, got '$ROUNDS'"
 
 # ---------------------------------------------------------------------------
 # Cleanup: every process this script starts is recorded in PIDS and stopped
@@ -48,6 +82,7 @@ die() {
 
 PIDS=()
 TMP=""
+WWW="" # nginx-return's document root, on tmpfs when there is one
 
 stop_pid() { # pid: TERM, wait up to 5s, then KILL
 	local pid=$1 i
@@ -65,37 +100,39 @@ stop_pid() { # pid: TERM, wait up to 5s, then KILL
 }
 
 cleanup() {
-	local rc=$? i
+	local rc=$? i d
 	trap - EXIT INT TERM
 	set +e
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${PIDS[i]}"
 	done
-	if [[ -n $TMP && -d $TMP ]]; then
+	for d in "$TMP" "$WWW"; do
+		[[ -n $d && -d $d ]] || continue
 		if [[ ${KEEP_TMP:-0} == 1 ]]; then
-			log "temp dir kept: $TMP"
+			log "temp dir kept: $d"
 		else
-			rm -rf "$TMP"
+			rm -rf "$d"
 		fi
-	fi
+	done
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start NAME CPU CMD...: run CMD in the background pinned to CPU, output to
-# $TMP/NAME.log; sets LAST_PID. taskset execs CMD, so the pid is CMD's own.
+# start NAME CPU CMD...: run CMD in the background pinned to CPU, output
+# appended to $TMP/NAME.log; sets LAST_PID. taskset execs CMD, so the pid is
+# CMD's own.
 LAST_PID=""
 start() {
 	local name=$1 cpu=$2
 	shift 2
-	taskset -c "$cpu" "$@" >"$TMP/$name.log" 2>&1 &
+	taskset -c "$cpu" "$@" >>"$TMP/$name.log" 2>&1 &
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
 }
 
-# stop_last PID: stop one process and forget it.
+# stop_one PID: stop one process and forget it.
 stop_one() {
 	local pid=$1 i keep=()
 	stop_pid "$pid"
@@ -175,26 +212,30 @@ export PATH="$PATH:/usr/sbin:/sbin"
 have wrk || apt_install wrk || die "could not install wrk (apt-get install -y wrk failed)"
 have wrk || die "wrk installed but not found on PATH"
 
-HAVE_NGINX=1 HAVE_VARNISH=1
-NGINX_WHY="" VARNISH_WHY=""
-if ! want nginx; then
-	HAVE_NGINX=0 NGINX_WHY="not in SERVERS"
-elif ! have nginx; then
-	if ! apt_install nginx-light nginx || ! have nginx; then
+# SKIP[server] says why a selected server's rows are skipped; a skipped
+# row makes the exit status 1.
+declare -A SKIP=()
+FAILED=0
+skip() { # SERVER WHY
+	SKIP[$1]=$2
+	FAILED=1
+}
+
+if want nginx-cache || want nginx-return; then
+	if ! have nginx && ! { apt_install nginx-light nginx && have nginx; }; then
 		log "ERROR: could not install nginx (tried nginx-light, nginx); its rows are skipped"
-		HAVE_NGINX=0 NGINX_WHY="not installed"
+		want nginx-cache && skip nginx-cache "not installed"
+		want nginx-return && skip nginx-return "not installed"
 	fi
 fi
-if ! want varnish; then
-	HAVE_VARNISH=0 VARNISH_WHY="not in SERVERS"
-elif ! have varnishd; then
-	if ! apt_install varnish || ! have varnishd; then
+if want varnish; then
+	if ! have varnishd && ! { apt_install varnish && have varnishd; }; then
 		log "ERROR: could not install varnish; its rows are skipped"
-		HAVE_VARNISH=0 VARNISH_WHY="not installed"
+		skip varnish "not installed"
 	fi
 fi
 
-for p in $ORIGIN_PORT $NODE_PORT $NODE_ADMIN_PORT $NGINX_PORT $VARNISH_PORT $MINIMAL_PORT; do
+for p in $ORIGIN_PORT $NODE_PORT $NODE_ADMIN_PORT $NGINX_PORT $VARNISH_PORT $MINIMAL_PORT $NGINX_RETURN_PORT; do
 	need_free_port "$p"
 done
 
@@ -207,16 +248,21 @@ make -C "$REPO" build >"$TMP/build.log" 2>&1 || {
 	die "make build failed"
 }
 CDNNODE=$REPO/bin/cdnnode
-log "go build bench/minimal"
-(cd "$REPO" && go build -o "$TMP/minimal" ./bench/minimal) >>"$TMP/build.log" 2>&1 || {
-	cat "$TMP/build.log" >&2
-	die "building bench/minimal failed"
-}
+if want minimal; then
+	log "go build bench/minimal"
+	(cd "$REPO" && go build -o "$TMP/minimal" ./bench/minimal) >>"$TMP/build.log" 2>&1 || {
+		cat "$TMP/build.log" >&2
+		die "building bench/minimal failed"
+	}
+fi
 
 # Anything else running skews every row; say so up front and in the table.
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l + 0 > 0.5) }'; then
 	log "WARNING: 1-min load average is $LOAD_BEFORE before starting: something else is using the CPUs, numbers will be noisy"
+fi
+if command -v pgrep >/dev/null && pgrep -f 'go test' >/dev/null; then
+	log "WARNING: a 'go test' is running: it takes CPU from both wrk and the server, numbers will be noisy"
 fi
 
 start origin 0 "$CDNNODE" origin --listen "$HOST:$ORIGIN_PORT"
@@ -224,107 +270,15 @@ ORIGIN_PID=$LAST_PID
 wait_port origin "$ORIGIN_PID" "$ORIGIN_PORT"
 
 # ---------------------------------------------------------------------------
-# 3/4. The rows.
+# 3. Configs, written and checked once for every round.
 
-ROWS=()     # "server|object|rps|p99|hit|note"
-FAILED=0
-
-# curl_headers PORT PATH: response headers of one GET (body discarded).
-curl_headers() {
-	curl -sS --max-time 10 -o /dev/null -D - "http://$HOST:$1$2" | tr -d '\r'
-}
-
-# run_wrk PORT PATH -> "rps|p99|note"
-run_wrk() {
-	local port=$1 path=$2 out rps p99 note=""
-	out=$(taskset -c 0 wrk -t1 "-c$CONNECTIONS" "-d$DURATION" --latency "http://$HOST:$port$path" 2>&1) || {
-		printf '%s\n' "$out" >&2
-		echo "-|-|wrk failed"
-		return 0
-	}
-	printf '%s\n' "$out" >>"$TMP/wrk.log"
-	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-	if grep -q 'Non-2xx or 3xx' <<<"$out"; then
-		note+="non-2xx: $(awk '/Non-2xx or 3xx/ {print $NF}' <<<"$out") "
-	fi
-	if grep -q 'Socket errors' <<<"$out"; then
-		note+="$(grep 'Socket errors' <<<"$out" | sed 's/^ *//') "
-	fi
-	echo "${rps:--}|${p99:--}|${note% }"
-}
-
-# bench_row SERVER PORT LABEL PATH HITCHECK: warm, check, measure, record.
-# HITCHECK is a function NAME that reads the second response's headers on
-# stdin and succeeds if they show a cache hit ("" = nothing to check).
-bench_row() {
-	local server=$1 port=$2 label=$3 path=$4 check=$5 h1 h2 hit res
-	h1=$(curl_headers "$port" "$path") || {
-		log "$server $label: warming GET failed"
-		ROWS+=("$server|$label|-|-|warming GET failed|-")
-		FAILED=1
-		return 0
-	}
-	h2=$(curl_headers "$port" "$path") || h2=""
-	if [[ -z $check ]]; then
-		hit="n/a"
-	elif $check <<<"$h2"; then
-		hit="yes"
-	else
-		hit="NO"
-		FAILED=1
-		log "$server $label: second GET was not a cache hit; headers:"
-		printf '%s\n' "$h2" >&2
-	fi
-	if [[ $(head -n1 <<<"$h2") != *" 200"* ]]; then
-		log "$server $label: second GET status: $(head -n1 <<<"$h2")"
-		FAILED=1
-	fi
-	log "$server $label: wrk -t1 -c$CONNECTIONS -d$DURATION"
-	res=$(run_wrk "$port" "$path")
-	ROWS+=("$server|$label|$res|$hit")
-}
-
-hit_cdnnode() { grep -Eiq '^cache-status:.*;[[:space:]]*hit([[:space:]]*;|[[:space:]]*$)'; }
-hit_nginx() { grep -Eiq '^x-cache-status:[[:space:]]*HIT[[:space:]]*$'; }
-hit_varnish() { grep -Eiq '^x-varnish:[[:space:]]*[0-9]+[[:space:]]+[0-9]+[[:space:]]*$'; }
-
-# each_size SERVER PORT HITCHECK
-each_size() {
-	local s label path
-	for s in "${SIZES[@]}"; do
-		IFS='|' read -r label path _ <<<"$s"
-		bench_row "$1" "$2" "$label" "$path" "$3"
-	done
-}
-
-skip_rows() { # SERVER WHY
-	local s label
-	for s in "${SIZES[@]}"; do
-		IFS='|' read -r label _ <<<"$s"
-		ROWS+=("$1|$label|-|-|skipped: $2|-")
-	done
-}
-
-# --- minimal net/http ------------------------------------------------------
-# First, so that it runs right before cdnnode: their ratio is the number to
-# track, and back to back they see the most similar machine. One process per
-# size: it always writes the body it was started with.
-if want minimal; then
-	for s in "${SIZES[@]}"; do
-		IFS='|' read -r label path bytes <<<"$s"
-		log "minimal net/http (-size $bytes) on $HOST:$MINIMAL_PORT (CPU 1)"
-		start minimal 1 "$TMP/minimal" -listen "$HOST:$MINIMAL_PORT" -size "$bytes"
-		pid=$LAST_PID
-		wait_port minimal "$pid" "$MINIMAL_PORT"
-		bench_row "net/http minimal" "$MINIMAL_PORT" "$label" "$path" ""
-		stop_one "$pid"
-	done
-fi
+# NOTE[server]: said in every row of the server.
+declare -A NOTE=()
 
 # --- cdnnode ---------------------------------------------------------------
-# Only keys present in config.toml are used. If config.toml ever grows a
-# `workers` key, the same table gets workers = 1 (one CPU under test).
+# Only keys present in config.toml are used. If config.toml has a `workers`
+# key, the same table gets workers = 1 (one CPU under test). Each engine
+# gets a copy with [server] http1 = "fast" or "stdlib".
 NODE_CONF=$TMP/cdnnode.toml
 cat >"$NODE_CONF" <<EOF
 [server]
@@ -366,30 +320,47 @@ if [[ -n $workers_table ]]; then
 	fi
 	log "config.toml has a workers key ([$workers_table]): set workers = 1"
 fi
-"$CDNNODE" check -c "$NODE_CONF" >"$TMP/check.log" 2>&1 || {
+check_node() { "$CDNNODE" check -c "$1" >"$TMP/check.log" 2>&1; }
+check_node "$NODE_CONF" || {
 	cat "$TMP/check.log" >&2
 	die "cdnnode rejected the bench config $NODE_CONF"
 }
 
-if want cdnnode; then
-	log "cdnnode on $HOST:$NODE_PORT (CPU 1)"
-	start cdnnode 1 "$CDNNODE" serve -c "$NODE_CONF"
-	pid=$LAST_PID
-	wait_port cdnnode "$pid" "$NODE_PORT"
-	each_size cdnnode "$NODE_PORT" hit_cdnnode
-	stop_one "$pid"
-fi
+# NODE_CONFS[engine]: the config cdnnode-ENGINE runs with. A build without
+# the http1 key has net/http only: cdnnode-stdlib then runs without the key,
+# and cdnnode-fast is skipped.
+declare -A NODE_CONFS=()
+for engine in fast stdlib; do
+	want "cdnnode-$engine" || continue
+	f=$TMP/cdnnode-$engine.toml
+	awk -v e="$engine" '{ print } $0 == "[server]" { printf "http1 = \"%s\"\n", e }' "$NODE_CONF" >"$f"
+	if check_node "$f"; then
+		NODE_CONFS[$engine]=$f
+	elif grep -q 'http1' "$TMP/check.log"; then
+		log "this cdnnode does not take [server] http1 = \"$engine\": $(head -n1 "$TMP/check.log")"
+		if [[ $engine == stdlib ]]; then
+			NODE_CONFS[$engine]=$NODE_CONF
+			NOTE[cdnnode-$engine]="no http1 key in this build: its only engine"
+		else
+			skip "cdnnode-$engine" "this build has no http1 key"
+		fi
+	else
+		cat "$TMP/check.log" >&2
+		die "cdnnode rejected the bench config $f"
+	fi
+done
 
 # --- nginx -----------------------------------------------------------------
-if [[ $HAVE_NGINX == 1 ]]; then
-	mkdir -p "$TMP/nginx/cache" "$TMP/nginx/tmp"
-	cat >"$TMP/nginx/nginx.conf" <<EOF
+# nginx_head DIR: the top of an nginx.conf whose files live in DIR, up to the
+# http block's server block; the caller adds the rest and the closing brace.
+nginx_head() {
+	cat <<EOF
 # Run as root so the worker can use the temp dirs this script made.
 user root;
 worker_processes 1;
 daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 
 events {
     worker_connections 4096;
@@ -399,13 +370,34 @@ http {
     access_log off;
     sendfile on;
     keepalive_requests 1000000;
-    client_body_temp_path $TMP/nginx/tmp/body;
-    proxy_temp_path $TMP/nginx/tmp/proxy;
-    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-    scgi_temp_path $TMP/nginx/tmp/scgi;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+EOF
+}
 
-    proxy_cache_path $TMP/nginx/cache levels=1:2 keys_zone=bench:16m max_size=256m inactive=10m use_temp_path=off;
+# check_nginx NAME: does nginx -t accept $TMP/NAME/nginx.conf? If not, the
+# server's rows are skipped.
+check_nginx() {
+	local dir=$TMP/$1
+	if ! nginx -t -q -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$TMP/$1-t.log" 2>&1; then
+		cat "$TMP/$1-t.log" >&2
+		log "ERROR: nginx -t rejected the $1 config; its rows are skipped"
+		skip "$1" "config rejected"
+	fi
+}
+
+# nginx-cache: proxy_cache in front of the origin, its cache on disk.
+if want nginx-cache && [[ -z ${SKIP[nginx-cache]:-} ]]; then
+	dir=$TMP/nginx-cache
+	mkdir -p "$dir/cache" "$dir/tmp"
+	{
+		nginx_head "$dir"
+		cat <<EOF
+
+    proxy_cache_path $dir/cache levels=1:2 keys_zone=bench:16m max_size=256m inactive=10m use_temp_path=off;
 
     upstream origin {
         server $HOST:$ORIGIN_PORT;
@@ -425,27 +417,58 @@ http {
     }
 }
 EOF
-	nginx_bin=$(command -v nginx)
-	if "$nginx_bin" -t -q -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx-t.log" 2>&1; then
-		log "nginx on $HOST:$NGINX_PORT (CPU 1)"
-		start nginx 1 "$nginx_bin" -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
-		pid=$LAST_PID
-		wait_port nginx "$pid" "$NGINX_PORT"
-		each_size nginx "$NGINX_PORT" hit_nginx
-		stop_one "$pid"
+	} >"$dir/nginx.conf"
+	check_nginx nginx-cache
+fi
+
+# nginx-return: nginx answering from memory, no cache and no origin. A body
+# that fits in nginx's config parser (a parameter must fit its 4 KiB buffer)
+# is a `return 200 "..."`; a larger one is a file on tmpfs, kept open by
+# open_file_cache and sent with sendfile, so no request touches a disk or
+# opens a file.
+RETURN_MAX=2048
+if want nginx-return && [[ -z ${SKIP[nginx-return]:-} ]]; then
+	dir=$TMP/nginx-return
+	mkdir -p "$dir/tmp"
+	if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+		WWW=$(mktemp -d /dev/shm/cdnnode-peers-www.XXXXXX)
 	else
-		cat "$TMP/nginx-t.log" >&2
-		log "ERROR: nginx -t rejected the bench config; nginx rows skipped"
-		skip_rows nginx "config rejected"
-		FAILED=1
+		WWW=$dir/www
+		mkdir -p "$WWW"
+		log "WARNING: /dev/shm is not a tmpfs: nginx-return's files live in $WWW (the page cache, not tmpfs)"
 	fi
-elif want nginx; then
-	skip_rows nginx "$NGINX_WHY"
-	FAILED=1
+	chmod 755 "$WWW"
+	locations=""
+	for s in "${SIZES[@]}"; do
+		IFS='|' read -r _ _ path bytes _ <<<"$s"
+		uri=${path%%\?*}
+		if ((bytes <= RETURN_MAX)); then
+			locations+="        location = $uri { return 200 \"$(head -c "$bytes" /dev/zero | tr '\0' x)\"; }"$'\n'
+		else
+			mkdir -p "$WWW$(dirname "$uri")"
+			head -c "$bytes" /dev/zero | tr '\0' x >"$WWW$uri"
+			locations+="        location = $uri { }"$'\n'
+		fi
+	done
+	{
+		nginx_head "$dir"
+		cat <<EOF
+    default_type text/plain;
+    open_file_cache max=64 inactive=10m;
+    open_file_cache_valid 10m;
+
+    server {
+        listen $HOST:$NGINX_RETURN_PORT;
+        root $WWW;
+$locations    }
+}
+EOF
+	} >"$dir/nginx.conf"
+	check_nginx nginx-return
 fi
 
 # --- Varnish ---------------------------------------------------------------
-if [[ $HAVE_VARNISH == 1 ]]; then
+if want varnish && [[ -z ${SKIP[varnish]:-} ]]; then
 	mkdir -p "$TMP/varnish"
 	# The built-in VCL runs after ours: TTL comes from the origin's
 	# Cache-Control, requests without cookies/auth are looked up.
@@ -458,6 +481,130 @@ backend origin {
 }
 EOF
 	chmod 644 "$TMP/varnish/bench.vcl"
+fi
+
+# ---------------------------------------------------------------------------
+# 4. The rows.
+
+ROWS=() # "round|server|object|rps|p99|note|hit"
+ROUND=0
+
+# curl_get PORT PATH: response headers of one GET, then a last line
+# "body-bytes: N" with the length of the body (which is discarded).
+curl_get() {
+	curl -sS --max-time 10 -o /dev/null -D - -w 'body-bytes: %{size_download}\n' "http://$HOST:$1$2" | tr -d '\r'
+}
+
+# run_wrk PORT PATH -> "rps|p99|note"
+run_wrk() {
+	local port=$1 path=$2 out rps p99 note=""
+	out=$(taskset -c 0 wrk -t1 "-c$CONNECTIONS" "-d$DURATION" --latency "http://$HOST:$port$path" 2>&1) || {
+		printf '%s\n' "$out" >&2
+		echo "-|-|wrk failed"
+		return 0
+	}
+	printf '%s\n' "$out" >>"$TMP/wrk.log"
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	if grep -q 'Non-2xx or 3xx' <<<"$out"; then
+		note+="non-2xx: $(awk '/Non-2xx or 3xx/ {print $NF}' <<<"$out") "
+	fi
+	if grep -q 'Socket errors' <<<"$out"; then
+		note+="$(grep 'Socket errors' <<<"$out" | sed 's/^ *//') "
+	fi
+	echo "${rps:--}|${p99:--}|${note% }"
+}
+
+# bench_row SERVER PORT LABEL PATH BYTES HITCHECK: warm, check, measure,
+# record. The second of two GETs must be a 200 with a body of BYTES and,
+# unless HITCHECK is "", a cache hit: HITCHECK is a function NAME that reads
+# that response's headers on stdin and succeeds if they show one.
+bench_row() {
+	local server=$1 port=$2 label=$3 path=$4 bytes=$5 check=$6 h2 got hit res
+	curl_get "$port" "$path" >/dev/null || {
+		log "$server $label: warming GET failed"
+		ROWS+=("$ROUND|$server|$label|-|-|warming GET failed|-")
+		FAILED=1
+		return 0
+	}
+	h2=$(curl_get "$port" "$path") || h2=""
+	if [[ -z $check ]]; then
+		hit="n/a"
+	elif $check <<<"$h2"; then
+		hit="yes"
+	else
+		hit="NO"
+		FAILED=1
+		log "$server $label: second GET was not a cache hit; headers:"
+		printf '%s\n' "$h2" >&2
+	fi
+	if [[ $(head -n1 <<<"$h2") != *" 200"* ]]; then
+		log "$server $label: second GET status: $(head -n1 <<<"$h2")"
+		FAILED=1
+	fi
+	got=$(awk '/^body-bytes:/ {print $2}' <<<"$h2")
+	if [[ $got != "$bytes" ]]; then
+		log "$server $label: second GET's body has ${got:-no} bytes, want $bytes"
+		FAILED=1
+	fi
+	log "$server $label: wrk -t1 -c$CONNECTIONS -d$DURATION"
+	res=$(run_wrk "$port" "$path")
+	ROWS+=("$ROUND|$server|$label|$res|$hit")
+}
+
+hit_cdnnode() { grep -Eiq '^cache-status:.*;[[:space:]]*hit([[:space:]]*;|[[:space:]]*$)'; }
+hit_nginx() { grep -Eiq '^x-cache-status:[[:space:]]*HIT[[:space:]]*$'; }
+hit_varnish() { grep -Eiq '^x-varnish:[[:space:]]*[0-9]+[[:space:]]+[0-9]+[[:space:]]*$'; }
+
+# each_size SERVER PORT HITCHECK
+each_size() {
+	local s label path bytes
+	for s in "${SIZES[@]}"; do
+		IFS='|' read -r _ label path bytes _ <<<"$s"
+		bench_row "$1" "$2" "$label" "$path" "$bytes" "$3"
+	done
+}
+
+# One process per size: it always writes the body it was started with.
+run_minimal() {
+	local s label path bytes pid
+	for s in "${SIZES[@]}"; do
+		IFS='|' read -r _ label path bytes _ <<<"$s"
+		log "minimal net/http (-size $bytes) on $HOST:$MINIMAL_PORT (CPU 1)"
+		start minimal 1 "$TMP/minimal" -listen "$HOST:$MINIMAL_PORT" -size "$bytes"
+		pid=$LAST_PID
+		wait_port minimal "$pid" "$MINIMAL_PORT"
+		bench_row minimal "$MINIMAL_PORT" "$label" "$path" "$bytes" ""
+		stop_one "$pid"
+	done
+}
+
+run_cdnnode() { # ENGINE
+	local name=cdnnode-$1 pid
+	log "$name on $HOST:$NODE_PORT (CPU 1)"
+	start "$name" 1 "$CDNNODE" serve -c "${NODE_CONFS[$1]}"
+	pid=$LAST_PID
+	wait_port "$name" "$pid" "$NODE_PORT"
+	each_size "$name" "$NODE_PORT" hit_cdnnode
+	stop_one "$pid"
+}
+
+run_nginx() { # NAME PORT HITCHECK
+	local name=$1 port=$2 dir=$TMP/$1 pid
+	# Every round starts cold, as the other caches do.
+	if [[ -d $dir/cache ]]; then
+		find "$dir/cache" -mindepth 1 -delete
+	fi
+	log "$name on $HOST:$port (CPU 1)"
+	start "$name" 1 "$(command -v nginx)" -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
+	pid=$LAST_PID
+	wait_port "$name" "$pid" "$port"
+	each_size "$name" "$port" "$3"
+	stop_one "$pid"
+}
+
+run_varnish() {
+	local pid
 	log "varnish on $HOST:$VARNISH_PORT (CPU 1)"
 	# -n: a private workdir (varnishd creates it); -F: foreground.
 	start varnish 1 "$(command -v varnishd)" -F -n "$TMP/varnish/work" \
@@ -466,49 +613,171 @@ EOF
 	wait_port varnish "$pid" "$VARNISH_PORT"
 	each_size varnish "$VARNISH_PORT" hit_varnish
 	stop_one "$pid"
-elif want varnish; then
-	skip_rows varnish "$VARNISH_WHY"
-	FAILED=1
-fi
+}
+
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+	order=()
+	for s in "${RUN_ORDER[@]}"; do
+		if want "$s" && [[ -z ${SKIP[$s]:-} ]]; then
+			if ((ROUND % 2 == 1)); then
+				order+=("$s")
+			else
+				order=("$s" "${order[@]}")
+			fi
+		fi
+	done
+	if ((ROUNDS > 1)); then
+		log "round $ROUND of $ROUNDS: ${order[*]}"
+	fi
+	for s in "${order[@]}"; do
+		case $s in
+		cdnnode-fast) run_cdnnode fast ;;
+		cdnnode-stdlib) run_cdnnode stdlib ;;
+		nginx-cache) run_nginx nginx-cache "$NGINX_PORT" hit_nginx ;;
+		nginx-return) run_nginx nginx-return "$NGINX_RETURN_PORT" "" ;;
+		varnish) run_varnish ;;
+		minimal) run_minimal ;;
+		esac
+	done
+done
 
 # ---------------------------------------------------------------------------
-# 5. The table. "vs net/http" is the row's req/s over the minimal server's
-# for the same object; the cdnnode rows' value is the number to track.
+# 5. The tables: one per workload, each row the median of its rounds, then
+# issue 10's goals for cdnnode-fast.
 
-declare -A BASE
-for r in "${ROWS[@]}"; do
-	IFS='|' read -r server label rps _ <<<"$r"
-	[[ $server == "net/http minimal" ]] && BASE[$label]=$rps
-done
+# to_us LATENCY: wrk's latency ("850.00us", "2.34ms", "1.02s") in
+# microseconds, or "-".
+to_us() {
+	awk -v v="$1" 'BEGIN {
+		if (!match(v, /^[0-9.]+/)) { print "-"; exit }
+		n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
+		f = u == "us" ? 1 : u == "ms" ? 1e3 : u == "s" ? 1e6 : u == "m" ? 6e7 : u == "h" ? 3.6e9 : -1
+		if (f < 0) print "-"; else printf "%.2f\n", n * f
+	}'
+}
+
+# fmt_us US: microseconds written as wrk writes a latency.
+fmt_us() {
+	awk -v v="$1" 'BEGIN {
+		if (v == "-" || v == "") print "-"
+		else if (v + 0 >= 1e6) printf "%.2fs\n", v / 1e6
+		else if (v + 0 >= 1e3) printf "%.2fms\n", v / 1e3
+		else printf "%.2fus\n", v
+	}'
+}
+
+# median V...: the median of the numbers among V ("-" ignored), or "-".
+median() {
+	printf '%s\n' "$@" | awk '$1 != "-"' | sort -g | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) print "-"
+			else if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]
+			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+		}'
+}
+
+# agg SERVER LABEL: the server's rounds for the object, into A_RPS (median
+# req/s), A_P99 (median p99, in us), A_SPREAD (lowest-highest req/s), A_HIT
+# (yes, n/a, or NO if any round missed) and A_NOTE (the rounds' notes).
+agg() {
+	local r server label rps p99 note hit rpss=() p99s=()
+	A_HIT="-" A_NOTE=""
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r _ server label rps p99 note hit <<<"$r"
+		if [[ $server != "$1" || $label != "$2" ]]; then
+			continue
+		fi
+		rpss+=("$rps")
+		p99s+=("$(to_us "$p99")")
+		if [[ -n $note && "; $A_NOTE" != *"; $note; "* ]]; then
+			A_NOTE+="$note; "
+		fi
+		if [[ $A_HIT != NO && $hit != "-" ]]; then
+			A_HIT=$hit
+		fi
+	done
+	A_NOTE=${A_NOTE%; }
+	if [[ ${NOTE[$1]:-} ]]; then
+		A_NOTE=${NOTE[$1]}${A_NOTE:+; $A_NOTE}
+	fi
+	if ((${#rpss[@]} == 0)); then
+		A_RPS="-" A_P99="-" A_SPREAD="-"
+		return 0
+	fi
+	A_RPS=$(median "${rpss[@]}")
+	A_P99=$(median "${p99s[@]}")
+	A_SPREAD=$(printf '%s\n' "${rpss[@]}" | awk '$1 != "-"' | sort -g | awk '
+		NR == 1 { lo = $1 } { hi = $1 }
+		END { if (NR == 0) print "-"; else printf "%.0f-%.0f\n", lo, hi }')
+}
 
 ratio() { # a b -> a/b to 2 places, or -
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'
 }
 
+# goal RATIO MIN: whether RATIO meets MIN ("-": no goal).
+goal() {
+	if [[ $2 == "-" ]]; then
+		echo "no goal"
+	elif [[ $1 == "-" ]]; then
+		echo "goal >= $2: not measured"
+	else
+		awk -v r="$1" -v g="$2" 'BEGIN { printf "goal >= %s: %s\n", g, (r + 0 >= g + 0 ? "met" : "MISSED") }'
+	fi
+}
+
+rounds_note="1 round"
+((ROUNDS > 1)) && rounds_note="$ROUNDS interleaved rounds, median per row"
 echo
-echo "## Hit throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc --all) CPUs, wrk -t1 -c$CONNECTIONS -d$DURATION (CPU 0), server on CPU 1"
-echo "cdnnode $("$CDNNODE" version 2>/dev/null | head -n1); 1-min load average before the run: $LOAD_BEFORE"
-echo
-echo "| server | object | req/s | p99 | vs net/http | hit | note |"
-echo "|---|---|---:|---:|---:|---|---|"
-for want_server in cdnnode nginx varnish "net/http minimal"; do
-	for r in "${ROWS[@]}"; do
-		IFS='|' read -r server label rps p99 note hit <<<"$r"
-		[[ $server == "$want_server" ]] || continue
-		rps_fmt=$rps
-		[[ $rps != "-" ]] && rps_fmt=$(awk -v a="$rps" 'BEGIN { printf "%.0f", a }')
-		echo "| $server | $label | $rps_fmt | $p99 | $(ratio "$rps" "${BASE[$label]:-}") | $hit | $note |"
-	done
-done
-echo
+echo "## Hit throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc --all) CPUs, wrk -t1 -c$CONNECTIONS -d$DURATION (CPU 0), server on CPU 1, $rounds_note"
+echo "$("$CDNNODE" version 2>/dev/null | head -n1 || echo "cdnnode (version unknown)"); 1-min load average before the run: $LOAD_BEFORE"
 for s in "${SIZES[@]}"; do
-	IFS='|' read -r label _ <<<"$s"
-	for r in "${ROWS[@]}"; do
-		IFS='|' read -r server l rps _ <<<"$r"
-		if [[ $server == cdnnode && $l == "$label" ]]; then
-			echo "cdnnode / net/http minimal, $label: $(ratio "$rps" "${BASE[$label]:-}")"
-		fi
+	IFS='|' read -r workload label path _ goal_cache goal_return <<<"$s"
+	declare -A RPS=() P99=()
+	for server in "${TABLE_ORDER[@]}"; do
+		want "$server" || continue
+		agg "$server" "$label"
+		RPS[$server]=$A_RPS P99[$server]=$A_P99
 	done
+	echo
+	echo "### $workload: hot $label object ($path)"
+	echo
+	if ((ROUNDS > 1)); then
+		echo "| server | req/s | p99 | vs nginx-cache | vs minimal | req/s spread | hit | note |"
+		echo "|---|---:|---:|---:|---:|---:|---|---|"
+	else
+		echo "| server | req/s | p99 | vs nginx-cache | vs minimal | hit | note |"
+		echo "|---|---:|---:|---:|---:|---|---|"
+	fi
+	for server in "${TABLE_ORDER[@]}"; do
+		want "$server" || continue
+		agg "$server" "$label"
+		if [[ -n ${SKIP[$server]:-} ]]; then
+			A_NOTE="skipped: ${SKIP[$server]}"
+		fi
+		rps_fmt=$A_RPS
+		[[ $A_RPS != "-" ]] && rps_fmt=$(awk -v a="$A_RPS" 'BEGIN { printf "%.0f", a }')
+		cols="| $server | $rps_fmt | $(fmt_us "$A_P99") | $(ratio "$A_RPS" "${RPS[nginx-cache]:-}") | $(ratio "$A_RPS" "${RPS[minimal]:-}") |"
+		((ROUNDS > 1)) && cols+=" $A_SPREAD |"
+		echo "$cols $A_HIT | $A_NOTE |"
+	done
+	echo
+	fast=${RPS[cdnnode-fast]:--}
+	r=$(ratio "$fast" "${RPS[nginx-cache]:--}")
+	echo "- cdnnode-fast / nginx-cache, req/s: $r ($(goal "$r" "$goal_cache"))"
+	r=$(ratio "$fast" "${RPS[nginx-return]:--}")
+	echo "- cdnnode-fast / nginx-return, req/s: $r ($(goal "$r" "$goal_return"))"
+	a=${P99[cdnnode-fast]:--} b=${P99[nginx-cache]:--}
+	if [[ $a == "-" || $b == "-" ]]; then
+		verdict="not measured"
+	elif awk -v a="$a" -v b="$b" 'BEGIN { exit !(a + 0 <= b + 0) }'; then
+		verdict="met"
+	else
+		verdict="MISSED"
+	fi
+	echo "- p99, cdnnode-fast vs nginx-cache: $(fmt_us "$a") vs $(fmt_us "$b") (goal: no worse: $verdict)"
+	unset RPS P99
 done
 
 if [[ $FAILED != 0 ]]; then

@@ -60,13 +60,21 @@ type Object struct {
 	// this one request; nil when Body holds it.
 	record *disk.Record
 
-	// derived memoises headers built from Header (see Derived); nil for
-	// objects whose body is unencoded as the origin sent it.
-	derived *[numCodings]atomic.Pointer[derivedHeader]
+	// memo holds what is built from Header once and shared (Derived,
+	// Wire): a new one for each object a Writer, the disk tier or
+	// Refreshed makes; nil on an Object built otherwise.
+	memo *memo
 }
 
 // numCodings is how many content codings coding.Coding names.
 const numCodings = int(coding.Br) + 1
+
+// memo is an Object's memoised derivations of its header, one slot per
+// coding of the body.
+type memo struct {
+	derived [numCodings]atomic.Pointer[derivedHeader]
+	wire    [numCodings]atomic.Pointer[[]byte]
+}
 
 // derivedHeader is a header built from an Object's for one coding and
 // body length.
@@ -78,14 +86,13 @@ type derivedHeader struct {
 // Derived returns the response header for the body in coding c of length
 // size (-1: unknown), built by build from o's Header the first time it is
 // asked for (again if size changed) and shared afterwards: callers must
-// not modify it. Objects the node did not code and whose origin sent no
-// Content-Encoding hold no memo: build runs every time. Safe for
-// concurrent use.
+// not modify it. An Object that holds no memo (see prepare) runs build
+// every time. Safe for concurrent use.
 func (o *Object) Derived(c coding.Coding, size int64, build func() http.Header) http.Header {
-	if o.derived == nil || int(c) >= numCodings {
+	if o.memo == nil || int(c) >= numCodings {
 		return build()
 	}
-	slot := &o.derived[c]
+	slot := &o.memo.derived[c]
 	if d := slot.Load(); d != nil && d.size == size {
 		return d.h
 	}
@@ -94,13 +101,29 @@ func (o *Object) Derived(c coding.Coding, size int64, build func() http.Header) 
 	return h
 }
 
-// prepare gives o a memo of derived headers if its body is encoded at
-// all.
-func (o *Object) prepare() {
-	o.derived = nil
-	if o.Coding != coding.Identity || len(o.Header["Content-Encoding"]) > 0 {
-		o.derived = new([numCodings]atomic.Pointer[derivedHeader])
+// Wire returns the bytes build makes of o's response for the body in
+// coding c (a serialised head), built the first time they are asked for
+// and shared afterwards: callers must not modify them. What the bytes hold
+// is the caller's affair; the memo only keeps them for as long as o lives:
+// a copy Refreshed makes, with a new header, starts without them. An
+// Object that holds no memo (see prepare) runs build every time. Safe for
+// concurrent use; build may run more than once when calls race.
+func (o *Object) Wire(c coding.Coding, build func() []byte) []byte {
+	if o.memo == nil || int(c) >= numCodings {
+		return build()
 	}
+	slot := &o.memo.wire[c]
+	if b := slot.Load(); b != nil {
+		return *b
+	}
+	b := build()
+	slot.Store(&b)
+	return b
+}
+
+// prepare gives o a memo of its own, empty: o's header is new.
+func (o *Object) prepare() {
+	o.memo = new(memo)
 }
 
 // BodySize is the length of the body, wherever it is.

@@ -192,7 +192,7 @@ const (
 // a miss. The caller must Release the object when done with it.
 func (s *Store) Lookup(k keys.Key) (*Object, Tier) {
 	sh := s.shard(k)
-	if o, ok := sh.mem.Get(k.Hash); ok && o.Key == k.Full {
+	if o := fromMemory(sh, k.Hash, k.Full); o != nil {
 		return o, Memory
 	}
 	sh.misses.Add(1)
@@ -203,6 +203,25 @@ func (s *Store) Lookup(k keys.Key) (*Object, Tier) {
 		return o, Disk
 	}
 	return nil, Missed
+}
+
+// Memory returns the object the memory tier holds under the key whose
+// Hash is hash and Full is full (keys.AppendFull, keys.HashOf), or nil.
+// Unlike Lookup it never reads the disk tier and counts nothing, not even
+// a miss: it serves a caller that goes on to Lookup when it cannot use
+// what it finds. The object's body is in memory (Release is a no-op).
+// Memory does not allocate. Safe for concurrent use.
+func (s *Store) Memory(hash uint64, full []byte) *Object {
+	return fromMemory(s.shard(keys.Key{Hash: hash}), hash, full)
+}
+
+// fromMemory returns the object sh's memory tier holds under hash if its
+// key is full, else nil (a miss, or a hash collision).
+func fromMemory[S ~string | ~[]byte](sh *Shard, hash uint64, full S) *Object {
+	if o, ok := sh.mem.Get(hash); ok && o.Key == string(full) && o.record == nil {
+		return o
+	}
+	return nil
 }
 
 // Get is Lookup without the tier.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cdnnode/cdnnode/coding"
 	"github.com/cdnnode/cdnnode/keys"
 )
 
@@ -414,5 +415,80 @@ func TestDemand(t *testing.T) {
 	}
 	if s.Demand(a, 2) {
 		t.Error("a count survived the table filling up")
+	}
+}
+
+// TestMemory: Memory finds what the memory tier holds by the key's bytes,
+// never what only the disk tier holds, and counts nothing.
+func TestMemory(t *testing.T) {
+	s := tieredStore(t, t.TempDir(), 2)
+	small := keys.New("http", "a", "/small", "", keys.Options{})
+	fill(t, s, small, []byte("small body"))
+	big := keys.New("http", "a", "/big", "", keys.Options{})
+	fill(t, s, big, make([]byte, 128<<10)) // past MaxMemoryObjectBytes: disk only
+	misses := s.Stats().Misses
+
+	if o := s.Memory(small.Hash, []byte(small.Full)); o == nil || o.Key != small.Full {
+		t.Errorf("Memory(%q) = %v, want the stored object", small.Full, o)
+	}
+	if o := s.Memory(small.Hash, []byte(small.Full+"x")); o != nil {
+		t.Errorf("Memory with the hash of %q and another key = %q, want nil", small.Full, o.Key)
+	}
+	if o := s.Memory(big.Hash, []byte(big.Full)); o != nil {
+		t.Errorf("Memory(%q) = %q, want nil: its body is on disk", big.Full, o.Key)
+	}
+	if got := s.Stats().Misses; got != misses {
+		t.Errorf("memory misses %d after Memory, want %d: Memory counts nothing", got, misses)
+	}
+	o, tier := s.Lookup(big)
+	if tier != Disk {
+		t.Fatalf("Lookup(%q) tier = %v, want Disk", big.Full, tier)
+	}
+	o.Release()
+
+	full := []byte(small.Full)
+	if n := testing.AllocsPerRun(100, func() { _ = s.Memory(small.Hash, full) }); n != 0 {
+		t.Errorf("Memory allocates %v times, want 0", n)
+	}
+}
+
+// TestWire: the serialised head is built once per object and coding, and
+// a refreshed copy, whose header is new, builds its own.
+func TestWire(t *testing.T) {
+	s := newStore(t, Options{MemoryBytes: 1 << 20})
+	k := keys.New("http", "a", "/w", "", keys.Options{})
+	fill(t, s, k, []byte("body"))
+	o, ok := s.Get(k)
+	if !ok {
+		t.Fatal("miss after fill")
+	}
+	builds := 0
+	build := func(v string) func() []byte {
+		return func() []byte { builds++; return []byte(v) }
+	}
+	for range 3 {
+		if got := o.Wire(coding.Identity, build("v1")); string(got) != "v1" {
+			t.Errorf("Wire(identity) = %q, want v1", got)
+		}
+	}
+	if got := o.Wire(coding.Zstd, build("z1")); string(got) != "z1" {
+		t.Errorf("Wire(zstd) = %q, want z1: each coding has its own", got)
+	}
+	if builds != 2 {
+		t.Errorf("%d builds for two codings, want 2", builds)
+	}
+	c := o.Refreshed(http.Header{"Content-Type": {"text/html"}}, nil, o.Policy)
+	defer c.Release()
+	if got := c.Wire(coding.Identity, build("v2")); string(got) != "v2" {
+		t.Errorf("Wire of a refreshed copy = %q, want v2, built anew", got)
+	}
+	if got := o.Wire(coding.Identity, build("v3")); string(got) != "v1" {
+		t.Errorf("Wire of the original after a refresh = %q, want v1", got)
+	}
+	unprepared := &Object{Status: 200, Body: []byte("x")}
+	for _, want := range []string{"u1", "u2"} {
+		if got := unprepared.Wire(coding.Identity, build(want)); string(got) != want {
+			t.Errorf("Wire of an object no Writer made = %q, want %q: built every time", got, want)
+		}
 	}
 }

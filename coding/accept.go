@@ -1,7 +1,5 @@
 package coding
 
-import "strings"
-
 // Accept is a request's Accept-Encoding (RFC 9110 §12.5.3) reduced to the
 // codings this package knows: the weight the client gives each, in
 // thousandths. It is a small comparable value; its zero value accepts
@@ -16,7 +14,8 @@ type Accept struct {
 const identityDefault = 1
 
 // ParseAccept parses a request's Accept-Encoding field lines
-// (r.Header["Accept-Encoding"]). It never fails and does not allocate.
+// (r.Header["Accept-Encoding"], or the values of a request head's field
+// lines as bytes). It never fails and does not allocate.
 //
 // Elements are "coding" or "coding;q=VALUE" with the weight of RFC 9110
 // §12.4.2 (0, 1, or 0. or 1. with up to three decimals), OWS allowed around
@@ -32,7 +31,7 @@ const identityDefault = 1
 // Accept-Encoding, but clients that send none, such as curl without
 // --compressed, expect an identity body, so the node treats them as asking
 // for one.
-func ParseAccept(values []string) Accept {
+func ParseAccept[S ~string | ~[]byte](values []S) Accept {
 	const unset = -1
 	listed := [numCodings]int{unset, unset, unset, unset}
 	star := unset
@@ -41,7 +40,7 @@ func ParseAccept(values []string) Accept {
 		if !ok {
 			continue
 		}
-		if token == "*" {
+		if string(token) == "*" {
 			star = max(star, q)
 		} else if c, known := lookup(token); known {
 			listed[c] = max(listed[c], q)
@@ -64,19 +63,19 @@ func ParseAccept(values []string) Accept {
 // parseElement splits an Accept-Encoding element (OWS already trimmed) into
 // its coding token and weight in thousandths (1000 when absent). ok is false
 // when anything but a valid weight follows the token.
-func parseElement(elem string) (token string, q int, ok bool) {
-	semi := strings.IndexByte(elem, ';')
+func parseElement[S ~string | ~[]byte](elem S) (token S, q int, ok bool) {
+	semi := indexByte(elem, ';')
 	if semi < 0 {
 		return elem, 1000, true
 	}
 	token = trimOWS(elem[:semi])
 	param := trimOWS(elem[semi+1:])
-	if param == "" || (param[0] != 'q' && param[0] != 'Q') {
-		return "", 0, false
+	if len(param) == 0 || (param[0] != 'q' && param[0] != 'Q') {
+		return token, 0, false
 	}
 	param = trimOWS(param[1:])
-	if param == "" || param[0] != '=' {
-		return "", 0, false
+	if len(param) == 0 || param[0] != '=' {
+		return token, 0, false
 	}
 	q, ok = parseQValue(trimOWS(param[1:]))
 	return token, q, ok
@@ -84,13 +83,13 @@ func parseElement(elem string) (token string, q int, ok bool) {
 
 // parseQValue parses a qvalue (RFC 9110 §12.4.2) into thousandths:
 // "0" [ "." 0*3DIGIT ] or "1" [ "." 0*3"0" ].
-func parseQValue(s string) (int, bool) {
-	if s == "" || (s[0] != '0' && s[0] != '1') {
+func parseQValue[S ~string | ~[]byte](s S) (int, bool) {
+	if len(s) == 0 || (s[0] != '0' && s[0] != '1') {
 		return 0, false
 	}
 	whole := int(s[0] - '0')
 	s = s[1:]
-	if s == "" {
+	if len(s) == 0 {
 		return whole * 1000, true
 	}
 	if s[0] != '.' || len(s) > 4 {

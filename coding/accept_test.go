@@ -127,5 +127,12 @@ func FuzzParseAccept(f *testing.F) {
 		if u := ParseAccept(upper); u != a {
 			t.Fatalf("ParseAccept(%q) = %+v, upper-cased %+v", values, a, u)
 		}
+		raw := make([][]byte, len(values))
+		for i, v := range values {
+			raw[i] = []byte(v)
+		}
+		if b := ParseAccept(raw); b != a {
+			t.Fatalf("ParseAccept(%q) = %+v, as bytes %+v", values, a, b)
+		}
 	})
 }

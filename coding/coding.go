@@ -33,7 +33,7 @@ func (c Coding) String() string {
 
 // lookup maps a content-coding token (case-insensitive; x-gzip is gzip,
 // RFC 9110 §8.4.1.3) to its Coding. ok is false for any other token.
-func lookup(token string) (c Coding, ok bool) {
+func lookup[S ~string | ~[]byte](token S) (c Coding, ok bool) {
 	switch {
 	case equalFold(token, "gzip"), equalFold(token, "x-gzip"):
 		return Gzip, true
@@ -50,7 +50,7 @@ func lookup(token string) (c Coding, ok bool) {
 // equalFold reports whether s equals lower, a lower-case ASCII token, ignoring
 // the case of ASCII letters only: tokens are ASCII, and strings.EqualFold
 // would take "zſtd" for "zstd".
-func equalFold(s, lower string) bool {
+func equalFold[S ~string | ~[]byte](s S, lower string) bool {
 	if len(s) != len(lower) {
 		return false
 	}
@@ -89,16 +89,16 @@ func Of(values []string) (c Coding, ok bool) {
 
 // elements yields the non-empty elements of comma-separated list field
 // lines (RFC 9110 §5.6.1), each trimmed of OWS.
-func elements(values []string) iter.Seq[string] {
-	return func(yield func(string) bool) {
+func elements[S ~string | ~[]byte](values []S) iter.Seq[S] {
+	return func(yield func(S) bool) {
 		for _, line := range values {
-			for line != "" {
+			for len(line) > 0 {
 				elem := line
-				line = ""
-				if i := strings.IndexByte(elem, ','); i >= 0 {
+				line = line[len(line):]
+				if i := indexByte(elem, ','); i >= 0 {
 					elem, line = elem[:i], elem[i+1:]
 				}
-				if elem = trimOWS(elem); elem != "" && !yield(elem) {
+				if elem = trimOWS(elem); len(elem) > 0 && !yield(elem) {
 					return
 				}
 			}
@@ -108,14 +108,25 @@ func elements(values []string) iter.Seq[string] {
 
 // trimOWS trims spaces and horizontal tabs (OWS, RFC 9110 §5.6.3) from both
 // ends of s.
-func trimOWS(s string) string {
-	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+func trimOWS[S ~string | ~[]byte](s S) S {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}
-	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// indexByte is strings.IndexByte and bytes.IndexByte in one: the index of
+// the first c in s, or -1.
+func indexByte[S ~string | ~[]byte](s S, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // ETag returns the entity tag of a representation the node derived in coding

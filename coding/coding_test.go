@@ -60,6 +60,10 @@ func TestParsersDoNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = ParseAccept(ae).Best() }); n != 0 {
 		t.Errorf("ParseAccept allocates %v times, want 0", n)
 	}
+	aeBytes := [][]byte{[]byte(ae[0]), []byte(ae[1])}
+	if n := testing.AllocsPerRun(100, func() { _ = ParseAccept(aeBytes).Best() }); n != 0 {
+		t.Errorf("ParseAccept of bytes allocates %v times, want 0", n)
+	}
 }
 
 // FuzzOf checks Of against a plain split-and-compare reading of the list.

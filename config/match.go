@@ -7,22 +7,31 @@ import (
 
 // Match returns the first site, in file order, with a host pattern that
 // matches host, or nil. host is a Host header or :authority value: a port
-// is stripped, as are IPv6 brackets and a trailing dot, and case is
+// is stripped, as are IPv6 brackets and a trailing dot, and ASCII case is
 // ignored. "*.example.com" matches any name ending in ".example.com" but
 // not "example.com" itself; "*" matches every host, even an empty one. The
-// result points into c.Sites. Safe for concurrent use.
+// result points into c.Sites. It allocates only for an IPv6 literal, to
+// canonicalise it. Safe for concurrent use.
 func (c *Config) Match(host string) *Site {
-	h, canonical := "", false
+	return match(c, hostName(host))
+}
+
+// MatchBytes is Match for a host given as bytes, such as a request head's
+// Host field. It allocates nothing unless host holds an IPv6 literal,
+// which goes through Match. Safe for concurrent use.
+func (c *Config) MatchBytes(host []byte) *Site {
+	if ipLiteral(host) {
+		return c.Match(string(host))
+	}
+	return match(c, trimHost(host))
+}
+
+// match returns the first site with a pattern that matches h, a host
+// without port (see hostName), or nil.
+func match[S ~string | ~[]byte](c *Config, h S) *Site {
 	for i := range c.Sites {
 		for _, p := range c.Sites[i].Hosts {
-			if p == "*" {
-				return &c.Sites[i]
-			}
-			if !canonical {
-				// Only named patterns need the canonical host.
-				h, canonical = canonicalHost(host), true
-			}
-			if matchHost(p, h) {
+			if p == "*" || matchHost(p, h) {
 				return &c.Sites[i]
 			}
 		}
@@ -30,37 +39,86 @@ func (c *Config) Match(host string) *Site {
 	return nil
 }
 
-// matchHost reports whether the canonical host h matches the normalised
-// pattern p, other than "*" (which Match settles without h).
-func matchHost(p, h string) bool {
-	switch {
-	case strings.HasPrefix(p, "*."):
-		return len(h) > len(p)-1 && strings.HasSuffix(h, p[1:])
-	default:
-		return p == h
+// matchHost reports whether host h matches the normalised (lower-case)
+// pattern p, other than "*" (which match settles without h), ignoring the
+// ASCII case of h.
+func matchHost[S ~string | ~[]byte](p string, h S) bool {
+	if suffix, ok := strings.CutPrefix(p, "*"); ok {
+		return len(h) > len(suffix) && lowerEq(h[len(h)-len(suffix):], suffix)
 	}
+	return lowerEq(h, p)
 }
 
-// canonicalHost lower-cases host and strips its port, IPv6 brackets and
-// trailing dot. It allocates only when host has upper-case letters or an
-// IPv6 literal to rewrite.
-func canonicalHost(host string) string {
+// lowerEq reports whether s equals lower, which is lower-case, ignoring
+// the case of ASCII letters only (host patterns are ASCII).
+func lowerEq[S ~string | ~[]byte](s S, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ipLiteral reports whether host may be an IPv6 literal, bracketed or
+// bare (more than one colon): the hosts that hostName rewrites rather than
+// slices.
+func ipLiteral[S ~string | ~[]byte](host S) bool {
+	if len(host) > 0 && host[0] == '[' {
+		return true
+	}
+	colons := 0
+	for i := 0; i < len(host); i++ {
+		if host[i] == ':' {
+			colons++
+		}
+	}
+	return colons > 1
+}
+
+// hostName strips host's port, IPv6 brackets and trailing dot, and
+// canonicalises an IPv6 address (as host patterns are) when it has no
+// zone. Case is left as it is.
+func hostName(host string) string {
+	if !ipLiteral(host) {
+		return trimHost(host)
+	}
 	h := host
 	if strings.HasPrefix(h, "[") {
-		if end := strings.IndexByte(h, ']'); end > 0 {
-			h = h[1:end]
-			if a, err := netip.ParseAddr(h); err == nil && a.Zone() == "" {
-				return a.String()
-			}
-			return strings.ToLower(h)
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return strings.TrimSuffix(h, ".")
 		}
-	} else if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
-		h = h[:i] // host:port; more than one colon is a bare IPv6 address
-	} else if i >= 0 {
+		h = h[1:end]
 		if a, err := netip.ParseAddr(h); err == nil && a.Zone() == "" {
 			return a.String()
 		}
+		return h
 	}
-	h = strings.TrimSuffix(h, ".")
-	return strings.ToLower(h)
+	if a, err := netip.ParseAddr(h); err == nil && a.Zone() == "" {
+		return a.String()
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+// trimHost strips a host that is no IPv6 literal of its port (after its
+// one colon) and trailing dot.
+func trimHost[S ~string | ~[]byte](host S) S {
+	for i := 0; i < len(host); i++ {
+		if host[i] == ':' {
+			host = host[:i]
+			break
+		}
+	}
+	if len(host) > 0 && host[len(host)-1] == '.' {
+		host = host[:len(host)-1]
+	}
+	return host
 }

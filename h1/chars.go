@@ -50,9 +50,9 @@ func all(b []byte, k uint8) bool {
 	return true
 }
 
-// lowerEq reports whether b equals lower, an ASCII lower-case string,
+// LowerEq reports whether b equals lower, an ASCII lower-case string,
 // ignoring ASCII case: how field names and tokens compare (RFC 9110 §5.1).
-func lowerEq(b []byte, lower string) bool {
+func LowerEq(b []byte, lower string) bool {
 	if len(b) != len(lower) {
 		return false
 	}

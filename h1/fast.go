@@ -132,11 +132,13 @@ func (g *Guard) serveFast() error {
 	for {
 		if g.v < g.w {
 			g.process()
-			if g.err != nil {
+			switch {
+			case g.o < g.v || g.rej != nil:
+				return nil // net/http's turn; then an error, if any, as Read gives it
+			case g.err != nil:
 				return g.err
-			}
-			if g.o < g.v || g.rej != nil || g.st != stHead {
-				return nil // net/http's turn
+			case g.st != stHead:
+				return nil
 			}
 		}
 		if err := g.rerr; err != nil {
@@ -202,8 +204,9 @@ func (f *fastPath) offer() bool {
 	f.req.Start = time.Now()
 	f.resp = Response{Head: f.resp.Head[:0]}
 	if !f.r.Respond(&f.req, &f.resp) {
-		if len(f.out) == 0 {
-			f.done()
+		if len(f.out) == 0 && f.done() {
+			g.err = net.ErrClosed // Close came during the call
+			return true           // the request ends with the connection
 		}
 		return false
 	}
@@ -263,7 +266,6 @@ func (f *fastPath) send(body []byte) error {
 	f.out = f.out[:0]
 	clear(f.iov[:]) // hold no body past the write
 	if f.done() {
-		_ = f.g.Conn.Close()
 		return net.ErrClosed
 	}
 	if err != nil {
@@ -272,14 +274,15 @@ func (f *fastPath) send(body []byte) error {
 	return nil
 }
 
-// done ends a busy spell, and reports whether Close came meanwhile: the
-// caller must close the conn.
-func (f *fastPath) done() (closing bool) {
+// done ends a busy spell. If Close came meanwhile, it closes the conn and
+// reports true: the connection is done.
+func (f *fastPath) done() (closed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.busy = false
-	if f.closing {
+	if f.closing && !f.closed {
 		f.closed = true
+		_ = f.g.Conn.Close()
 	}
 	return f.closing
 }

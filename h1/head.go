@@ -124,7 +124,7 @@ func (h *Head) Field(i int) (name, value []byte) {
 // case-insensitive; name must be lower-case) and whether there is one.
 func (h *Head) Get(name string) ([]byte, bool) {
 	for _, f := range h.fields {
-		if lowerEq(h.at(f.name), name) {
+		if LowerEq(h.at(f.name), name) {
 			return h.at(f.value), true
 		}
 	}
@@ -282,7 +282,7 @@ func (h *Head) fieldLine(line []byte, start int, fr *framing) *Error {
 func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 	switch len(name) {
 	case len("host"):
-		if !lowerEq(name, "host") {
+		if !LowerEq(name, "host") {
 			return nil
 		}
 		if fr.host {
@@ -293,15 +293,15 @@ func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 		}
 		fr.host, fr.hostField = true, at
 	case len("upgrade"):
-		if lowerEq(name, "upgrade") && len(value) > 0 {
+		if LowerEq(name, "upgrade") && len(value) > 0 {
 			fr.upgradeField = true
 		}
 	case len("connection"):
-		if lowerEq(name, "connection") {
+		if LowerEq(name, "connection") {
 			connectionTokens(value, fr)
 		}
 	case len("content-length"):
-		if !lowerEq(name, "content-length") {
+		if !LowerEq(name, "content-length") {
 			return nil
 		}
 		if fr.cl {
@@ -316,7 +316,7 @@ func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 		}
 		fr.cl, fr.contentLength = true, n
 	case len("transfer-encoding"):
-		if !lowerEq(name, "transfer-encoding") {
+		if !LowerEq(name, "transfer-encoding") {
 			return nil
 		}
 		if h.Version == 0 {
@@ -325,7 +325,7 @@ func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 		if fr.cl {
 			return refuse("cl-and-te")
 		}
-		if fr.te || !lowerEq(value, "chunked") {
+		if fr.te || !LowerEq(value, "chunked") {
 			return refuse("bad-transfer-encoding")
 		}
 		fr.te = true
@@ -369,11 +369,11 @@ func connectionTokens(v []byte, fr *framing) {
 		}
 		tok = bytes.Trim(tok, " \t")
 		switch {
-		case lowerEq(tok, "close"):
+		case LowerEq(tok, "close"):
 			fr.close = true
-		case lowerEq(tok, "keep-alive"):
+		case LowerEq(tok, "keep-alive"):
 			fr.keepAlive = true
-		case lowerEq(tok, "upgrade"):
+		case LowerEq(tok, "upgrade"):
 			fr.upgradeToken = true
 		}
 	}

@@ -39,7 +39,7 @@ func checkTarget(t, method []byte) (span, bool) {
 // server answers for (RFC 9110 §4.2), matched without regard to case.
 func cutScheme(t []byte) ([]byte, bool) {
 	for _, s := range [...]string{"http://", "https://"} {
-		if len(t) >= len(s) && lowerEq(t[:len(s)], s) {
+		if len(t) >= len(s) && LowerEq(t[:len(s)], s) {
 			return t[len(s):], true
 		}
 	}

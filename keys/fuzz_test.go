@@ -28,6 +28,9 @@ func FuzzNew(f *testing.F) {
 		if got, want := k.Hash, xxhash.Sum64String(k.Full); got != want {
 			t.Fatalf("Hash = %#x, want xxhash(Full) %#x", got, want)
 		}
+		if full := AppendFull(nil, scheme, []byte(host), []byte(path), []byte(q), o); string(full) != k.Full || HashOf(full) != k.Hash {
+			t.Fatalf("AppendFull of bytes = %q, want New's %q", full, k.Full)
+		}
 		nq := normQuery(q, o)
 		if again := normQuery(nq, o); again != nq {
 			t.Fatalf("normQuery not idempotent: %q -> %q -> %q", q, nq, again)

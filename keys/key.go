@@ -2,6 +2,7 @@ package keys
 
 import (
 	"math/bits"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -32,39 +33,52 @@ type Options struct {
 //
 // Scheme and host compare case-insensitively and an empty or default port
 // equals no port (RFC 3986 §6.2.3), so these are folded. The query is
-// normalised by normQuery. New allocates only the Full string.
+// normalised by appendQuery. New allocates the Full string, and a buffer
+// besides for a key longer than 256 bytes.
 func New(scheme, host, path, rawQuery string, o Options) Key {
+	var buf [256]byte
+	full := AppendFull(buf[:0], scheme, host, path, rawQuery, o)
+	return Key{Hash: xxhash.Sum64(full), Full: string(full)}
+}
+
+// AppendFull appends to dst the Full text of the key New builds from the
+// same arguments and returns the extended slice: host, path and rawQuery
+// may be bytes, such as a request head's, so that a key is built and
+// looked up (with HashOf) without a string of its own. It allocates only
+// to grow dst, and, as appendQuery says, for a sorted query of more than
+// 32 parameters or an escaped parameter name checked against DropParams.
+func AppendFull[S ~string | ~[]byte](dst []byte, scheme string, host, path, rawQuery S, o Options) []byte {
 	port := defaultPortOf(scheme)
 	host, hostPort := splitPort(host)
-	if hostPort == port {
-		hostPort = ""
+	if string(hostPort) == port {
+		hostPort = hostPort[:0]
 	}
-	if path == "" {
-		path = "/"
+	dst = slices.Grow(dst, len(scheme)+len("://")+len(host)+1+len(hostPort)+len(path)+1+len(rawQuery))
+	dst = appendLower(dst, scheme)
+	dst = append(dst, "://"...)
+	dst = appendLower(dst, host)
+	if len(hostPort) > 0 {
+		dst = append(dst, ':')
+		dst = append(dst, hostPort...)
 	}
-	var b strings.Builder
-	b.Grow(len(scheme) + len("://") + len(host) + 1 + len(hostPort) + len(path) + 1 + len(rawQuery))
-	writeLower(&b, scheme)
-	b.WriteString("://")
-	writeLower(&b, host)
-	if hostPort != "" {
-		b.WriteByte(':')
-		b.WriteString(hostPort)
+	if len(path) == 0 {
+		dst = append(dst, '/')
+	} else {
+		dst = append(dst, path...)
 	}
-	b.WriteString(path)
-	if rawQuery != "" {
-		b.WriteByte('?')
-		mark := b.Len()
-		writeQuery(&b, rawQuery, o)
-		if b.Len() == mark {
-			// Nothing survived: drop the "?" again (a substring, no copy).
-			full := b.String()[:mark-1]
-			return Key{Hash: xxhash.Sum64String(full), Full: full}
+	if len(rawQuery) > 0 {
+		dst = append(dst, '?')
+		mark := len(dst)
+		if dst = appendQuery(dst, rawQuery, o); len(dst) == mark {
+			dst = dst[:mark-1] // nothing survived: drop the "?" again
 		}
 	}
-	full := b.String()
-	return Key{Hash: xxhash.Sum64String(full), Full: full}
+	return dst
 }
+
+// HashOf is the Hash of the Key whose Full is full (as AppendFull builds
+// it).
+func HashOf(full []byte) uint64 { return xxhash.Sum64(full) }
 
 // Shard maps the key to one of n shards from its hash, uniformly (Lemire's
 // multiply-shift range reduction). n must be > 0; for n <= 0 Shard returns 0.
@@ -108,37 +122,59 @@ func defaultPortOf(scheme string) string {
 // literal keeps its brackets; an unbracketed host with several colons is
 // taken as having no port. An empty port ("host:") is returned as "", so it
 // is dropped like a default one.
-func splitPort(hostport string) (host, port string) {
-	if strings.HasPrefix(hostport, "[") {
-		end := strings.IndexByte(hostport, ']')
+func splitPort[S ~string | ~[]byte](hostport S) (host, port S) {
+	if len(hostport) > 0 && hostport[0] == '[' {
+		end := indexByte(hostport, ']')
 		if end < 0 {
-			return hostport, ""
+			return hostport, hostport[:0]
 		}
 		rest := hostport[end+1:]
 		if len(rest) > 0 && rest[0] == ':' {
 			return hostport[:end+1], rest[1:]
 		}
-		return hostport, ""
+		return hostport, hostport[:0]
 	}
-	i := strings.LastIndexByte(hostport, ':')
-	if i < 0 || strings.IndexByte(hostport[:i], ':') >= 0 {
-		return hostport, ""
+	i := lastIndexByte(hostport, ':')
+	if i < 0 || indexByte(hostport[:i], ':') >= 0 {
+		return hostport, hostport[:0]
 	}
 	return hostport[:i], hostport[i+1:]
 }
 
-// writeLower writes s to b with ASCII letters lower-cased.
-func writeLower(b *strings.Builder, s string) {
+// appendLower appends s to dst with ASCII letters lower-cased.
+func appendLower[S ~string | ~[]byte](dst []byte, s S) []byte {
 	i := 0
 	for i < len(s) && !('A' <= s[i] && s[i] <= 'Z') {
 		i++
 	}
-	b.WriteString(s[:i]) // the common, already lower-case prefix in one copy
+	dst = append(dst, s[:i]...) // the common, already lower-case prefix in one copy
 	for ; i < len(s); i++ {
 		c := s[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		b.WriteByte(c)
+		dst = append(dst, c)
 	}
+	return dst
+}
+
+// indexByte is the index of the first c in s, or -1: strings.IndexByte and
+// bytes.IndexByte in one.
+func indexByte[S ~string | ~[]byte](s S, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastIndexByte is the index of the last c in s, or -1.
+func lastIndexByte[S ~string | ~[]byte](s S, c byte) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
 }

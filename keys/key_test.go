@@ -57,7 +57,30 @@ func TestNew(t *testing.T) {
 			if got := k.String(); got != tt.want {
 				t.Errorf("String() = %q, want %q", got, tt.want)
 			}
+			full := AppendFull([]byte("prefix"), tt.scheme, []byte(tt.host), []byte(tt.path), []byte(tt.raw), tt.o)
+			if got := string(full[len("prefix"):]); got != tt.want {
+				t.Errorf("AppendFull of bytes = %q, want %q", got, tt.want)
+			}
+			if got, want := HashOf(full[len("prefix"):]), k.Hash; got != want {
+				t.Errorf("HashOf = %#x, want %#x", got, want)
+			}
 		})
+	}
+}
+
+// TestAppendFullDoesNotAllocate: a key of a request head's bytes, query
+// sorted and filtered, is built into a buffer with room without
+// allocating, as the fast path needs.
+func TestAppendFullDoesNotAllocate(t *testing.T) {
+	o := Options{SortQuery: true, DropParams: []string{"utm_source", "fbclid"}}
+	host, path, q := []byte("Example.com:443"), []byte("/search"), []byte("q=cdn&page=2&utm_source=x&lang=en")
+	buf := make([]byte, 0, 256)
+	var full []byte
+	if n := testing.AllocsPerRun(100, func() { full = AppendFull(buf, "https", host, path, q, o) }); n != 0 {
+		t.Errorf("AppendFull allocates %v times, want 0", n)
+	}
+	if got, want := string(full), "https://example.com/search?lang=en&page=2&q=cdn"; got != want {
+		t.Errorf("AppendFull = %q, want %q", got, want)
 	}
 }
 

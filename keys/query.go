@@ -1,66 +1,84 @@
 package keys
 
 import (
-	"cmp"
+	"iter"
 	"net/url"
 	"slices"
-	"strings"
 )
 
 // maxStackParams is how many parameters sorting handles without allocating.
 const maxStackParams = 32
 
-// writeQuery writes the normalised form of rawQuery to b, without a leading
-// "?": parameters are split on "&"; empty ones are dropped (every common
-// query parser ignores them); those named in o.DropParams are dropped; with
-// o.SortQuery the rest are sorted by name, stably, so values of one name keep
-// their order, which an origin may depend on. Names and values are kept in
-// their escaped form. The result is idempotent: normalising it again gives
-// it back.
-func writeQuery(b *strings.Builder, rawQuery string, o Options) {
+// appendQuery appends the normalised form of rawQuery to dst, without a
+// leading "?": parameters are split on "&"; empty ones are dropped (every
+// common query parser ignores them); those named in o.DropParams are
+// dropped; with o.SortQuery the rest are sorted by name, stably, so values
+// of one name keep their order, which an origin may depend on. Names and
+// values are kept in their escaped form. The result is idempotent:
+// normalising it again gives it back. It allocates only to grow dst, to
+// sort more than maxStackParams parameters, and to unescape a parameter
+// name of bytes that holds '%' or '+' when o.DropParams is set.
+func appendQuery[S ~string | ~[]byte](dst []byte, rawQuery S, o Options) []byte {
 	if !o.SortQuery {
 		first := true
-		for p := range strings.SplitSeq(rawQuery, "&") {
-			if p == "" || dropped(p, o.DropParams) {
-				continue
-			}
+		for p := range params(rawQuery, o.DropParams) {
 			if !first {
-				b.WriteByte('&')
+				dst = append(dst, '&')
 			}
 			first = false
-			b.WriteString(p)
+			dst = append(dst, p...)
 		}
-		return
+		return dst
 	}
-	var stack [maxStackParams]string
-	params := stack[:0]
-	for p := range strings.SplitSeq(rawQuery, "&") {
-		if p == "" || dropped(p, o.DropParams) {
-			continue
+	var stack [maxStackParams]S
+	kept := stack[:0]
+	for p := range params(rawQuery, o.DropParams) {
+		kept = append(kept, p)
+	}
+	slices.SortStableFunc(kept, func(a, b S) int {
+		x, y := paramName(a), paramName(b)
+		switch {
+		case string(x) < string(y):
+			return -1
+		case string(x) > string(y):
+			return 1
 		}
-		params = append(params, p)
-	}
-	slices.SortStableFunc(params, func(a, b string) int {
-		return cmp.Compare(paramName(a), paramName(b))
+		return 0
 	})
-	for i, p := range params {
+	for i, p := range kept {
 		if i > 0 {
-			b.WriteByte('&')
+			dst = append(dst, '&')
 		}
-		b.WriteString(p)
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+// params yields the parameters of rawQuery, split on "&", that are kept:
+// not empty and not named in drop.
+func params[S ~string | ~[]byte](rawQuery S, drop []string) iter.Seq[S] {
+	return func(yield func(S) bool) {
+		for rest := rawQuery; len(rest) > 0; { // rest shrinks each pass
+			p := rest
+			rest = rest[len(rest):]
+			if i := indexByte(p, '&'); i >= 0 {
+				p, rest = p[:i], p[i+1:]
+			}
+			if len(p) > 0 && !dropped(p, drop) && !yield(p) {
+				return
+			}
+		}
 	}
 }
 
 // normQuery returns the normalised form of rawQuery that New puts in a key.
 func normQuery(rawQuery string, o Options) string {
-	var b strings.Builder
-	writeQuery(&b, rawQuery, o)
-	return b.String()
+	return string(appendQuery(nil, rawQuery, o))
 }
 
 // paramName is the escaped name of query parameter p ("a" of "a=1").
-func paramName(p string) string {
-	if i := strings.IndexByte(p, '='); i >= 0 {
+func paramName[S ~string | ~[]byte](p S) S {
+	if i := indexByte(p, '='); i >= 0 {
 		return p[:i]
 	}
 	return p
@@ -68,16 +86,18 @@ func paramName(p string) string {
 
 // dropped reports whether parameter p is named in drop. The name matches as
 // sent or, when it is escaped ("utm%5Fsource"), unescaped.
-func dropped(p string, drop []string) bool {
+func dropped[S ~string | ~[]byte](p S, drop []string) bool {
 	if len(drop) == 0 {
 		return false
 	}
 	name := paramName(p)
-	if slices.Contains(drop, name) {
-		return true
+	for _, d := range drop {
+		if string(name) == d {
+			return true
+		}
 	}
-	if strings.ContainsAny(name, "%+") {
-		if u, err := url.QueryUnescape(name); err == nil && slices.Contains(drop, u) {
+	if indexByte(name, '%') >= 0 || indexByte(name, '+') >= 0 {
+		if u, err := url.QueryUnescape(string(name)); err == nil && slices.Contains(drop, u) {
 			return true
 		}
 	}

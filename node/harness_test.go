@@ -53,9 +53,13 @@ const serverKey = "server:"
 func newHarness(t testing.TB, proto string, handler http.Handler, extra ...string) *harness {
 	t.Helper()
 	var serverLines []string
+	engine := testnode.HTTP1Line() // unless the test picks its own
 	extra = slices.DeleteFunc(slices.Clone(extra), func(line string) bool {
 		if rest, ok := strings.CutPrefix(line, serverKey); ok {
 			serverLines = append(serverLines, strings.TrimSpace(rest))
+			if strings.HasPrefix(strings.TrimSpace(rest), "http1 ") {
+				engine = ""
+			}
 			return true
 		}
 		return false
@@ -98,7 +102,7 @@ connect_timeout = "1s"
 name = "default"
 hosts = ["*"]
 pool = "demo"
-`, testnode.HTTP1Line(), strings.Join(serverLines, "\n"), certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
+`, engine, strings.Join(serverLines, "\n"), certFile, keyFile, originSrv.Listener.Addr().String()) + strings.Join(extra, "\n")
 	path := filepath.Join(dir, "cdnnode.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	traffic := worker.New(cfg.Server, p.Handler, nil, p.Admit, m, log)
+	traffic := worker.New(cfg.Server, p.Handler, p.Responder, p.Admit, m, log)
 	p.TrustRejects(traffic.RejectToken())
 	return &Node{
 		cfg:     cfg,
@@ -184,6 +184,7 @@ func (n *Node) release() {
 		n.stopOwners()
 		n.owners.Wait()
 	}
+	n.proxy.StopBackground()
 	closePools(n.pools)
 	n.proxy.CloseIdle()
 	n.store.Close()

@@ -128,7 +128,7 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 		_, err = io.CopyBuffer(onlyWriter{client}, src, *bp)
 	}
 	if err == nil {
-		served(x, rp, rp.conversion(), client.N)
+		served(x.stats, rp, rp.conversion(), client.N)
 		return waitServed
 	}
 	if errors.Is(err, cachelock.ErrAborted) || client.Err == nil && r.Context().Err() == nil {

@@ -60,6 +60,16 @@ type rep struct {
 // no-transform, is always sent as stored. A request's own no-transform gets
 // the representation the origin sent.
 func choose(r *http.Request, b body) rep {
+	rp := stored(b)
+	if !rp.negotiable {
+		return rp
+	}
+	return rp.negotiate(b, coding.ParseAccept(r.Header["Accept-Encoding"]), cachepolicy.NoTransform(r.Header), len(r.Header["Range"]) > 0)
+}
+
+// stored is the part of choose that does not depend on the request: the
+// representation every client gets of b unless it is negotiable.
+func stored(b body) rep {
 	rp := rep{from: b.coded, origin: coding.Identity, size: b.size, identitySize: -1}
 	if b.coded == coding.Identity {
 		from, ok := coding.Of(b.header["Content-Encoding"])
@@ -72,11 +82,17 @@ func choose(r *http.Request, b body) rep {
 		rp.identitySize = b.identitySize
 	}
 	rp.negotiable = true
-	accept := coding.ParseAccept(r.Header["Accept-Encoding"])
+	return rp
+}
+
+// negotiate is the rest of choose for a negotiable rp of b: the coding a
+// client that accepts accept gets, given whether the request carries
+// no-transform and a Range.
+func (rp rep) negotiate(b body, accept coding.Accept, noTransform, ranged bool) rep {
 	switch {
-	case cachepolicy.NoTransform(r.Header):
+	case noTransform:
 		rp.to = rp.origin
-	case b.coded != coding.Identity && len(r.Header["Range"]) > 0 && b.identitySize >= 0:
+	case b.coded != coding.Identity && ranged && b.identitySize >= 0:
 		rp.to = coding.Identity
 	case accept.Allows(rp.from):
 		rp.to = rp.from
@@ -227,10 +243,10 @@ func (p *Proxy) writeRep(w io.Writer, obj *cachestore.Object, rp rep, off, n int
 
 // served counts a body sent in representation rp, of sent bytes, in the
 // worker's metrics.
-func served(x *exchange, rp rep, how metrics.Conversion, sent int64) {
-	x.stats.Served(rp.to, how)
+func served(stats *metrics.Worker, rp rep, how metrics.Conversion, sent int64) {
+	stats.Served(rp.to, how)
 	if rp.to != coding.Identity && rp.identitySize >= 0 {
-		x.stats.Saved(metrics.SavedWire, rp.identitySize-sent)
+		stats.Saved(metrics.SavedWire, rp.identitySize-sent)
 	}
 }
 

@@ -386,7 +386,7 @@ func (p *Proxy) stream(w http.ResponseWriter, r *http.Request, x *exchange, resp
 		err := p.sendBody(client, in, rp, flush, *bp)
 		switch {
 		case err == nil && sink != nil:
-			served(x, rp, rp.conversion(), client.N)
+			served(x.stats, rp, rp.conversion(), client.N)
 		case err == nil:
 		case in.err != nil: // the origin failed: below
 		case client.Err != nil:

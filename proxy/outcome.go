@@ -52,7 +52,11 @@ type outcome struct {
 // String renders the Cache-Status field value, e.g. "cdnnode; hit; ttl=113"
 // or "cdnnode; fwd=miss; stored".
 func (o *outcome) String() string {
-	b := make([]byte, 0, 64)
+	return string(o.appendTo(make([]byte, 0, 64)))
+}
+
+// appendTo appends the Cache-Status field value (String) to b.
+func (o *outcome) appendTo(b []byte) []byte {
 	b = append(b, "cdnnode"...)
 	switch o.cache {
 	case metrics.Hit:
@@ -79,7 +83,7 @@ func (o *outcome) String() string {
 		b = append(b, "; detail="...)
 		b = append(b, o.detail...)
 	}
-	return string(b)
+	return b
 }
 
 // responseRecorder notes what was sent, for the access log and metrics.
@@ -117,12 +121,29 @@ func (p *Proxy) finish(rw *responseRecorder, r *http.Request, x *exchange) {
 	}
 	dur := p.now().Sub(x.start)
 	x.stats.Request(x.out.cache, status, dur)
-	if !p.access {
-		return
+	if p.access {
+		p.logAccess(access{
+			remote: r.RemoteAddr, proto: r.Proto, method: r.Method, host: r.Host, uri: r.RequestURI,
+			status: status, bytes: rw.bytes, dur: dur,
+		}, &x.out)
 	}
+}
+
+// access is what an access log line says of a request besides its
+// outcome.
+type access struct {
+	remote, proto, method, host, uri string
+	status                           int
+	bytes                            int64 // body bytes sent
+	dur                              time.Duration
+}
+
+// logAccess writes the access log line of a finished request, a with
+// outcome out.
+func (p *Proxy) logAccess(a access, out *outcome) {
 	p.log.Info("access",
-		"remote", r.RemoteAddr, "proto", r.Proto, "method", r.Method, "host", r.Host,
-		"uri", r.RequestURI, "status", status, "bytes", rw.bytes, "dur_ms", float64(dur.Microseconds())/1000,
-		"cache", x.out.cache.String(), "stored", x.out.stored, "detail", x.out.detail,
+		"remote", a.remote, "proto", a.proto, "method", a.method, "host", a.host,
+		"uri", a.uri, "status", a.status, "bytes", a.bytes, "dur_ms", float64(a.dur.Microseconds())/1000,
+		"cache", out.cache.String(), "stored", out.stored, "detail", out.detail,
 	)
 }

@@ -47,12 +47,13 @@ type Proxy struct {
 	bans    *purge.Bans
 	metrics *metrics.Metrics
 
-	purgeAuth *purge.Authorizer
-	fanout    *purge.Fanout // to the fleet's other nodes
-	sweepNow  chan struct{} // a ban was added: the sweeper should pass
-	log       *slog.Logger
-	access    bool
-	now       func() time.Time
+	purgeAuth  *purge.Authorizer
+	fanout     *purge.Fanout // to the fleet's other nodes
+	sweepNow   chan struct{} // a ban was added: the sweeper should pass
+	background background    // background revalidations
+	log        *slog.Logger
+	access     bool
+	now        func() time.Time
 
 	lockTimeout time.Duration // how long a reader waits for a fill's head
 
@@ -89,6 +90,7 @@ func New(cfg *config.Config, store *cachestore.Store, locks *cachelock.Locks, ba
 		purgeAuth:   purge.NewAuthorizer(cfg.Purge),
 		fanout:      purge.NewFanout(cfg.Purge),
 		sweepNow:    make(chan struct{}, 1),
+		background:  background{stop: make(chan struct{})},
 	}
 	types, err := coding.ParseTypes(cfg.Compression.Types)
 	if err != nil {

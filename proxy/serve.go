@@ -42,13 +42,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 		}
 		variant = k
 	}
-	hdr := obj.Header
-	if rp.negotiable {
-		hdr = obj.Derived(rp.to, rp.size, func() http.Header { return rp.header(obj.Header) })
-	}
+	hdr := repHeader(obj, rp)
 	h := w.Header()
 	// One backing array for the two per-response values.
-	x.vals = [2]string{strconv.FormatInt(int64(obj.Policy.Age(now)/time.Second), 10), x.out.String()}
+	x.vals = [2]string{strconv.FormatInt(ageSeconds(obj, now), 10), x.out.String()}
 	age, status := x.vals[0:1:1], x.vals[1:2:2]
 
 	if cachepolicy.NotModified(r.Header, hdr) {
@@ -102,7 +99,22 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, x *exchange, obj *
 		return
 	}
 	sent, _ := p.writeRep(w, src, rp, 0, -1)
-	served(x, rp, how, sent)
+	served(x.stats, rp, how, sent)
+}
+
+// repHeader is the stored header of obj as the client of representation
+// rp gets it (rep.header), memoised on obj: shared, never to be modified.
+func repHeader(obj *cachestore.Object, rp rep) http.Header {
+	if !rp.negotiable {
+		return obj.Header
+	}
+	return obj.Derived(rp.to, rp.size, func() http.Header { return rp.header(obj.Header) })
+}
+
+// ageSeconds is the value of the Age field obj is sent with at now
+// (RFC 9111 §5.1).
+func ageSeconds(obj *cachestore.Object, now time.Time) int64 {
+	return int64(obj.Policy.Age(now) / time.Second)
 }
 
 // storeVariant sends obj's body transcoded as rp says (zstd to gzip) and
@@ -118,7 +130,7 @@ func (p *Proxy) storeVariant(w io.Writer, x *exchange, obj *cachestore.Object, r
 	defer wr.Close()
 	defer wr.Abort()
 	sent, ok := p.writeRep(&tee{w: w, wr: wr}, obj, rp, 0, -1)
-	served(x, rp, metrics.Transcoded, sent)
+	served(x.stats, rp, metrics.Transcoded, sent)
 	if !ok || !wr.Commit() {
 		return // a later request tries again
 	}

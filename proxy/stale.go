@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cdnnode/cdnnode/cachelock"
@@ -42,7 +43,6 @@ func (p *Proxy) revalidateLater(r *http.Request, x *exchange) {
 	if err != nil {
 		return
 	}
-	bg := backgroundRequest(r)
 	bx := &exchange{
 		start: p.now(), stats: x.stats, site: x.site, key: x.key,
 		stale: x.stale, staleKey: x.staleKey,
@@ -50,22 +50,74 @@ func (p *Proxy) revalidateLater(r *http.Request, x *exchange) {
 		background: true,
 	}
 	x.stale.Retain() // the caller releases its own use when r is answered
-	go func() {
+	started := p.background.run(r.Context(), func(ctx context.Context) {
 		defer bx.stale.Release()
-		p.forward(discard{}, bg, bx, f)
+		p.forward(discard{}, backgroundRequest(r, ctx), bx, f)
 		result := revalidation(&bx.out)
 		p.metrics.Revalidations.WithLabelValues(result).Inc()
 		p.log.Debug("background revalidation", "key", bx.key.Full, "result", result,
 			"fwd_status", bx.out.fwdStatus, "detail", bx.out.detail, "dur_ms", float64(p.now().Sub(bx.start).Microseconds())/1000)
-	}()
+	})
+	if !started { // the proxy is stopping
+		bx.stale.Release()
+		f.Fail()
+	}
 }
 
-// backgroundRequest is the node's own request for r's object: a HEAD (the
-// pipeline fetches the whole object for the cache and sends nothing back),
-// with r's fields (they select the variant) but none of its conditional,
-// Range or cache directives, and a context that outlives r.
-func backgroundRequest(r *http.Request) *http.Request {
-	bg := r.Clone(context.WithoutCancel(r.Context()))
+// background runs the proxy's own requests, which outlive the client
+// requests that start them, until Stop.
+type background struct {
+	mu      sync.Mutex
+	stopped bool
+	stop    chan struct{} // closed by Stop
+	wg      sync.WaitGroup
+}
+
+// run runs fn in a goroutine of its own with a context that keeps parent's
+// values, is not cancelled with it, and is cancelled by Stop; false when
+// Stop has come, and fn does not run.
+func (b *background) run(parent context.Context, fn func(context.Context)) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	b.wg.Go(func() {
+		defer cancel()
+		go func() {
+			select {
+			case <-b.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		fn(ctx)
+	})
+	return true
+}
+
+// StopBackground cancels the proxy's own requests in flight (background
+// revalidations) and waits for them to end; none starts afterwards. The
+// node calls it once its listeners have drained, before it closes the
+// cache they write to.
+func (p *Proxy) StopBackground() {
+	b := &p.background
+	b.mu.Lock()
+	if !b.stopped {
+		b.stopped = true
+		close(b.stop)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// backgroundRequest is the node's own request for r's object, in context
+// ctx: a HEAD (the pipeline fetches the whole object for the cache and
+// sends nothing back), with r's fields (they select the variant) but none
+// of its conditional, Range or cache directives.
+func backgroundRequest(r *http.Request, ctx context.Context) *http.Request {
+	bg := r.Clone(ctx)
 	bg.Method = http.MethodHead
 	bg.Body, bg.ContentLength = nil, 0
 	for _, f := range conditionalFields {
