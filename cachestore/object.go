@@ -74,6 +74,7 @@ const numCodings = int(coding.Br) + 1
 type memo struct {
 	derived [numCodings]atomic.Pointer[derivedHeader]
 	wire    [numCodings]atomic.Pointer[[]byte]
+	file    fileMemo // the body in a file (Store.BodyFile)
 }
 
 // derivedHeader is a header built from an Object's for one coding and

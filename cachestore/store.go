@@ -36,6 +36,7 @@ type Store struct {
 	shards    []*Shard
 	maxMemory int64 // largest body in memory
 	maxObject int64 // largest body stored
+	files     bodyFiles
 }
 
 // Shard is one shard: its memory tier, its disk tier if any, and its own
@@ -116,6 +117,7 @@ func New(o Options) (*Store, error) {
 		o.FillBytes = o.MemoryBytes / 8
 	}
 	s := &Store{shards: make([]*Shard, o.Shards), maxMemory: o.MaxMemoryObjectBytes, maxObject: o.MaxObjectBytes}
+	s.files.max = o.MemoryBytes / 4
 	for i := range s.shards {
 		sh, err := newShard(i, perShard, o.Logger)
 		if err == nil {

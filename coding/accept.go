@@ -1,5 +1,7 @@
 package coding
 
+import "github.com/cdnnode/cdnnode/internal/ascii"
+
 // Accept is a request's Accept-Encoding (RFC 9110 §12.5.3) reduced to the
 // codings this package knows: the weight the client gives each, in
 // thousandths. It is a small comparable value; its zero value accepts
@@ -64,7 +66,7 @@ func ParseAccept[S ~string | ~[]byte](values []S) Accept {
 // its coding token and weight in thousandths (1000 when absent). ok is false
 // when anything but a valid weight follows the token.
 func parseElement[S ~string | ~[]byte](elem S) (token S, q int, ok bool) {
-	semi := indexByte(elem, ';')
+	semi := ascii.IndexByte(elem, ';')
 	if semi < 0 {
 		return elem, 1000, true
 	}

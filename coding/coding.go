@@ -4,6 +4,8 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+
+	"github.com/cdnnode/cdnnode/internal/ascii"
 )
 
 // Coding is a content coding the node knows (RFC 9110 §8.4.1). The zero
@@ -35,35 +37,16 @@ func (c Coding) String() string {
 // RFC 9110 §8.4.1.3) to its Coding. ok is false for any other token.
 func lookup[S ~string | ~[]byte](token S) (c Coding, ok bool) {
 	switch {
-	case equalFold(token, "gzip"), equalFold(token, "x-gzip"):
+	case ascii.LowerEq(token, "gzip"), ascii.LowerEq(token, "x-gzip"):
 		return Gzip, true
-	case equalFold(token, "zstd"):
+	case ascii.LowerEq(token, "zstd"):
 		return Zstd, true
-	case equalFold(token, "br"):
+	case ascii.LowerEq(token, "br"):
 		return Br, true
-	case equalFold(token, "identity"):
+	case ascii.LowerEq(token, "identity"):
 		return Identity, true
 	}
 	return Identity, false
-}
-
-// equalFold reports whether s equals lower, a lower-case ASCII token, ignoring
-// the case of ASCII letters only: tokens are ASCII, and strings.EqualFold
-// would take "zſtd" for "zstd".
-func equalFold[S ~string | ~[]byte](s S, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Of parses a response's Content-Encoding field lines
@@ -95,7 +78,7 @@ func elements[S ~string | ~[]byte](values []S) iter.Seq[S] {
 			for len(line) > 0 {
 				elem := line
 				line = line[len(line):]
-				if i := indexByte(elem, ','); i >= 0 {
+				if i := ascii.IndexByte(elem, ','); i >= 0 {
 					elem, line = elem[:i], elem[i+1:]
 				}
 				if elem = trimOWS(elem); len(elem) > 0 && !yield(elem) {
@@ -116,17 +99,6 @@ func trimOWS[S ~string | ~[]byte](s S) S {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// indexByte is strings.IndexByte and bytes.IndexByte in one: the index of
-// the first c in s, or -1.
-func indexByte[S ~string | ~[]byte](s S, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // ETag returns the entity tag of a representation the node derived in coding

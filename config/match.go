@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/cdnnode/cdnnode/internal/ascii"
 )
 
 // Match returns the first site, in file order, with a host pattern that
@@ -44,27 +46,9 @@ func match[S ~string | ~[]byte](c *Config, h S) *Site {
 // ASCII case of h.
 func matchHost[S ~string | ~[]byte](p string, h S) bool {
 	if suffix, ok := strings.CutPrefix(p, "*"); ok {
-		return len(h) > len(suffix) && lowerEq(h[len(h)-len(suffix):], suffix)
+		return len(h) > len(suffix) && ascii.LowerEq(h[len(h)-len(suffix):], suffix)
 	}
-	return lowerEq(h, p)
-}
-
-// lowerEq reports whether s equals lower, which is lower-case, ignoring
-// the case of ASCII letters only (host patterns are ASCII).
-func lowerEq[S ~string | ~[]byte](s S, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
+	return ascii.LowerEq(h, p)
 }
 
 // ipLiteral reports whether host may be an IPv6 literal, bracketed or

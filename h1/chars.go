@@ -50,23 +50,6 @@ func all(b []byte, k uint8) bool {
 	return true
 }
 
-// LowerEq reports whether b equals lower, an ASCII lower-case string,
-// ignoring ASCII case: how field names and tokens compare (RFC 9110 §5.1).
-func LowerEq(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // foldEq reports whether a and b are equal ignoring ASCII case.
 func foldEq(a, b []byte) bool {
 	if len(a) != len(b) {

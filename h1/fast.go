@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Responder answers requests on the fast path: without net/http, from the
@@ -45,13 +50,17 @@ type Request struct {
 type Response struct {
 	Head []byte // handed over empty, with room the connection keeps between requests
 	Body []byte
+	// File, if set, holds Body's bytes from offset 0 and does not change:
+	// on a plain TCP connection the engine sends them from there with
+	// sendfile, without copying them through user space.
+	File *os.File
 }
 
 // Output sizes of the fast path.
 const (
 	// maxCopiedBody is the largest body copied behind its head into the
-	// output buffer; a longer one goes out in the same writev, from where
-	// it is.
+	// output buffer; a longer one goes out from where it is: by sendfile
+	// from its Response.File, or in the same writev as the output.
 	maxCopiedBody = 16 << 10
 	// maxPending is how much output pipelined requests pile up before it
 	// is written, although more requests are buffered.
@@ -78,6 +87,17 @@ type fastPath struct {
 	after bool
 
 	idle, header, write time.Duration
+	w                   net.Conn // where responses are written (see WriteConn)
+
+	// sendfile: the socket under w when it is TCP, and the state of one
+	// response's transfer, which sendStep advances.
+	raw     syscall.RawConn
+	step    func(fd uintptr) bool // sendStep, bound once
+	file    int                   // fd of the body's file
+	off     int64                 // next byte of the file to send
+	left    int                   // bytes of it still to send
+	head    []byte                // what of out is still to send first
+	stepErr error
 
 	active bool // within ServeFast: complete heads are offered
 
@@ -91,6 +111,23 @@ func (f *fastPath) init(g *Guard, o *GuardOptions) {
 	f.g, f.r = g, o.Fast
 	f.req = Request{Head: &g.head, TLS: o.TLS, Remote: g.Conn.RemoteAddr()}
 	f.idle, f.header, f.write = o.IdleTimeout, o.HeaderTimeout, o.WriteTimeout
+	f.w = g.Conn
+	if wc, ok := g.Conn.(WriteConn); ok {
+		f.w = wc.WriteConn()
+	}
+	if tc, ok := f.w.(*net.TCPConn); ok && f.r != nil {
+		if raw, err := tc.SyscallConn(); err == nil {
+			f.raw, f.step = raw, f.sendStep
+		}
+	}
+}
+
+// WriteConn is a connection wrapper that changes only what is read, such
+// as one that first replays bytes peeked at: its writes go to WriteConn()
+// unchanged. The fast path writes there, so that a head and a long body
+// leave in one writev, which net.Buffers does only on the socket itself.
+type WriteConn interface {
+	WriteConn() net.Conn
 }
 
 // atBoundary reports whether the client's next bytes begin a request
@@ -218,6 +255,8 @@ func (f *fastPath) offer() bool {
 	f.out = append(f.out, "\r\n"...)
 	var err error
 	switch body := f.resp.Body; {
+	case f.resp.File != nil && f.raw != nil && len(body) > maxCopiedBody:
+		err = f.sendFile(f.resp.File, len(body))
 	case len(body) > maxCopiedBody:
 		err = f.send(body)
 	case len(f.out)+len(body) > maxPending:
@@ -226,6 +265,7 @@ func (f *fastPath) offer() bool {
 	default:
 		f.out = append(f.out, body...)
 	}
+	f.resp.Body, f.resp.File = nil, nil // out, or copied: hold neither
 	if err != nil {
 		g.err = err // the connection is done
 	}
@@ -262,7 +302,7 @@ func (f *fastPath) send(body []byte) error {
 	if len(body) > 0 {
 		f.bufs = append(f.bufs, body)
 	}
-	_, err := f.bufs.WriteTo(f.g.Conn)
+	_, err := f.bufs.WriteTo(f.w)
 	f.out = f.out[:0]
 	clear(f.iov[:]) // hold no body past the write
 	if f.done() {
@@ -272,6 +312,64 @@ func (f *fastPath) send(body []byte) error {
 		return fmt.Errorf("h1: write response: %w", err)
 	}
 	return nil
+}
+
+// sendFile writes the pending output and then n bytes of file from
+// offset 0: the output with MSG_MORE, so that the kernel sends it with the
+// file's first bytes, then the file by sendfile, both on the socket
+// directly, waiting for it to drain as its writes do and under its write
+// deadline. Like send, it ends the busy spell.
+func (f *fastPath) sendFile(file *os.File, n int) error {
+	if f.write > 0 {
+		_ = f.g.Conn.SetWriteDeadline(time.Now().Add(f.write))
+	}
+	f.head, f.file, f.off, f.left, f.stepErr = f.out, int(file.Fd()), 0, n, nil
+	err := f.raw.Write(f.step)
+	if err == nil {
+		err = f.stepErr
+	}
+	runtime.KeepAlive(file) // its fd is used until here
+	f.out, f.head = f.out[:0], nil
+	if f.done() {
+		return net.ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("h1: sendfile response: %w", err)
+	}
+	return nil
+}
+
+// sendStep sends what sendFile set up on the socket fd until it is all
+// out (true), an error (true, stepErr), or the socket is full (false:
+// RawConn.Write waits until it drains, then calls again).
+func (f *fastPath) sendStep(fd uintptr) bool {
+	for len(f.head) > 0 || f.left > 0 { // each pass sends some of the head, then of the file
+		head := len(f.head) > 0
+		var n int
+		var err error
+		if head {
+			n, err = unix.SendmsgN(int(fd), f.head, nil, nil, unix.MSG_MORE)
+		} else {
+			n, err = unix.Sendfile(int(fd), f.file, &f.off, f.left)
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return false
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			f.stepErr = err
+			return true
+		case head:
+			f.head = f.head[n:]
+		case n == 0:
+			f.stepErr = io.ErrUnexpectedEOF // the file is shorter than said
+			return true
+		default:
+			f.left -= n
+		}
+	}
+	return true
 }
 
 // done ends a busy spell. If Close came meanwhile, it closes the conn and

@@ -17,11 +17,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // hitObject is a cached response as the fast path serves it: the head
-// without its empty line, Content-Length included, and the body.
-type hitObject struct{ head, body []byte }
+// without its empty line, Content-Length included, and the body; file,
+// if set, is handed to the engine as Response.File with the body.
+type hitObject struct {
+	head, body []byte
+	file       *os.File
+}
 
 func newHitObject(size int) hitObject {
 	body := make([]byte, size)
@@ -63,7 +69,7 @@ func (r *hitResponder) Respond(req *Request, resp *Response) bool {
 	resp.Head = append(resp.Head, target...)
 	resp.Head = append(resp.Head, "\r\n"...)
 	if get {
-		resp.Body = obj.body
+		resp.Body, resp.File = obj.body, obj.file
 	}
 	r.answered.Add(1)
 	return true
@@ -78,6 +84,47 @@ func (r *hitResponder) object(target []byte) *hitObject {
 }
 
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
+
+// bodyFile returns an in-memory file (a memfd, as cachestore.Store.BodyFile
+// makes) holding content, closed when the test ends.
+func bodyFile(tb testing.TB, content []byte) *os.File {
+	tb.Helper()
+	fd, err := unix.MemfdCreate("h1-test-body", unix.MFD_CLOEXEC)
+	if err != nil {
+		tb.Fatalf("memfd_create: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "h1-test-body")
+	tb.Cleanup(func() { f.Close() })
+	if _, err := f.Write(content); err != nil {
+		tb.Fatalf("writing the body file: %v", err)
+	}
+	return f
+}
+
+// peekedConn wraps a connection as the worker's clientConn does: it
+// changes only what is read (through a buffer of its own, as bytes peeked
+// at are replayed) and names the connection it writes to in WriteConn.
+// Its Write counts the writes that still come through it.
+type peekedConn struct {
+	net.Conn
+	br     *bufio.Reader
+	writes atomic.Int64
+}
+
+func newPeekedConn(c net.Conn) *peekedConn { return &peekedConn{Conn: c, br: bufio.NewReader(c)} }
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+func (c *peekedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+func (c *peekedConn) WriteConn() net.Conn { return c.Conn }
+
+// opaqueConn hides the connection's type and names no WriteConn: the
+// engine cannot tell that a socket is under it.
+type opaqueConn struct{ net.Conn }
 
 // fastServer is a loopback server run as a worker runs its HTTP/1
 // connections with the fast engine (worker.serveH1): each accepted
@@ -98,6 +145,13 @@ type fastServer struct {
 // startFast starts a fastServer whose connections' Guards have options o
 // with hits as the Responder, until the test ends.
 func startFast(t *testing.T, hits *hitResponder, o GuardOptions) *fastServer {
+	t.Helper()
+	return startFastWrapped(t, hits, o, nil)
+}
+
+// startFastWrapped is startFast with each accepted connection wrapped by
+// wrap, if set, before its Guard, as the worker wraps one it peeked at.
+func startFastWrapped(t *testing.T, hits *hitResponder, o GuardOptions, wrap func(net.Conn) net.Conn) *fastServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -133,6 +187,9 @@ func startFast(t *testing.T, hits *hitResponder, o GuardOptions) *fastServer {
 			c, err := l.Accept()
 			if err != nil {
 				return
+			}
+			if wrap != nil {
+				c = wrap(c)
 			}
 			g := NewGuard(c, o)
 			s.mu.Lock()
@@ -330,6 +387,8 @@ type fastCase struct {
 	small, big int // the sizes of the Responder's objects; 0: 64 bytes, 20 KiB
 	steps      []fastStep
 	closes     bool // the server closes the connection after the last answer
+	file       bool // the big object is answered with a File holding its body
+	wrapped    bool // each connection is a peekedConn: the engine writes to its WriteConn
 }
 
 // fastStep is what a client sends before it waits, and the answers it waits for.
@@ -344,7 +403,8 @@ type fastStep struct {
 // TestFastPath holds conversations with a fast server, each on one
 // connection: which requests the fast path answers and which go to
 // net/http, in order, with the right bodies, however pipelined, however
-// large the output; whether the connection ends when it should.
+// large the output, sent from Body or from a File, on the socket or
+// through a WriteConn wrapper; whether the connection ends when it should.
 func TestFastPath(t *testing.T) {
 	hits20, want20 := hitsFrom(0, 20)
 	hits40, want40 := hitsFrom(0, 40)
@@ -425,6 +485,39 @@ func TestFastPath(t *testing.T) {
 				want: slices.Concat(want20, []string{"fast /hitbig1", "fast /hit", "fast /hitbig2", "fast /hitbig3", "slow /miss"})},
 			{send: hit("/hitbig4") + hits20, want: append([]string{"fast /hitbig4"}, want20...)},
 		}},
+		{name: "big bodies from a file pipelined among small ones and misses", small: 1000, big: 100 << 10, file: true, steps: []fastStep{
+			{send: hits20 + hit("/hitbig1") + hit("/hit") + hit("/hitbig2") + hit("/hitbig3") + hit("/miss1"),
+				want: slices.Concat(want20, []string{"fast /hitbig1", "fast /hit", "fast /hitbig2", "fast /hitbig3", "slow /miss1"})},
+			{send: hit("/hitbig4") + hits20, want: append([]string{"fast /hitbig4"}, want20...)},
+			{send: hit("/miss2"), want: []string{"slow /miss2"}},
+			{send: hit("/hitbig5") + hit("/hit5"), piece: 9, want: []string{"fast /hitbig5", "fast /hit5"}},
+		}},
+		{name: "bodies from a file past the socket buffers", big: 4 << 20, file: true, steps: []fastStep{
+			{send: strings.Repeat(hit("/hitbig"), 3) + hit("/hit"), want: []string{"fast /hitbig", "fast /hitbig", "fast /hitbig", "fast /hit"}},
+		}},
+		{name: "body past 16 KiB from a file", big: maxCopiedBody + 1, file: true, steps: []fastStep{
+			{send: hit("/hit1") + hit("/hitbig") + hit("/hit2"), want: []string{"fast /hit1", "fast /hitbig", "fast /hit2"}},
+		}},
+		{name: "16 KiB body with a file, copied", big: maxCopiedBody, file: true, steps: []fastStep{
+			{send: strings.Repeat(hit("/hitbig"), 10), want: slices.Repeat([]string{"fast /hitbig"}, 10)},
+		}},
+		{name: "head with a file", big: 100 << 10, file: true, steps: []fastStep{
+			{send: fastReq("HEAD", "/hitbig1"), want: []string{"head /hitbig1"}},
+			{send: hit("/hitbig2"), want: []string{"fast /hitbig2"}},
+			{send: fastReq("HEAD", "/hitbig3") + hit("/hitbig4") + fastReq("HEAD", "/hitbig5") + hit("/hit6"),
+				want: []string{"head /hitbig3", "fast /hitbig4", "head /hitbig5", "fast /hit6"}},
+		}},
+		{name: "connection close on a hit from a file", big: 100 << 10, file: true, steps: []fastStep{
+			{send: hit("/hit1") + hit("/hitbig2", "Connection: close\r\n") + hit("/hit3"), want: []string{"fast /hit1", "fast /hitbig2 close"}},
+		}, closes: true},
+	}
+	// Bodies past maxCopiedBody leave by writev or sendfile on the socket:
+	// through a wrapper too, which names it in WriteConn.
+	for _, tt := range tests {
+		if tt.file || tt.big > maxCopiedBody {
+			tt.name, tt.wrapped = tt.name+", wrapped", true
+			tests = append(tests, tt)
+		}
 	}
 	// A head refused after hits gets the Guard's reject stand-in, which
 	// net/http answers; nothing after it is read.
@@ -447,7 +540,15 @@ func TestFastPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startFast(t, newHitResponder(t, cmp.Or(tt.small, 64), cmp.Or(tt.big, 20<<10)), testGuardOptions)
+			hits := newHitResponder(t, cmp.Or(tt.small, 64), cmp.Or(tt.big, 20<<10))
+			if tt.file {
+				hits.big.file = bodyFile(t, hits.big.body)
+			}
+			var wrap func(net.Conn) net.Conn
+			if tt.wrapped {
+				wrap = func(c net.Conn) net.Conn { return newPeekedConn(c) }
+			}
+			s := startFastWrapped(t, hits, testGuardOptions, wrap)
 			c, br := s.dial(t)
 			var fast, slow int64
 			for i, st := range tt.steps {
@@ -493,6 +594,170 @@ func TestFastPath(t *testing.T) {
 			}
 			if got := s.slow.Load(); got != slow {
 				t.Errorf("net/http's handler answered %d requests, want %d", got, slow)
+			}
+		})
+	}
+}
+
+// TestFastFileSource checks where the engine takes a body from when the
+// Responder hands it a File as well: from the File when the body is past
+// maxCopiedBody and the Guard's connection is a TCP socket or names one in
+// WriteConn, else from Body; and that the next answer follows. The test's
+// File holds Body's bytes in upper case (the contract forbids a File that
+// differs; only this test breaks it) so that the answer shows its source.
+func TestFastFileSource(t *testing.T) {
+	tests := []struct {
+		name   string
+		conn   string // "tcp", "peeked" (a peekedConn) or "opaque" (an opaqueConn)
+		method string
+		size   int
+		want   string // "file", "body", or "none" for no body
+	}{
+		{"tcp, 16 KiB", "tcp", "GET", maxCopiedBody, "body"},
+		{"tcp, 16 KiB and a byte", "tcp", "GET", maxCopiedBody + 1, "file"},
+		{"tcp, 4 MiB", "tcp", "GET", 4 << 20, "file"},
+		{"tcp, head", "tcp", "HEAD", 100 << 10, "none"},
+		{"WriteConn, 16 KiB", "peeked", "GET", maxCopiedBody, "body"},
+		{"WriteConn, 100 KiB", "peeked", "GET", 100 << 10, "file"},
+		{"WriteConn, head", "peeked", "HEAD", 100 << 10, "none"},
+		{"no WriteConn, 100 KiB", "opaque", "GET", 100 << 10, "body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hits := newHitResponder(t, 64, tt.size)
+			upper := bytes.ToUpper(hits.big.body)
+			hits.big.file = bodyFile(t, upper)
+			client, server := tcpPair(t)
+			var peeked *peekedConn
+			switch tt.conn {
+			case "peeked":
+				peeked = newPeekedConn(server)
+				server = peeked
+			case "opaque":
+				server = opaqueConn{server}
+			}
+			o := testGuardOptions
+			o.Fast = hits
+			g := NewGuard(server, o)
+			served := make(chan error, 1)
+			go func() { served <- g.ServeFast() }()
+			client.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(client, fastReq(tt.method, "/hitbig")+fastReq("GET", "/hit")); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(client)
+			var got string
+			for i, method := range []string{tt.method, "GET"} {
+				resp, err := http.ReadResponse(br, &http.Request{Method: method})
+				if err != nil {
+					t.Fatalf("answer %d: %v", i, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatalf("answer %d: body: %v", i, err)
+				}
+				switch {
+				case i == 1:
+					if !bytes.Equal(body, hits.small.body) {
+						t.Errorf("answer to the next request: %d-byte body, want the %d of the small object", len(body), len(hits.small.body))
+					}
+				case len(body) == 0:
+					got = "none"
+				case bytes.Equal(body, upper):
+					got = "file"
+				case bytes.Equal(body, hits.big.body):
+					got = "body"
+				default:
+					t.Fatalf("answer to %s /hitbig: a %d-byte body that is neither the File's nor Body's", tt.method, len(body))
+				}
+			}
+			if got != tt.want {
+				t.Errorf("the %d-byte body came from %q, want %q", tt.size, got, tt.want)
+			}
+			client.Close()
+			if err := <-served; err != io.EOF {
+				t.Errorf("ServeFast = %v, want io.EOF once the client closes", err)
+			}
+			if peeked != nil {
+				if n := peeked.writes.Load(); n != 0 {
+					t.Errorf("%d writes went through the wrapper, want none: the engine writes to WriteConn", n)
+				}
+			}
+		})
+	}
+}
+
+// TestFastShortFile hands the engine a File shorter than the body it
+// stands for: what the File holds goes out after the answers before it,
+// and then the connection ends, so that the client sees a body cut short,
+// never a whole one, and no answer after it.
+func TestFastShortFile(t *testing.T) {
+	const size = 100 << 10
+	for _, tt := range []struct {
+		name string
+		n    int // bytes the File holds
+	}{
+		{"empty", 0},
+		{"half", size / 2},
+		{"a byte short", size - 1},
+	} {
+		for _, wrapped := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, wrapped %v", tt.name, wrapped), func(t *testing.T) {
+				hits := newHitResponder(t, 64, size)
+				hits.big.file = bodyFile(t, hits.big.body[:tt.n])
+				var wrap func(net.Conn) net.Conn
+				if wrapped {
+					wrap = func(c net.Conn) net.Conn { return newPeekedConn(c) }
+				}
+				s := startFastWrapped(t, hits, testGuardOptions, wrap)
+				c, br := s.dial(t)
+				if _, err := io.WriteString(c, fastReq("GET", "/hit1")+fastReq("GET", "/hitbig")+fastReq("GET", "/hit2")); err != nil {
+					t.Fatal(err)
+				}
+				if got := s.answer(t, br, http.MethodGet); got != "fast /hit1" {
+					t.Fatalf("first answer = %q, want %q", got, "fast /hit1")
+				}
+				resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+				if err != nil {
+					t.Fatalf("reading the answer to /hitbig: %v", err)
+				}
+				if resp.ContentLength != size {
+					t.Errorf("answer to /hitbig: Content-Length %d, want %d", resp.ContentLength, size)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(body, hits.big.body[:tt.n]) {
+					t.Errorf("body of /hitbig: %d bytes (the File's: %v), %v; want the File's %d, then %v",
+						len(body), bytes.Equal(body, hits.big.body[:tt.n]), err, tt.n, io.ErrUnexpectedEOF)
+				}
+				if b, err := br.ReadByte(); err != io.EOF {
+					t.Errorf("after the short body: read %q, %v; want the connection closed", b, err)
+				}
+				if err := s.servedErr(t); !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Errorf("ServeFast = %v, want an error wrapping %v", err, io.ErrUnexpectedEOF)
+				}
+			})
+		}
+	}
+}
+
+// TestFastWriteTimeout: a client that stops reading a long body is cut off
+// at the write timeout, whether the body leaves by writev or by sendfile.
+func TestFastWriteTimeout(t *testing.T) {
+	for _, file := range []bool{false, true} {
+		t.Run(fmt.Sprintf("file %v", file), func(t *testing.T) {
+			hits := newHitResponder(t, 64, 16<<20) // past what the socket buffers hold
+			if file {
+				hits.big.file = bodyFile(t, hits.big.body)
+			}
+			o := testGuardOptions
+			o.WriteTimeout = 200 * time.Millisecond
+			s := startFast(t, hits, o)
+			c, _ := s.dial(t)
+			if _, err := io.WriteString(c, fastReq("GET", "/hitbig")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.servedErr(t); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("ServeFast = %v, want a write timeout", err)
 			}
 		})
 	}
@@ -591,10 +856,22 @@ func TestFastCloseIdle(t *testing.T) {
 }
 
 // TestFastCloseDuringTraffic closes Guards while their clients pipeline
-// hits, some with bodies sent by writev: every connection closes, and
-// under -race nothing races.
+// hits, some with bodies sent by writev or, from a File, by sendfile:
+// every connection closes, and under -race nothing races.
 func TestFastCloseDuringTraffic(t *testing.T) {
-	s := startFast(t, newHitResponder(t, 1000, 40<<10), testGuardOptions)
+	for _, file := range []bool{false, true} {
+		t.Run(fmt.Sprintf("file %v", file), func(t *testing.T) { closeDuringTraffic(t, file) })
+	}
+}
+
+// closeDuringTraffic is TestFastCloseDuringTraffic, with the big bodies
+// from a File if file is set.
+func closeDuringTraffic(t *testing.T, file bool) {
+	hits := newHitResponder(t, 1000, 40<<10)
+	if file {
+		hits.big.file = bodyFile(t, hits.big.body)
+	}
+	s := startFast(t, hits, testGuardOptions)
 	burst := []byte(strings.Repeat(fastReq("GET", "/hit")+fastReq("GET", "/hitbig"), 4))
 	const conns = 8
 	errOpen := errors.New("still open after a million reads")
@@ -646,28 +923,42 @@ func TestFastCloseDuringTraffic(t *testing.T) {
 }
 
 // BenchmarkFastHit is one loopback connection on which the benchmark's
-// goroutine, the client, writes a browser's GET of a 1 KiB hit and reads
-// the exact bytes of its answer, once per op: answered by the fast path,
-// and as the baseline by net/http with a handler writing the same bytes.
-// Allocations count both sides.
+// goroutine, the client, writes a browser's GET of a hit and reads the
+// exact bytes of its answer, once per op: a 1 KiB hit answered by the
+// fast path, and as the baseline by net/http with a handler writing the
+// same bytes; a 100 KiB hit answered by the fast path from Body (one
+// writev) and from a File (sendfile). Allocations count both sides.
 func BenchmarkFastHit(b *testing.B) {
 	const target = "/hit/app.3f9a1c.js?v=12"
-	req := []byte(strings.Replace(browserGet, "/assets/app.3f9a1c.js?v=12", target, 1))
-	hits := newHitResponder(b, 1<<10, 0)
-	obj := hits.small
-	want := slices.Concat(obj.head, []byte("X-Target: "+target+"\r\n\r\n"), obj.body)
-	b.Run("fast", func(b *testing.B) {
-		client, server := tcpPair(b)
-		g := NewGuard(server, GuardOptions{Limits: benchLimits, MaxHeadBytes: 64 << 10, Token: testToken, Fast: hits})
-		served := make(chan error, 1)
-		go func() { served <- g.ServeFast() }()
-		benchHit(b, client, req, want)
-		client.Close()
-		if err := <-served; err != io.EOF {
-			b.Errorf("ServeFast = %v, want io.EOF once the client closes", err)
+	hits := newHitResponder(b, 1<<10, 100<<10)
+	withFile := newHitResponder(b, 1<<10, 100<<10)
+	withFile.big.file = bodyFile(b, withFile.big.body)
+	// exchange is a browser's GET of target and hits' answer to it.
+	exchange := func(hits *hitResponder, target string) (req, want []byte) {
+		obj := hits.object([]byte(target))
+		req = []byte(strings.Replace(browserGet, "/assets/app.3f9a1c.js?v=12", target, 1))
+		return req, slices.Concat(obj.head, []byte("X-Target: "+target+"\r\n\r\n"), obj.body)
+	}
+	fast := func(hits *hitResponder, target string) func(b *testing.B) {
+		return func(b *testing.B) {
+			req, want := exchange(hits, target)
+			client, server := tcpPair(b)
+			g := NewGuard(server, GuardOptions{Limits: benchLimits, MaxHeadBytes: 64 << 10, Token: testToken, Fast: hits})
+			served := make(chan error, 1)
+			go func() { served <- g.ServeFast() }()
+			benchHit(b, client, req, want)
+			client.Close()
+			if err := <-served; err != io.EOF {
+				b.Errorf("ServeFast = %v, want io.EOF once the client closes", err)
+			}
 		}
-	})
+	}
+	b.Run("fast", fast(hits, target))
+	b.Run("fast-100KiB", fast(hits, "/hitbig/app.3f9a1c.js?v=12"))
+	b.Run("fast-100KiB-file", fast(withFile, "/hitbig/app.3f9a1c.js?v=12"))
 	b.Run("net-http", func(b *testing.B) {
+		req, want := exchange(hits, target)
+		obj := hits.small
 		client, server := tcpPair(b)
 		ho := newHandoff(server.LocalAddr())
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -708,6 +999,7 @@ func benchHit(b *testing.B, c net.Conn, req, want []byte) {
 	if !bytes.Equal(got, want) {
 		b.Fatalf("answer %q, want %q", got, want)
 	}
+	b.SetBytes(int64(len(want)))
 	b.ReportAllocs()
 	for b.Loop() {
 		roundTrip()

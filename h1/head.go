@@ -37,6 +37,8 @@ package h1
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/cdnnode/cdnnode/internal/ascii"
 )
 
 // Limits bound a request head. A zero field means no limit.
@@ -124,7 +126,7 @@ func (h *Head) Field(i int) (name, value []byte) {
 // case-insensitive; name must be lower-case) and whether there is one.
 func (h *Head) Get(name string) ([]byte, bool) {
 	for _, f := range h.fields {
-		if LowerEq(h.at(f.name), name) {
+		if ascii.LowerEq(h.at(f.name), name) {
 			return h.at(f.value), true
 		}
 	}
@@ -282,7 +284,7 @@ func (h *Head) fieldLine(line []byte, start int, fr *framing) *Error {
 func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 	switch len(name) {
 	case len("host"):
-		if !LowerEq(name, "host") {
+		if !ascii.LowerEq(name, "host") {
 			return nil
 		}
 		if fr.host {
@@ -293,15 +295,15 @@ func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 		}
 		fr.host, fr.hostField = true, at
 	case len("upgrade"):
-		if LowerEq(name, "upgrade") && len(value) > 0 {
+		if ascii.LowerEq(name, "upgrade") && len(value) > 0 {
 			fr.upgradeField = true
 		}
 	case len("connection"):
-		if LowerEq(name, "connection") {
+		if ascii.LowerEq(name, "connection") {
 			connectionTokens(value, fr)
 		}
 	case len("content-length"):
-		if !LowerEq(name, "content-length") {
+		if !ascii.LowerEq(name, "content-length") {
 			return nil
 		}
 		if fr.cl {
@@ -316,7 +318,7 @@ func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 		}
 		fr.cl, fr.contentLength = true, n
 	case len("transfer-encoding"):
-		if !LowerEq(name, "transfer-encoding") {
+		if !ascii.LowerEq(name, "transfer-encoding") {
 			return nil
 		}
 		if h.Version == 0 {
@@ -325,7 +327,7 @@ func (h *Head) frame(name, value []byte, at span, fr *framing) *Error {
 		if fr.cl {
 			return refuse("cl-and-te")
 		}
-		if fr.te || !LowerEq(value, "chunked") {
+		if fr.te || !ascii.LowerEq(value, "chunked") {
 			return refuse("bad-transfer-encoding")
 		}
 		fr.te = true
@@ -369,11 +371,11 @@ func connectionTokens(v []byte, fr *framing) {
 		}
 		tok = bytes.Trim(tok, " \t")
 		switch {
-		case LowerEq(tok, "close"):
+		case ascii.LowerEq(tok, "close"):
 			fr.close = true
-		case LowerEq(tok, "keep-alive"):
+		case ascii.LowerEq(tok, "keep-alive"):
 			fr.keepAlive = true
-		case LowerEq(tok, "upgrade"):
+		case ascii.LowerEq(tok, "upgrade"):
 			fr.upgradeToken = true
 		}
 	}

@@ -3,6 +3,8 @@ package h1
 import (
 	"bytes"
 	"net/netip"
+
+	"github.com/cdnnode/cdnnode/internal/ascii"
 )
 
 // checkTarget checks a non-empty request-target against the form RFC 9112
@@ -39,7 +41,7 @@ func checkTarget(t, method []byte) (span, bool) {
 // server answers for (RFC 9110 §4.2), matched without regard to case.
 func cutScheme(t []byte) ([]byte, bool) {
 	for _, s := range [...]string{"http://", "https://"} {
-		if len(t) >= len(s) && LowerEq(t[:len(s)], s) {
+		if len(t) >= len(s) && ascii.LowerEq(t[:len(s)], s) {
 			return t[len(s):], true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/cdnnode/cdnnode/coding"
+	"github.com/cdnnode/cdnnode/internal/ascii"
 )
 
 // Key identifies one cached response. Hash is xxhash64 of Full; Full is kept
@@ -124,7 +125,7 @@ func defaultPortOf(scheme string) string {
 // is dropped like a default one.
 func splitPort[S ~string | ~[]byte](hostport S) (host, port S) {
 	if len(hostport) > 0 && hostport[0] == '[' {
-		end := indexByte(hostport, ']')
+		end := ascii.IndexByte(hostport, ']')
 		if end < 0 {
 			return hostport, hostport[:0]
 		}
@@ -134,8 +135,8 @@ func splitPort[S ~string | ~[]byte](hostport S) (host, port S) {
 		}
 		return hostport, hostport[:0]
 	}
-	i := lastIndexByte(hostport, ':')
-	if i < 0 || indexByte(hostport[:i], ':') >= 0 {
+	i := ascii.LastIndexByte(hostport, ':')
+	if i < 0 || ascii.IndexByte(hostport[:i], ':') >= 0 {
 		return hostport, hostport[:0]
 	}
 	return hostport[:i], hostport[i+1:]
@@ -156,25 +157,4 @@ func appendLower[S ~string | ~[]byte](dst []byte, s S) []byte {
 		dst = append(dst, c)
 	}
 	return dst
-}
-
-// indexByte is the index of the first c in s, or -1: strings.IndexByte and
-// bytes.IndexByte in one.
-func indexByte[S ~string | ~[]byte](s S, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-// lastIndexByte is the index of the last c in s, or -1.
-func lastIndexByte[S ~string | ~[]byte](s S, c byte) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }

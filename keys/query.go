@@ -4,6 +4,8 @@ import (
 	"iter"
 	"net/url"
 	"slices"
+
+	"github.com/cdnnode/cdnnode/internal/ascii"
 )
 
 // maxStackParams is how many parameters sorting handles without allocating.
@@ -61,7 +63,7 @@ func params[S ~string | ~[]byte](rawQuery S, drop []string) iter.Seq[S] {
 		for rest := rawQuery; len(rest) > 0; { // rest shrinks each pass
 			p := rest
 			rest = rest[len(rest):]
-			if i := indexByte(p, '&'); i >= 0 {
+			if i := ascii.IndexByte(p, '&'); i >= 0 {
 				p, rest = p[:i], p[i+1:]
 			}
 			if len(p) > 0 && !dropped(p, drop) && !yield(p) {
@@ -78,7 +80,7 @@ func normQuery(rawQuery string, o Options) string {
 
 // paramName is the escaped name of query parameter p ("a" of "a=1").
 func paramName[S ~string | ~[]byte](p S) S {
-	if i := indexByte(p, '='); i >= 0 {
+	if i := ascii.IndexByte(p, '='); i >= 0 {
 		return p[:i]
 	}
 	return p
@@ -96,7 +98,7 @@ func dropped[S ~string | ~[]byte](p S, drop []string) bool {
 			return true
 		}
 	}
-	if indexByte(name, '%') >= 0 || indexByte(name, '+') >= 0 {
+	if ascii.IndexByte(name, '%') >= 0 || ascii.IndexByte(name, '+') >= 0 {
 		if u, err := url.QueryUnescape(string(name)); err == nil && slices.Contains(drop, u) {
 			return true
 		}

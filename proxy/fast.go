@@ -13,6 +13,7 @@ import (
 	"github.com/cdnnode/cdnnode/cachestore"
 	"github.com/cdnnode/cdnnode/coding"
 	"github.com/cdnnode/cdnnode/h1"
+	"github.com/cdnnode/cdnnode/internal/ascii"
 	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
 )
@@ -117,6 +118,7 @@ func (rs *responder) Respond(req *h1.Request, resp *h1.Response) bool {
 	var sent int64
 	if get {
 		resp.Body, sent = obj.Body, int64(len(obj.Body))
+		resp.File = p.store.BodyFile(obj) // nil for short bodies
 		served(rs.stats, rp, metrics.AsStored, sent)
 	}
 	dur := p.now().Sub(req.Start)
@@ -143,27 +145,27 @@ func plainFields(head *h1.Head, accept *[maxAcceptLines][]byte) (int, bool) {
 		name, value := head.Field(i)
 		switch len(name) { // the fields below, by length
 		case 2:
-			if h1.LowerEq(name, "te") {
+			if ascii.LowerEq(name, "te") {
 				return 0, false
 			}
 		case 5:
-			if h1.LowerEq(name, "range") {
+			if ascii.LowerEq(name, "range") {
 				return 0, false
 			}
 		case 6:
-			if h1.LowerEq(name, "expect") || h1.LowerEq(name, "pragma") {
+			if ascii.LowerEq(name, "expect") || ascii.LowerEq(name, "pragma") {
 				return 0, false
 			}
 		case 7:
-			if h1.LowerEq(name, "upgrade") {
+			if ascii.LowerEq(name, "upgrade") {
 				return 0, false
 			}
 		case 8:
-			if h1.LowerEq(name, "if-match") || h1.LowerEq(name, "if-range") {
+			if ascii.LowerEq(name, "if-match") || ascii.LowerEq(name, "if-range") {
 				return 0, false
 			}
 		case 10:
-			if !h1.LowerEq(name, "connection") {
+			if !ascii.LowerEq(name, "connection") {
 				continue
 			}
 			for len(value) > 0 { // each pass takes one list element off value
@@ -174,7 +176,7 @@ func plainFields(head *h1.Head, accept *[maxAcceptLines][]byte) (int, bool) {
 				}
 				switch tok = bytes.Trim(tok, " \t"); {
 				case len(tok) == 0:
-				case h1.LowerEq(tok, "close"), h1.LowerEq(tok, "keep-alive"):
+				case ascii.LowerEq(tok, "close"), ascii.LowerEq(tok, "keep-alive"):
 					nominated++
 				default:
 					return 0, false
@@ -184,15 +186,15 @@ func plainFields(head *h1.Head, accept *[maxAcceptLines][]byte) (int, bool) {
 				return 0, false
 			}
 		case 13:
-			if h1.LowerEq(name, "cache-control") || h1.LowerEq(name, "if-none-match") || h1.LowerEq(name, "authorization") {
+			if ascii.LowerEq(name, "cache-control") || ascii.LowerEq(name, "if-none-match") || ascii.LowerEq(name, "authorization") {
 				return 0, false
 			}
 		case 14:
-			if h1.LowerEq(name, "cdnnode-reject") { // h1.RejectField
+			if ascii.LowerEq(name, "cdnnode-reject") { // h1.RejectField
 				return 0, false
 			}
 		case 15:
-			if !h1.LowerEq(name, "accept-encoding") {
+			if !ascii.LowerEq(name, "accept-encoding") {
 				continue
 			}
 			if n == len(accept) {
@@ -201,11 +203,11 @@ func plainFields(head *h1.Head, accept *[maxAcceptLines][]byte) (int, bool) {
 			accept[n] = value
 			n++
 		case 17:
-			if h1.LowerEq(name, "if-modified-since") {
+			if ascii.LowerEq(name, "if-modified-since") {
 				return 0, false
 			}
 		case 19:
-			if h1.LowerEq(name, "if-unmodified-since") {
+			if ascii.LowerEq(name, "if-unmodified-since") {
 				return 0, false
 			}
 		}

@@ -251,3 +251,6 @@ func (c *clientConn) Read(p []byte) (int, error) {
 }
 
 func (c *clientConn) RemoteAddr() net.Addr { return c.remote }
+
+// WriteConn is the connection c writes to (h1.WriteConn).
+func (c *clientConn) WriteConn() net.Conn { return c.Conn }
