@@ -73,11 +73,6 @@ func params[S ~string | ~[]byte](rawQuery S, drop []string) iter.Seq[S] {
 	}
 }
 
-// normQuery returns the normalised form of rawQuery that New puts in a key.
-func normQuery(rawQuery string, o Options) string {
-	return string(appendQuery(nil, rawQuery, o))
-}
-
 // paramName is the escaped name of query parameter p ("a" of "a=1").
 func paramName[S ~string | ~[]byte](p S) S {
 	if i := ascii.IndexByte(p, '='); i >= 0 {
