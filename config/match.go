@@ -55,16 +55,7 @@ func matchHost[S ~string | ~[]byte](p string, h S) bool {
 // bare (more than one colon): the hosts that hostName rewrites rather than
 // slices.
 func ipLiteral[S ~string | ~[]byte](host S) bool {
-	if len(host) > 0 && host[0] == '[' {
-		return true
-	}
-	colons := 0
-	for i := 0; i < len(host); i++ {
-		if host[i] == ':' {
-			colons++
-		}
-	}
-	return colons > 1
+	return len(host) > 0 && host[0] == '[' || ascii.IndexByte(host, ':') != ascii.LastIndexByte(host, ':')
 }
 
 // hostName strips host's port, IPv6 brackets and trailing dot, and
@@ -95,11 +86,8 @@ func hostName(host string) string {
 // trimHost strips a host that is no IPv6 literal of its port (after its
 // one colon) and trailing dot.
 func trimHost[S ~string | ~[]byte](host S) S {
-	for i := 0; i < len(host); i++ {
-		if host[i] == ':' {
-			host = host[:i]
-			break
-		}
+	if i := ascii.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
 	}
 	if len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]

@@ -41,9 +41,9 @@ type Responder interface {
 // during the call.
 type Request struct {
 	*Head
-	TLS    bool     // the connection is TLS: the scheme is https
-	Remote net.Addr // the client: the connection's peer, or the client a PROXY header named
-	Start  time.Time
+	TLS    bool      // the connection is TLS: the scheme is https
+	Remote net.Addr  // the client: the connection's peer, or the client a PROXY header named
+	Start  time.Time // when the engine had the whole head: the request's start for metrics and Date
 }
 
 // Response is a Responder's answer; see Responder.Respond.

@@ -118,7 +118,9 @@ func (rs *responder) Respond(req *h1.Request, resp *h1.Response) bool {
 	var sent int64
 	if get {
 		resp.Body, sent = obj.Body, int64(len(obj.Body))
-		resp.File = p.store.BodyFile(obj) // nil for short bodies
+		// nil for short bodies; the object's first fast hit copies a long
+		// one into the file, once
+		resp.File = p.store.BodyFile(obj)
 		served(rs.stats, rp, metrics.AsStored, sent)
 	}
 	dur := p.now().Sub(req.Start)
