@@ -243,6 +243,14 @@ func TestHostileH2(t *testing.T) {
 		{"body over max_body", post("/h2/big"), big, 413, "body-too-large", false},
 		{"CONNECT", []hpack.HeaderField{{Name: ":method", Value: "CONNECT"}, {Name: ":authority", Value: "example.com:443"}}, nil, 405, "connect-method", false},
 	}
+	partial := map[string]bool{} // the paths of the partial cases
+	for _, tt := range tests {
+		for _, f := range tt.fields {
+			if tt.partial && f.Name == ":path" {
+				partial[f.Value] = true
+			}
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(rec.seen())
@@ -266,7 +274,9 @@ func TestHostileH2(t *testing.T) {
 				t.Errorf("stream 1: status %d, want %d (0: reset)", status, tt.status)
 			}
 			for _, r := range rec.seen()[before:] {
-				if !tt.partial || r.bodyErr == nil {
+				// A partial case's cut-short request may reach the origin
+				// after its own subtest has ended.
+				if r.bodyErr == nil || !partial[r.uri] {
 					t.Errorf("the origin saw %s %s (body %d bytes, %v)", r.method, r.uri, r.body, r.bodyErr)
 				}
 			}
