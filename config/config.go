@@ -318,16 +318,16 @@ type Pool struct {
 	// 30s, 0 = none. Per-peer override.
 	WriteTimeout Duration
 	// IdleTimeout closes upstream connections idle this long; default
-	// 90s, 0 = never.
+	// 90s, 0 = never. Per-peer override.
 	IdleTimeout Duration
 	// TCPKeepAlive is the TCP keep-alive probe interval on upstream
-	// connections; default 15s, 0 = off.
+	// connections; default 15s, 0 = off. Per-peer override.
 	TCPKeepAlive Duration
-	// BindTo is the local address outgoing connections are bound to; the
-	// zero Addr (default) lets the system choose.
+	// BindTo is the local address outgoing TCP connections are bound to;
+	// the zero Addr (default) lets the system choose. Per-peer override.
 	BindTo netip.Addr
 	// MaxIdlePerPeer is how many idle connections are kept per peer;
-	// default 64.
+	// default 64, 0 = none (no connection reuse). Per-peer override.
 	MaxIdlePerPeer int
 
 	// TLSVerify verifies https peers' certificate chains; default true.
@@ -344,13 +344,15 @@ type Pool struct {
 	// CAFile is a PEM file of the CA certificates https peers are verified
 	// against, resolved against the config file's directory; it held at
 	// least one certificate at start-up. "" (default) = the system roots.
+	// Per-peer override.
 	CAFile string
 	// AlternativeCN is a name a peer's certificate may carry instead of
-	// the SNI; default "" = none.
+	// the SNI; default "" = none. Per-peer override.
 	AlternativeCN string
 	// ClientCert and ClientKey are the PEM certificate and key presented to
 	// https peers (mTLS), resolved like CAFile; both or neither, and they
 	// loaded as a key pair at start-up. Default "" = no client certificate.
+	// Per-peer override, of both together.
 	ClientCert string
 	ClientKey  string
 	// ALPN is the protocol offered to https peers: "h1", "h2" or "h2h1"
@@ -358,7 +360,7 @@ type Pool struct {
 	// with H2C. Per-peer override.
 	ALPN string
 	// H2C speaks HTTP/2 with prior knowledge (RFC 9113 §3.3) to http and
-	// unix peers; default false.
+	// unix peers; default false. Per-peer override.
 	H2C bool
 
 	// HeaderPolicy is what happens to hop-by-hop fields and upgrades on the
@@ -382,8 +384,9 @@ type Pool struct {
 }
 
 // Peer is one origin server: a peers entry, a [[pools.NAME.peer]] table
-// or a line of a peers file. The overrides are nil or "" when the peer
-// takes the pool's setting; Pool.PeerOptions resolves them.
+// or a line of a peers file. The overrides are nil, "" or the zero Addr
+// when the peer takes the pool's setting; Pool.PeerOptions resolves them.
+// Only [[pools.NAME.peer]] tables set overrides.
 type Peer struct {
 	// Addr is "host:port" for http and https peers, with the host in lower
 	// case (IP addresses in canonical form, IPv6 in brackets), or an
@@ -398,27 +401,48 @@ type Peer struct {
 	// false.
 	Backup bool
 
-	ConnectTimeout      *Duration // overrides Pool.ConnectTimeout
-	TotalConnectTimeout *Duration // overrides Pool.TotalConnectTimeout
-	ReadTimeout         *Duration // overrides Pool.ReadTimeout
-	WriteTimeout        *Duration // overrides Pool.WriteTimeout
-	SNI                 string    // overrides Pool.SNI; https only
-	VerifyCert          *bool     // overrides Pool.TLSVerify; https only
-	VerifyHostname      *bool     // overrides Pool.VerifyHostname; https only
-	ALPN                string    // overrides Pool.ALPN; https only, or "h1"
+	ConnectTimeout      *Duration  // overrides Pool.ConnectTimeout
+	TotalConnectTimeout *Duration  // overrides Pool.TotalConnectTimeout
+	ReadTimeout         *Duration  // overrides Pool.ReadTimeout
+	WriteTimeout        *Duration  // overrides Pool.WriteTimeout
+	IdleTimeout         *Duration  // overrides Pool.IdleTimeout
+	TCPKeepAlive        *Duration  // overrides Pool.TCPKeepAlive
+	BindTo              netip.Addr // overrides Pool.BindTo; http and https only
+	MaxIdlePerPeer      *int       // overrides Pool.MaxIdlePerPeer
+	SNI                 string     // overrides Pool.SNI; https only
+	VerifyCert          *bool      // overrides Pool.TLSVerify; https only
+	VerifyHostname      *bool      // overrides Pool.VerifyHostname; https only
+	CAFile              string     // overrides Pool.CAFile; https only
+	AlternativeCN       string     // overrides Pool.AlternativeCN; https only
+	// ClientCert and ClientKey override the pool's pair together: both or
+	// neither; https only.
+	ClientCert string
+	ClientKey  string
+	ALPN       string // overrides Pool.ALPN; https only, or "h1"
+	H2C        *bool  // overrides Pool.H2C; http and unix only
 }
 
 // PeerOptions are the per-peer options of one peer, with its overrides
-// applied over its pool's settings; see Pool.PeerOptions.
+// applied over its pool's settings; see Pool.PeerOptions. The TLS options
+// are set for every peer, and used only for https ones.
 type PeerOptions struct {
 	ConnectTimeout      Duration
 	TotalConnectTimeout Duration
 	ReadTimeout         Duration
 	WriteTimeout        Duration
-	SNI                 string // "" = the peer's host
+	IdleTimeout         Duration   // 0 = idle connections are kept until the peer closes them
+	TCPKeepAlive        Duration   // 0 = off
+	BindTo              netip.Addr // the zero Addr = the system chooses; always zero for unix peers
+	MaxIdlePerPeer      int        // idle connections kept; 0 = none, no connection reuse
+	SNI                 string     // "" = the peer's host
 	VerifyCert          bool
 	VerifyHostname      bool
+	CAFile              string // "" = the system roots
+	AlternativeCN       string // "" = none
+	ClientCert          string // "" = no client certificate; set with ClientKey
+	ClientKey           string
 	ALPN                string // "h1", "h2" or "h2h1"; always "h1" for http and unix peers
+	H2C                 bool   // always false for https peers, which negotiate h2 by ALPN
 }
 
 // Limits cap the requests a pool sends to its origin, as a whole and to

@@ -196,10 +196,19 @@ type rawPeer struct {
 	TotalConnectTimeout *text   `toml:"total_connect_timeout"`
 	ReadTimeout         *text   `toml:"read_timeout"`
 	WriteTimeout        *text   `toml:"write_timeout"`
+	IdleTimeout         *text   `toml:"idle_timeout"`
+	TCPKeepAlive        *text   `toml:"tcp_keepalive"`
+	BindTo              *string `toml:"bind_to"`
+	MaxIdlePerPeer      *int    `toml:"max_idle_per_peer"`
 	SNI                 *string `toml:"sni"`
 	VerifyCert          *bool   `toml:"verify_cert"`
 	VerifyHostname      *bool   `toml:"verify_hostname"`
+	CAFile              *string `toml:"ca_file"`
+	AlternativeCN       *string `toml:"alternative_cn"`
+	ClientCert          *string `toml:"client_cert"`
+	ClientKey           *string `toml:"client_key"`
 	ALPN                *string `toml:"alpn"`
+	H2C                 *bool   `toml:"h2c"`
 }
 
 type rawHealth struct {

@@ -58,11 +58,17 @@ sni = "peer.example"
 verify_cert = false
 verify_hostname = false
 alpn = "h2h1"
+alternative_cn = "peer.internal"
+idle_timeout = "30s"
+tcp_keepalive = "15s"
+bind_to = "127.0.0.2"
+max_idle_per_peer = 4
 
 [[pools.rich.peer]]
 addr = "10.0.0.3:80"
 backup = true
 alpn = "h1"
+h2c = false
 
 [pools.rich.health]
 kind = "http"

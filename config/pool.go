@@ -59,7 +59,8 @@ var defaultExpectStatus = StatusRange{200, 399}
 
 // PeerOptions returns the options peer is reached with: its overrides over
 // the pool's settings. ALPN is "h1" for http and unix peers, which speak
-// HTTP/1.1, or HTTP/2 with prior knowledge when p.H2C is set. peer need not
+// HTTP/1.1, or HTTP/2 with prior knowledge when H2C is set; H2C is false
+// for https peers, and BindTo the zero Addr for unix ones. peer need not
 // be one of p's, so the runtime can resolve peers from a peers file.
 func (p Pool) PeerOptions(peer Peer) PeerOptions {
 	o := PeerOptions{
@@ -67,12 +68,33 @@ func (p Pool) PeerOptions(peer Peer) PeerOptions {
 		TotalConnectTimeout: valueOr(peer.TotalConnectTimeout, p.TotalConnectTimeout),
 		ReadTimeout:         valueOr(peer.ReadTimeout, p.ReadTimeout),
 		WriteTimeout:        valueOr(peer.WriteTimeout, p.WriteTimeout),
+		IdleTimeout:         valueOr(peer.IdleTimeout, p.IdleTimeout),
+		TCPKeepAlive:        valueOr(peer.TCPKeepAlive, p.TCPKeepAlive),
+		BindTo:              p.BindTo,
+		MaxIdlePerPeer:      valueOr(peer.MaxIdlePerPeer, p.MaxIdlePerPeer),
 		SNI:                 cmp.Or(peer.SNI, p.SNI),
 		VerifyCert:          valueOr(peer.VerifyCert, p.TLSVerify),
 		VerifyHostname:      valueOr(peer.VerifyHostname, p.VerifyHostname),
+		CAFile:              cmp.Or(peer.CAFile, p.CAFile),
+		AlternativeCN:       cmp.Or(peer.AlternativeCN, p.AlternativeCN),
+		ClientCert:          p.ClientCert,
+		ClientKey:           p.ClientKey,
 		ALPN:                cmp.Or(peer.ALPN, p.ALPN),
+		H2C:                 valueOr(peer.H2C, p.H2C),
 	}
-	if peer.Scheme != "https" {
+	if peer.BindTo.IsValid() {
+		o.BindTo = peer.BindTo
+	}
+	if peer.ClientCert != "" {
+		o.ClientCert, o.ClientKey = peer.ClientCert, peer.ClientKey
+	}
+	switch peer.Scheme {
+	case "https":
+		o.H2C = false
+	case "unix":
+		o.BindTo = netip.Addr{}
+		o.ALPN = "h1"
+	default:
 		o.ALPN = "h1"
 	}
 	return o
@@ -92,7 +114,8 @@ func (b *builder) pool(at path, r *rawPool) Pool {
 		WriteTimeout:        b.duration(at.with("write_timeout"), r.WriteTimeout, defaultWriteTimeout),
 		IdleTimeout:         b.duration(at.with("idle_timeout"), r.IdleTimeout, defaultPoolIdleTimeout),
 		TCPKeepAlive:        b.duration(at.with("tcp_keepalive"), r.TCPKeepAlive, defaultTCPKeepAlive),
-		MaxIdlePerPeer:      defaultMaxIdlePerPeer,
+		BindTo:              b.bindTo(at.with("bind_to"), r.BindTo),
+		MaxIdlePerPeer:      valueOr(b.optCount(at.with("max_idle_per_peer"), r.MaxIdlePerPeer), defaultMaxIdlePerPeer),
 		TLSVerify:           true,
 		VerifyHostname:      boolOr(r.VerifyHostname, true),
 		SNI:                 stringOr(r.SNI, ""),
@@ -116,21 +139,8 @@ func (b *builder) pool(at path, r *rawPool) Pool {
 	default:
 		b.errorf(at.with("selection"), "invalid selection %q: want \"round_robin\", \"ketama\", \"weighted\", \"least_inflight\" or \"failover\"", p.Selection)
 	}
-	if r.MaxIdlePerPeer != nil {
-		p.MaxIdlePerPeer = *r.MaxIdlePerPeer
-		if p.MaxIdlePerPeer < 0 {
-			b.errorf(at.with("max_idle_per_peer"), "must not be negative")
-		}
-	}
 	if p.TotalConnectTimeout > 0 && p.ConnectTimeout > 0 && p.TotalConnectTimeout < p.ConnectTimeout {
 		b.errorf(at.with("total_connect_timeout"), "%s is shorter than connect_timeout (%s), which it includes", p.TotalConnectTimeout, p.ConnectTimeout)
-	}
-	if r.BindTo != nil {
-		a, err := netip.ParseAddr(*r.BindTo)
-		if err != nil {
-			b.errorf(at.with("bind_to"), "invalid address %q: want an IP address such as \"10.0.0.5\" or \"fd00::5\"", *r.BindTo)
-		}
-		p.BindTo = a
 	}
 	b.poolTLS(at, r, &p)
 	b.members(at, r, &p)
@@ -157,29 +167,58 @@ func (b *builder) poolTLS(at path, r *rawPool, p *Pool) {
 	if err := checkALPN(p.ALPN); err != nil {
 		b.fail(at.with("alpn"), err)
 	}
-	if r.CAFile != nil {
-		var ok bool
-		if p.CAFile, ok = b.file(at.with("ca_file"), *r.CAFile); ok {
-			if err := checkCAFile(p.CAFile); err != nil {
-				b.fail(at.with("ca_file"), err)
-			}
+	p.CAFile = b.caFile(at.with("ca_file"), r.CAFile)
+	p.ClientCert, p.ClientKey = b.clientCert(at, r.ClientCert, r.ClientKey)
+}
+
+// bindTo parses the bind_to at at: an IP address; the zero Addr when r is
+// nil or invalid.
+func (b *builder) bindTo(at path, r *string) netip.Addr {
+	if r == nil {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(*r)
+	if err != nil {
+		b.errorf(at, "invalid address %q: want an IP address such as \"10.0.0.5\" or \"fd00::5\"", *r)
+	}
+	return a
+}
+
+// caFile resolves the ca_file at at against the config file's directory
+// and checks it holds certificates; "" when r is nil.
+func (b *builder) caFile(at path, r *string) string {
+	if r == nil {
+		return ""
+	}
+	name, ok := b.file(at, *r)
+	if ok {
+		if err := checkCAFile(name); err != nil {
+			b.fail(at, err)
 		}
 	}
+	return name
+}
+
+// clientCert resolves and checks the client_cert and client_key of the
+// table at at: both or neither, loading as a key pair. It returns their
+// file names; "" when neither is set.
+func (b *builder) clientCert(at path, cert, key *string) (certFile, keyFile string) {
 	switch {
-	case r.ClientCert != nil && r.ClientKey == nil:
+	case cert != nil && key == nil:
 		b.errorf(at.with("client_cert"), "client_key is missing: set both or neither")
-	case r.ClientCert == nil && r.ClientKey != nil:
+	case cert == nil && key != nil:
 		b.errorf(at.with("client_key"), "client_cert is missing: set both or neither")
-	case r.ClientCert != nil:
+	case cert != nil:
 		var certOK, keyOK bool
-		p.ClientCert, certOK = b.file(at.with("client_cert"), *r.ClientCert)
-		p.ClientKey, keyOK = b.file(at.with("client_key"), *r.ClientKey)
+		certFile, certOK = b.file(at.with("client_cert"), *cert)
+		keyFile, keyOK = b.file(at.with("client_key"), *key)
 		if certOK && keyOK {
-			if _, err := tls.LoadX509KeyPair(p.ClientCert, p.ClientKey); err != nil {
+			if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 				b.errorf(at.with("client_cert"), "client_cert and client_key do not load as a key pair: %v", err)
 			}
 		}
 	}
+	return certFile, keyFile
 }
 
 // checkALPN checks an alpn value.
@@ -325,13 +364,25 @@ func (b *builder) peer(at path, r *rawPeer, p *Pool) (pe Peer, ok bool) {
 	pe.TotalConnectTimeout = b.optDuration(at.with("total_connect_timeout"), r.TotalConnectTimeout)
 	pe.ReadTimeout = b.optDuration(at.with("read_timeout"), r.ReadTimeout)
 	pe.WriteTimeout = b.optDuration(at.with("write_timeout"), r.WriteTimeout)
+	pe.IdleTimeout = b.optDuration(at.with("idle_timeout"), r.IdleTimeout)
+	pe.TCPKeepAlive = b.optDuration(at.with("tcp_keepalive"), r.TCPKeepAlive)
+	pe.BindTo = b.bindTo(at.with("bind_to"), r.BindTo)
+	pe.MaxIdlePerPeer = b.optCount(at.with("max_idle_per_peer"), r.MaxIdlePerPeer)
 	pe.SNI = stringOr(r.SNI, "")
 	pe.VerifyCert = r.VerifyCert
 	pe.VerifyHostname = r.VerifyHostname
+	pe.CAFile = b.caFile(at.with("ca_file"), r.CAFile)
+	pe.AlternativeCN = stringOr(r.AlternativeCN, "")
+	pe.ClientCert, pe.ClientKey = b.clientCert(at, r.ClientCert, r.ClientKey)
 	pe.ALPN = stringOr(r.ALPN, "")
+	pe.H2C = r.H2C
 	sniOK := r.SNI == nil || validHostname(pe.SNI)
 	if !sniOK {
 		b.errorf(at.with("sni"), "invalid server name %q", pe.SNI)
+	}
+	altOK := r.AlternativeCN == nil || validIPOrHostname(pe.AlternativeCN)
+	if !altOK {
+		b.errorf(at.with("alternative_cn"), "invalid name %q: want a host name or an IP address", pe.AlternativeCN)
 	}
 	alpnOK := r.ALPN == nil || checkALPN(pe.ALPN) == nil
 	if !alpnOK {
@@ -340,16 +391,7 @@ func (b *builder) peer(at path, r *rawPeer, p *Pool) (pe Peer, ok bool) {
 	if !ok {
 		return pe, false
 	}
-	if pe.Scheme != "https" {
-		for _, k := range []struct {
-			key string
-			set bool
-		}{{"sni", r.SNI != nil && sniOK}, {"verify_cert", r.VerifyCert != nil}, {"verify_hostname", r.VerifyHostname != nil}, {"alpn", alpnOK && pe.ALPN != "" && pe.ALPN != "h1"}} {
-			if k.set {
-				b.errorf(at.with(k.key), "only https peers use TLS, and %s is %s", pe, pe.Scheme)
-			}
-		}
-	}
+	b.peerScheme(at, r, pe, sniOK, altOK, alpnOK)
 	o := p.PeerOptions(pe)
 	if (r.ConnectTimeout != nil || r.TotalConnectTimeout != nil) && o.TotalConnectTimeout > 0 && o.ConnectTimeout > 0 && o.TotalConnectTimeout < o.ConnectTimeout {
 		if r.TotalConnectTimeout != nil {
@@ -359,6 +401,41 @@ func (b *builder) peer(at path, r *rawPeer, p *Pool) (pe Peer, ok bool) {
 		}
 	}
 	return pe, true
+}
+
+// peerScheme checks that the overrides of the [[pools.NAME.peer]] table at
+// are ones pe's scheme uses: TLS options for https peers, h2c for http and
+// unix ones, bind_to for TCP ones. The ok flags say which values were
+// valid, as an invalid one has had its error.
+func (b *builder) peerScheme(at path, r *rawPeer, pe Peer, sniOK, altOK, alpnOK bool) {
+	if pe.Scheme != "https" {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{
+			{"sni", r.SNI != nil && sniOK},
+			{"verify_cert", r.VerifyCert != nil},
+			{"verify_hostname", r.VerifyHostname != nil},
+			{"ca_file", r.CAFile != nil},
+			{"alternative_cn", r.AlternativeCN != nil && altOK},
+			{"client_cert", r.ClientCert != nil},
+			{"client_key", r.ClientCert == nil && r.ClientKey != nil}, // one error for the pair
+			{"alpn", alpnOK && pe.ALPN != "" && pe.ALPN != "h1"},
+		} {
+			if k.set {
+				b.errorf(at.with(k.key), "only https peers use TLS, and %s is %s", pe, pe.Scheme)
+			}
+		}
+	}
+	switch {
+	case pe.Scheme == "https" && r.H2C != nil && *r.H2C:
+		b.errorf(at.with("h2c"), "h2c is for http and unix peers, and %s is https; https peers negotiate h2 by alpn", pe)
+	case r.H2C != nil && *r.H2C && pe.ALPN == "h1":
+		b.errorf(b.later(at, "h2c", "alpn"), "h2c = true speaks HTTP/2 and alpn = \"h1\" HTTP/1.1: set one of them")
+	}
+	if pe.Scheme == "unix" && r.BindTo != nil {
+		b.errorf(at.with("bind_to"), "%s is a unix socket, and bind_to is the local address of TCP connections", pe)
+	}
 }
 
 // peerChecks applies the rules that need the whole, non-empty peer list:
@@ -667,6 +744,19 @@ func (b *builder) number(at path, r *float64, def, lo, hi float64) float64 {
 		return x
 	}
 	return def
+}
+
+// optCount returns the optional count at at, or nil when it is not set;
+// it must not be negative.
+func (b *builder) optCount(at path, r *int) *int {
+	if r == nil {
+		return nil
+	}
+	if *r < 0 {
+		b.errorf(at, "must not be negative")
+	}
+	n := *r
+	return &n
 }
 
 // optDuration returns the optional duration at at, or nil when it is not

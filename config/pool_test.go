@@ -40,7 +40,10 @@ func ptr[T any](v T) *T { return &v }
 // and values at the edges of what each accepts.
 func TestParsePool(t *testing.T) {
 	s := func(d string) Duration { return *dur(t, d) }
-	defaultOptions := PeerOptions{ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), VerifyCert: true, VerifyHostname: true, ALPN: "h1"}
+	defaultOptions := PeerOptions{
+		ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), IdleTimeout: s("90s"), TCPKeepAlive: s("15s"),
+		MaxIdlePerPeer: 64, VerifyCert: true, VerifyHostname: true, ALPN: "h1",
+	}
 	tests := []struct {
 		name string
 		body []string
@@ -86,42 +89,69 @@ func TestParsePool(t *testing.T) {
 				`verify_cert = false`,
 				`verify_hostname = false`,
 				`alpn = "h2"`,
+				`idle_timeout = "0s"`,
+				`tcp_keepalive = "1m"`,
+				`bind_to = "fd00::5"`,
+				`max_idle_per_peer = 0`,
+				`alternative_cn = "10.0.0.2"`,
+				`h2c = false`,
 				`[[pools.p.peer]]`,
 				`addr = "unix:/run/b.sock"`,
 				`backup = true`,
 				`alpn = "h1"`,
+				`max_idle_per_peer = 1_000`,
+				`[[pools.p.peer]]`,
+				`addr = "10.0.0.3:80"`,
+				`h2c = true`,
+				`bind_to = "10.0.0.9"`,
 			},
 			func(p Pool) any { return []any{p.Peers, p.PeerList} },
 			[]any{
-				[]string{"10.0.0.1:80", "https://10.0.0.2:443", "unix:/run/b.sock"},
+				[]string{"10.0.0.1:80", "https://10.0.0.2:443", "unix:/run/b.sock", "10.0.0.3:80"},
 				[]Peer{
 					{Addr: "10.0.0.1:80", Scheme: "http", Weight: 1},
 					{
 						Addr: "10.0.0.2:443", Scheme: "https", Weight: 1000,
 						ConnectTimeout: dur(t, "0s"), TotalConnectTimeout: dur(t, "2s"), ReadTimeout: dur(t, "1m"), WriteTimeout: dur(t, "5s"),
-						SNI: "origin.example", VerifyCert: ptr(false), VerifyHostname: ptr(false), ALPN: "h2",
+						IdleTimeout: dur(t, "0s"), TCPKeepAlive: dur(t, "1m"), BindTo: netip.MustParseAddr("fd00::5"), MaxIdlePerPeer: ptr(0),
+						SNI: "origin.example", VerifyCert: ptr(false), VerifyHostname: ptr(false), AlternativeCN: "10.0.0.2", ALPN: "h2", H2C: ptr(false),
 					},
-					{Addr: "/run/b.sock", Scheme: "unix", Weight: 1, Backup: true, ALPN: "h1"},
+					{Addr: "/run/b.sock", Scheme: "unix", Weight: 1, Backup: true, ALPN: "h1", MaxIdlePerPeer: ptr(1000)},
+					{Addr: "10.0.0.3:80", Scheme: "http", Weight: 1, H2C: ptr(true), BindTo: netip.MustParseAddr("10.0.0.9")},
 				},
 			},
 		},
 		{
 			"peer options: overrides over the pool's settings",
 			[]string{
-				`peers = ["10.0.0.1:80", "https://10.0.0.3:443"]`,
+				`peers = ["10.0.0.1:80", "https://10.0.0.3:443", "unix:/run/a.sock"]`,
 				`sni = "pool.example"`,
 				`verify_cert = false`,
 				`alpn = "h2"`,
+				`idle_timeout = "1m"`,
+				`tcp_keepalive = "0s"`,
+				`bind_to = "10.0.0.9"`,
+				`max_idle_per_peer = 8`,
+				`alternative_cn = "pool.internal"`,
+				`h2c = true`,
 				`[[pools.p.peer]]`,
 				`addr = "https://10.0.0.2:443"`,
 				`connect_timeout = "0s"`,
 				`total_connect_timeout = "2s"`,
 				`read_timeout = "1m"`,
 				`write_timeout = "5s"`,
+				`idle_timeout = "5s"`,
+				`tcp_keepalive = "30s"`,
+				`bind_to = "10.0.0.10"`,
+				`max_idle_per_peer = 0`,
 				`sni = "origin.example"`,
 				`verify_cert = true`,
 				`verify_hostname = false`,
+				`alternative_cn = "origin.internal"`,
 				`alpn = "h1"`,
+				`[[pools.p.peer]]`,
+				`addr = "10.0.0.4:80"`,
+				`h2c = false`,
 			},
 			func(p Pool) any {
 				var opts []PeerOptions
@@ -131,9 +161,27 @@ func TestParsePool(t *testing.T) {
 				return opts
 			},
 			[]PeerOptions{
-				{ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), SNI: "pool.example", VerifyCert: false, VerifyHostname: true, ALPN: "h1"},
-				{ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), SNI: "pool.example", VerifyCert: false, VerifyHostname: true, ALPN: "h2"},
-				{ConnectTimeout: 0, TotalConnectTimeout: s("2s"), ReadTimeout: s("1m"), WriteTimeout: s("5s"), SNI: "origin.example", VerifyCert: true, VerifyHostname: false, ALPN: "h1"},
+				{ // http: the pool's, and h2c
+					ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), IdleTimeout: s("1m"), BindTo: netip.MustParseAddr("10.0.0.9"),
+					MaxIdlePerPeer: 8, SNI: "pool.example", AlternativeCN: "pool.internal", VerifyCert: false, VerifyHostname: true, ALPN: "h1", H2C: true,
+				},
+				{ // https: the pool's, but no h2c
+					ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), IdleTimeout: s("1m"), BindTo: netip.MustParseAddr("10.0.0.9"),
+					MaxIdlePerPeer: 8, SNI: "pool.example", AlternativeCN: "pool.internal", VerifyCert: false, VerifyHostname: true, ALPN: "h2",
+				},
+				{ // unix: the pool's, but no bind address
+					ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), IdleTimeout: s("1m"),
+					MaxIdlePerPeer: 8, SNI: "pool.example", AlternativeCN: "pool.internal", VerifyCert: false, VerifyHostname: true, ALPN: "h1", H2C: true,
+				},
+				{ // https: every override
+					ConnectTimeout: 0, TotalConnectTimeout: s("2s"), ReadTimeout: s("1m"), WriteTimeout: s("5s"), IdleTimeout: s("5s"), TCPKeepAlive: s("30s"),
+					BindTo: netip.MustParseAddr("10.0.0.10"), MaxIdlePerPeer: 0, SNI: "origin.example", AlternativeCN: "origin.internal",
+					VerifyCert: true, VerifyHostname: false, ALPN: "h1",
+				},
+				{ // http: h2c off
+					ConnectTimeout: s("5s"), ReadTimeout: s("30s"), WriteTimeout: s("30s"), IdleTimeout: s("1m"), BindTo: netip.MustParseAddr("10.0.0.9"),
+					MaxIdlePerPeer: 8, SNI: "pool.example", AlternativeCN: "pool.internal", VerifyCert: false, VerifyHostname: true, ALPN: "h1",
+				},
 			},
 		},
 		{
@@ -361,6 +409,20 @@ func TestParsePoolErrors(t *testing.T) {
 		{"peer total_connect_timeout below connect_timeout", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `total_connect_timeout = "1s"`}, 4, `pools.p.peer[0].total_connect_timeout: 1s is shorter than connect_timeout (5s), which it includes`},
 		{"peer connect_timeout above the pool's total", []string{`total_connect_timeout = "5s"`, `[[pools.p.peer]]`, `addr = "a:1"`, `connect_timeout = "6s"`}, 5, `pools.p.peer[0].connect_timeout: 6s is longer than total_connect_timeout (5s, the pool's)`},
 		{"bad peer read_timeout", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `read_timeout = "-1s"`}, 4, `pools.p.peer[0].read_timeout: invalid duration "-1s": negative`},
+		{"bad peer idle_timeout", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `idle_timeout = "1 minute"`}, 4, `pools.p.peer[0].idle_timeout: invalid duration "1 minute": time: unknown unit " minute" in duration "1 minute"`},
+		{"wrong type: peer tcp_keepalive given an integer", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `tcp_keepalive = 15`}, 4, `pools.p.peer[0].tcp_keepalive: wrong type: got integer, want a duration string such as "30s"`},
+		{"peer bind_to a host name", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `bind_to = "localhost"`}, 4, `pools.p.peer[0].bind_to: invalid address "localhost": want an IP address such as "10.0.0.5" or "fd00::5"`},
+		{"bind_to on a unix peer", []string{`bind_to = "10.0.0.5"`, `[[pools.p.peer]]`, `addr = "unix:/s"`, `bind_to = "10.0.0.6"`}, 5, `pools.p.peer[0].bind_to: unix:/s is a unix socket, and bind_to is the local address of TCP connections`},
+		{"negative peer max_idle_per_peer", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `max_idle_per_peer = -1`}, 4, `pools.p.peer[0].max_idle_per_peer: must not be negative`},
+		{"bad peer alternative_cn", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `alternative_cn = "a b"`}, 4, `pools.p.peer[0].alternative_cn: invalid name "a b": want a host name or an IP address`},
+		{"alternative_cn on an http peer", []string{`[[pools.p.peer]]`, `addr = "a:80"`, `alternative_cn = "a"`}, 4, `pools.p.peer[0].alternative_cn: only https peers use TLS, and http://a:80 is http`},
+		{"peer client_cert without client_key", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `client_cert = "c.pem"`}, 4, `pools.p.peer[0].client_cert: client_key is missing: set both or neither`},
+		{"peer client_key without client_cert", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `client_key = "k.pem"`}, 4, `pools.p.peer[0].client_key: client_cert is missing: set both or neither`},
+		{"empty peer ca_file", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `ca_file = ""`}, 4, `pools.p.peer[0].ca_file: empty file name`},
+		{"h2c on an https peer", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `h2c = true`}, 4, `pools.p.peer[0].h2c: h2c is for http and unix peers, and https://a:1 is https; https peers negotiate h2 by alpn`},
+		{"peer h2c with alpn h1", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `alpn = "h1"`, `h2c = true`}, 5, `pools.p.peer[0].h2c: h2c = true speaks HTTP/2 and alpn = "h1" HTTP/1.1: set one of them`},
+		{"peer alpn h1 after h2c", []string{`[[pools.p.peer]]`, `addr = "unix:/s"`, `h2c = true`, `alpn = "h1"`}, 5, `pools.p.peer[0].alpn: h2c = true speaks HTTP/2 and alpn = "h1" HTTP/1.1: set one of them`},
+		{"wrong type: peer h2c given a string", []string{`[[pools.p.peer]]`, `addr = "a:1"`, `h2c = "yes"`}, 4, `pools.p.peer.h2c: wrong type: got string, want boolean`},
 		{"bad selection", []string{`peers = ["a:1"]`, `selection = "random"`}, 3, `pools.p.selection: invalid selection "random": want "round_robin", "ketama", "weighted", "least_inflight" or "failover"`},
 		{"negative retries", []string{`peers = ["a:1"]`, `retries = -1`}, 3, `pools.p.retries: -1 is out of range: want 0 to 5`},
 		{"too many retries", []string{`peers = ["a:1"]`, `retries = 6`}, 3, `pools.p.retries: 6 is out of range: want 0 to 5`},
@@ -514,6 +576,27 @@ func TestParsePoolTLSFiles(t *testing.T) {
 		t.Errorf("CAFile, ClientCert, ClientKey = %q, want %q", got, want)
 	}
 
+	c, err = Parse(cfg, []byte(poolDoc(
+		`peers = ["https://a.example:443"]`,
+		`ca_file = "`+filepath.Join(dir, "other.pem")+`"`, // a certificate, if not a CA's
+		`[[pools.p.peer]]`,
+		`addr = "https://origin.example:443"`,
+		`ca_file = "ca.pem"`,
+		`client_cert = "client.pem"`,
+		`client_key = "client-key.pem"`,
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = c.Pools["p"]
+	pool, peer := p.PeerOptions(p.PeerList[0]), p.PeerOptions(p.PeerList[1])
+	if got, want := []string{pool.CAFile, pool.ClientCert, pool.ClientKey}, []string{filepath.Join(dir, "other.pem"), "", ""}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the pool's peer: CAFile, ClientCert, ClientKey = %q, want %q", got, want)
+	}
+	if got := []string{peer.CAFile, peer.ClientCert, peer.ClientKey}; !reflect.DeepEqual(got, want) {
+		t.Errorf("peer with overrides: CAFile, ClientCert, ClientKey = %q, want %q", got, want)
+	}
+
 	tests := []struct {
 		name string
 		body []string
@@ -536,6 +619,14 @@ func TestParsePoolTLSFiles(t *testing.T) {
 			`pools.p.client_cert: client_cert and client_key do not load as a key pair: tls: failed to find any PEM data in certificate input`},
 		{"client_key missing", []string{`peers = ["a:1"]`, `client_cert = "client.pem"`, `client_key = "missing.pem"`}, 4,
 			`pools.p.client_key: stat ` + filepath.Join(dir, "missing.pem") + `: no such file or directory`},
+		{"peer ca_file not PEM", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `ca_file = "garbage.pem"`}, 4,
+			`pools.p.peer[0].ca_file: ` + filepath.Join(dir, "garbage.pem") + ` holds no PEM certificate`},
+		{"peer client_key of another certificate", []string{`[[pools.p.peer]]`, `addr = "https://a:1"`, `client_cert = "client.pem"`, `client_key = "other-key.pem"`}, 4,
+			`pools.p.peer[0].client_cert: client_cert and client_key do not load as a key pair: tls: private key does not match public key`},
+		{"ca_file on an http peer", []string{`[[pools.p.peer]]`, `addr = "a:80"`, `ca_file = "ca.pem"`}, 4,
+			`pools.p.peer[0].ca_file: only https peers use TLS, and http://a:80 is http`},
+		{"client certificate on a unix peer", []string{`[[pools.p.peer]]`, `addr = "unix:/s"`, `client_key = "client-key.pem"`, `client_cert = "client.pem"`}, 5,
+			`pools.p.peer[0].client_cert: only https peers use TLS, and unix:/s is unix`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

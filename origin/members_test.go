@@ -42,6 +42,14 @@ func namedPeers(t *testing.T, n int) (addrs []string, hits []*atomic.Int64) {
 	return addrs, hits
 }
 
+// runPool runs p's background work until the test ends.
+func runPool(t *testing.T, p *Pool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // bodyOf sends a GET for key through p and returns the body, or the error.
 func bodyOf(p *Pool, key uint64) (string, error) {
 	req, _ := http.NewRequest(http.MethodGet, "http://example.com/x", nil)
@@ -146,10 +154,7 @@ func TestPoolFailover(t *testing.T) {
 		fmt.Sprintf("[[pools.p.peer]]\naddr = %q\nbackup = true", addrs[1]),
 		"[pools.p.passive]\nmax_fails = 1\ncooldown = \"500ms\"",
 		"[pools.p.health]\nkind = \"tcp\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runPool(t, p)
 	if _, err := bodyOf(p, 0); !errors.Is(err, ErrConnect) {
 		t.Fatalf("first GET to the dead primary = %v, want ErrConnect", err)
 	}
@@ -248,10 +253,7 @@ func TestPoolHealthCheckBody(t *testing.T) {
 	t.Cleanup(okPeer.Close)
 	p := newPool(t, "h", poolConfig(t, []string{peerAddr(bad), peerAddr(okPeer)},
 		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\nexpect_body = \"ok\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runPool(t, p)
 
 	testkit.WaitFor(t, "the peer with the wrong body to go down", func() bool {
 		return value(t, p.m.OriginPeerUp.WithLabelValues("h", "http://"+peerAddr(bad))) == 0
@@ -298,10 +300,7 @@ func TestPoolPeersFileUnderLoad(t *testing.T) {
 	}
 	writeFile("# the second origin\n" + addrs[1] + "\n")
 	p := newPool(t, "file", poolConfig(t, []string{addrs[0]}, fmt.Sprintf("peers_file = %q", file)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runPool(t, p)
 
 	stop := testkit.Load(4, func() error {
 		_, err := bodyOf(p, 0)
@@ -346,16 +345,142 @@ func TestPoolHealthHTTPS(t *testing.T) {
 	t.Cleanup(s.Close)
 	p := newPool(t, "tls", poolConfig(t, []string{"https://" + s.Listener.Addr().String()},
 		fmt.Sprintf("ca_file = %q", ca.WriteFile(t, t.TempDir(), "ca")), `sni = "origin.test"`,
-		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+		// fall = 3: a loaded machine may be slow to finish a handshake.
+		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"100ms\"\nrise = 1\nfall = 3"))
+	runPool(t, p)
 	testkit.WaitFor(t, "five probes", func() bool { return probes.Load() >= 5 })
-	if up := value(t, p.m.OriginPeerUp.WithLabelValues("tls", "https://"+s.Listener.Addr().String())); up != 1 {
-		t.Errorf("cdnnode_origin_peer_up of a healthy https peer = %v, want 1", up)
-	}
+	// A probe that could not verify the peer would never reach /health.
+	// A slow one may fail; the next brings the peer back (rise = 1).
+	testkit.WaitFor(t, "cdnnode_origin_peer_up of the https peer to be 1", func() bool {
+		return value(t, p.m.OriginPeerUp.WithLabelValues("tls", "https://"+s.Listener.Addr().String())) == 1
+	})
 	if body, err := bodyOf(p, 0); err != nil || body != "ok" {
 		t.Errorf("GET: %q, %v", body, err)
+	}
+}
+
+// connCounter counts the connections a server accepted and those that
+// closed, as its http.Server.ConnState.
+type connCounter struct{ opened, closed atomic.Int64 }
+
+func (c *connCounter) track(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		c.opened.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		c.closed.Add(1)
+	}
+}
+
+// TestPoolResolve proves the rounds of resolve_interval: a peer given by
+// DNS name has its idle connections closed, so that its next requests
+// connect, and resolve the name, again, while its request in flight
+// finishes on its own connection; a peer given by IP address keeps its
+// connections.
+func TestPoolResolve(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var named, literal connCounter
+	start := func(c *connCounter, h http.HandlerFunc) string {
+		s := httptest.NewUnstartedServer(h)
+		s.Config.ConnState = c.track
+		s.Start()
+		t.Cleanup(s.Close)
+		return peerAddr(s)
+	}
+	namedAddr := start(&named, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "named")
+	})
+	literalAddr := start(&literal, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "literal") })
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the servers close
+	_, port, _ := net.SplitHostPort(namedAddr)
+	p := newPool(t, "dns", poolConfig(t, []string{"localhost:" + port, literalAddr}, `selection = "ketama"`,
+		`idle_timeout = "1m"`, `response_timeout = "1m"`, `resolve_interval = "20ms"`))
+	// keyFor is a key that p sends to the peer answering body.
+	keyFor := func(body string) uint64 {
+		for i := range 1000 {
+			k := xxhash.Sum64String(fmt.Sprint("/obj/key-", i)) // ketama wants keys spread over the ring
+			if got, err := bodyOf(p, k); err == nil && got == body {
+				return k
+			}
+		}
+		t.Fatalf("none of 1000 keys goes to the %s peer", body)
+		return 0
+	}
+	namedKey, literalKey := keyFor("named"), keyFor("literal")
+	runPool(t, p)
+
+	slow := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://example.com/slow", nil)
+		resp, err := p.RoundTrip(req, namedKey)
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		slow <- fmt.Sprint(string(b), err)
+	}()
+	select {
+	case <-entered:
+	case got := <-slow:
+		t.Fatalf("the slow request ended before its handler ran: %s", got)
+	}
+	opened, closed := named.opened.Load(), named.closed.Load()
+	fetch := func(key uint64, want string) {
+		t.Helper()
+		if body, err := bodyOf(p, key); err != nil || body != want {
+			t.Fatalf("GET = %q, %v; want %q", body, err, want)
+		}
+	}
+	fetch(literalKey, "literal")
+	fetch(namedKey, "named") // on a second connection: the first is busy
+	testkit.WaitFor(t, "a resolve round to close the named peer's idle connection", func() bool { return named.closed.Load() > closed })
+	fetch(namedKey, "named")
+	if n := named.opened.Load() - opened; n != 2 {
+		t.Errorf("the named peer accepted %d connections beside the slow request's, want 2: the second closed by a resolve round", n)
+	}
+	// That round found the literal peer's connection idle, and left it.
+	fetch(literalKey, "literal")
+	if n, c := literal.opened.Load(), literal.closed.Load(); n != 1 || c != 0 {
+		t.Errorf("the IP-literal peer accepted %d connections and saw %d close across resolve rounds, want 1 and 0", n, c)
+	}
+	once.Do(func() { close(release) })
+	if got, want := <-slow, fmt.Sprint("named", nil); got != want {
+		t.Errorf("the request in flight across resolve rounds ended with %q, want %q", got, want)
+	}
+}
+
+// TestPoolResolveNames proves which peers resolve re-resolves: those given
+// by DNS name, not IP literals or unix sockets.
+func TestPoolResolveNames(t *testing.T) {
+	tests := []struct {
+		peer   string
+		byName bool
+	}{
+		{"localhost:80", true},
+		{"origin.example:8080", true},
+		{"https://origin.example:443", true},
+		{"127.0.0.1:80", false},
+		{"[::1]:80", false},
+		{"https://[2001:db8::1]:443", false},
+		{"unix:/run/origin.sock", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.peer, func(t *testing.T) {
+			pr := newPool(t, "names", poolConfig(t, []string{tt.peer})).set.Load().peers[0]
+			if got := byName(pr); got != tt.byName {
+				t.Errorf("byName(%s) = %v, want %v", pr.name, got, tt.byName)
+			}
+		})
 	}
 }

@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,9 +34,11 @@ import (
 
 // Sentinel errors a caller maps to HTTP statuses with errors.Is.
 var (
-	// ErrConnect means no connection to a peer could be made (502).
+	// ErrConnect means no connection to a peer could be made (502), so
+	// the request was not sent. A connect that timed out also wraps
+	// ErrTimeout (504).
 	ErrConnect = errors.New("origin: connect failed")
-	// ErrTimeout means the peer did not answer in time (504).
+	// ErrTimeout means the peer did not connect or answer in time (504).
 	ErrTimeout = errors.New("origin: timed out")
 	// ErrUnavailable means no peer could be asked: every one is down, or
 	// the pool's or the peers' limits refused the request (503).
@@ -77,6 +81,7 @@ type peer struct {
 	scheme      string // the request URL's
 	host        string // the request URL's: the address, or "localhost" for a socket
 	rt          http.RoundTripper
+	probe       health.Conn     // how health probes reach the peer: as rt does
 	limit       *limits.Limiter // nil = none
 	readTimeout time.Duration
 
@@ -95,11 +100,7 @@ func NewPool(name string, c *config.Pool, m *metrics.Metrics, log *slog.Logger) 
 		return nil, fmt.Errorf("origin: pool %s: %w", name, err)
 	}
 	if c.Health.Kind != "" {
-		o, err := checkOptions(c)
-		if err == nil {
-			p.check, err = health.NewChecker(o)
-		}
-		if err != nil {
+		if p.check, err = health.NewChecker(checkOptions(c)); err != nil {
 			return nil, fmt.Errorf("origin: pool %s: health check: %w", name, err)
 		}
 	}
@@ -121,14 +122,14 @@ func (p *Pool) newSet(list []config.Peer, prev *peerSet) (*peerSet, error) {
 		return nil, fmt.Errorf("origin: pool %s: no peers", p.name)
 	}
 	s := &peerSet{peers: make([]*peer, len(list))}
-	names := make([]string, len(list))
+	targets := make([]health.Target, len(list))
 	bp := make([]balance.Peer, len(list))
 	for i, cp := range list {
 		pr, err := p.newPeer(cp)
 		if err != nil {
 			return nil, err
 		}
-		s.peers[i], names[i] = pr, pr.name
+		s.peers[i], targets[i] = pr, health.Target{Name: pr.name, Conn: pr.probe}
 		bp[i] = balance.Peer{Addr: pr.name, Weight: cp.Weight, Backup: cp.Backup}
 	}
 	var err error
@@ -141,12 +142,12 @@ func (p *Pool) newSet(list []config.Peer, prev *peerSet) (*peerSet, error) {
 		return nil, fmt.Errorf("origin: pool %s: %w", p.name, err)
 	}
 	if prev == nil {
-		s.mon, err = health.NewMonitor(names, health.Options{Check: p.check, Passive: passive(p.cfg.Passive), OnChange: p.healthChanged})
+		s.mon, err = health.NewMonitor(targets, health.Options{Check: p.check, Passive: passive(p.cfg.Passive), OnChange: p.healthChanged})
 		if err != nil {
 			return nil, fmt.Errorf("origin: pool %s: %w", p.name, err)
 		}
 	} else {
-		s.mon = prev.mon.Successor(names)
+		s.mon = prev.mon.Successor(targets)
 	}
 	for i, pr := range s.peers {
 		p.m.OriginPeerUp.WithLabelValues(p.name, pr.name).Set(boolGauge(s.mon.Healthy(i)))
@@ -156,11 +157,11 @@ func (p *Pool) newSet(list []config.Peer, prev *peerSet) (*peerSet, error) {
 
 // newPeer builds the member for one configured peer.
 func (p *Pool) newPeer(cp config.Peer) (*peer, error) {
-	rt, err := peerTransport(p.cfg, cp)
+	rt, probe, err := peerTransport(p.cfg, cp)
 	if err != nil {
 		return nil, fmt.Errorf("origin: pool %s: peer %s: %w", p.name, cp, err)
 	}
-	pr := &peer{name: cp.String(), scheme: cp.Scheme, host: cp.Addr, rt: rt, readTimeout: p.cfg.PeerOptions(cp).ReadTimeout.D()}
+	pr := &peer{name: cp.String(), scheme: cp.Scheme, host: cp.Addr, rt: rt, probe: probe, readTimeout: p.cfg.PeerOptions(cp).ReadTimeout.D()}
 	if cp.Scheme == "unix" {
 		pr.scheme, pr.host = "http", "localhost"
 	}
@@ -184,15 +185,18 @@ func newLimiter(name string, maxInFlight int, rate float64, burst int, l config.
 	return limits.New(name, limits.Options{MaxInFlight: maxInFlight, Rate: rate, Burst: burst, MaxWait: l.MaxWait.D(), MaxQueue: l.MaxQueue})
 }
 
-// checkOptions maps a pool's [health] to the active checker's options.
-// HTTPS probes trust what the pool's requests trust (ca_file, client
-// certificate, verify_cert, verify_hostname, alternative_cn, the pool's
-// sni); without an sni they name each peer's host.
-func checkOptions(c *config.Pool) (health.CheckOptions, error) {
+// checkOptions maps a pool's [health] to the active checker's options:
+// what a probe sends and how it is judged. How it connects is each peer's
+// (peer.probe, from peerTransport): its dialer, with the bind address and
+// connect timeouts, its TLS configuration (CA, client certificate,
+// verification, its SNI, or else its host, whatever host names) and h2c,
+// so a probe passes only where the peer's requests could. No Scheme: the
+// pool's peers name theirs ("http://", "https://"), and unix peers speak
+// cleartext HTTP.
+func checkOptions(c *config.Pool) health.CheckOptions {
 	h := c.Health
 	o := health.CheckOptions{
 		Kind: health.Kind(h.Kind), Path: h.Path, Host: h.Host, Body: h.ExpectBody,
-		Scheme:   c.Scheme,
 		Interval: h.Interval.D(), Timeout: h.Timeout.D(), Rise: h.Rise, Fall: h.Fall,
 	}
 	if h.ExpectBodyRegexp != nil {
@@ -207,13 +211,7 @@ func checkOptions(c *config.Pool) (health.CheckOptions, error) {
 			o.Status += "-" + strconv.Itoa(r.Hi)
 		}
 	}
-	tlsCfg, err := tlsConfig(c, config.Peer{Scheme: "https", Addr: ":443"}, c.PeerOptions(config.Peer{Scheme: "https"}))
-	if err != nil {
-		return o, err
-	}
-	tlsCfg.ServerName = c.SNI
-	o.TLS = tlsCfg
-	return o, nil
+	return o
 }
 
 // passive maps a pool's [passive] to the monitor's ejection rules.
@@ -246,10 +244,9 @@ func boolGauge(b bool) float64 {
 const peersFilePoll = time.Second
 
 // Run runs the pool's background work until ctx ends: its health checks;
-// every resolve_interval, closing idle connections so that the next ones
-// resolve the peers' names again (connections in use are left to finish);
-// and, with a peers file, taking its new peers whenever it changes (a file
-// that does not parse is logged and the peers stay as they were).
+// every resolve_interval, a round of resolve; and, with a peers file,
+// taking its new peers whenever it changes (a file that does not parse is
+// logged and the peers stay as they were).
 func (p *Pool) Run(ctx context.Context) {
 	p.mu.Lock()
 	p.run = ctx
@@ -278,7 +275,7 @@ func (p *Pool) Run(ctx context.Context) {
 			p.checks.Wait() // their contexts derive from ctx
 			return
 		case <-resolve:
-			p.Close()
+			p.resolve()
 		case <-poll:
 			if now := stampOf(p.cfg.PeersFile); now != seen {
 				seen = now
@@ -286,6 +283,30 @@ func (p *Pool) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// resolve closes the idle connections of the peers given by DNS name, so
+// that their next connections resolve the name again; connections in use
+// finish their requests and stay for the next ones. Peers given as IP
+// addresses or unix sockets keep their connections: they have no name to
+// resolve.
+func (p *Pool) resolve() {
+	for _, pr := range p.set.Load().peers {
+		if byName(pr) {
+			closeIdle(pr.rt)
+		}
+	}
+}
+
+// byName reports whether pr's address is a DNS name rather than an IP
+// address or a unix socket.
+func byName(pr *peer) bool {
+	if strings.HasPrefix(pr.name, "unix:") {
+		return false
+	}
+	host, _, _ := net.SplitHostPort(pr.host) // a config.Peer's Addr is always host:port
+	_, err := netip.ParseAddr(host)
+	return err != nil
 }
 
 // fileStamp tells a file's versions apart.
@@ -614,17 +635,30 @@ func (b *timedBody) Close() error {
 	return err
 }
 
-// classify wraps err with the sentinel that says what kind of failure it is.
+// errHandshake is wrapped by the errors of peerDialer.dialTLSContext's
+// handshakes: whatever their cause, no connection was made.
+var errHandshake = errors.New("tls handshake")
+
+// classify wraps err, from a round trip that failed, with the sentinels
+// that say what kind of failure it is. ErrConnect: no connection was made
+// (the dial failed or, for an https peer, the TLS handshake did), so no
+// byte of the request was sent and retryable may send it to another peer.
+// ErrTimeout: a time limit ran out (connect_timeout, total_connect_timeout
+// with the handshake, response_timeout, write_timeout, or the request's
+// own deadline), which the caller answers with 504. A connect that timed
+// out wraps both; callers test ErrTimeout first. A cancelled request
+// wraps neither.
 func classify(err error) error {
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return fmt.Errorf("%w: %w", ErrConnect, err)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
+	connect := errors.As(err, &op) && op.Op == "dial" || errors.Is(err, errHandshake)
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+	switch {
+	case connect && timeout:
+		return fmt.Errorf("%w: %w: %w", ErrConnect, ErrTimeout, err)
+	case connect:
+		return fmt.Errorf("%w: %w", ErrConnect, err)
+	case timeout:
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return err

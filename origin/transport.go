@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/config"
+	"github.com/cdnnode/cdnnode/origin/health"
 )
 
 // HTTP/2 liveness: a connection that has received no frame for
@@ -31,31 +32,35 @@ const (
 const expectContinueTimeout = time.Second
 
 // peerTransport builds the connection pool to one peer of pc, with the
-// peer's options (pc.PeerOptions(peer)) and the pool's: it is what
-// RoundTrip sends that peer's requests through. Safe for concurrent use.
+// peer's options (pc.PeerOptions(peer): its overrides over the pool's
+// settings) and the pool's response timeout: it is what RoundTrip sends
+// that peer's requests through. Safe for concurrent use. It also returns
+// how health probes reach the peer: the same dialer (bind address,
+// keep-alive, connect and write timeouts), TLS configuration and h2c
+// setting, so a probe passes only where a request could.
 //
 // Every connection goes to peer, whatever host the request URL names: the
 // URL's scheme must be "https" for https peers and "http" otherwise, and
 // its host only keys the idle pool, so a caller uses one host per
 // transport (the peer's address, or a placeholder such as "localhost" for
 // unix peers). https peers speak HTTP/1.1 or HTTP/2 as ALPN says; http and
-// unix peers speak HTTP/1.1, or HTTP/2 with prior knowledge when pc.H2C
-// is set. A request with an Upgrade field goes over HTTP/1.1 to peers
-// with ALPN "h1" or "h2h1" and fails on HTTP/2-only ones ("h2", h2c), as
-// net/http's HTTP/2 client refuses it. ReadTimeout is not applied here:
-// RoundTrip bounds body reads.
+// unix peers speak HTTP/1.1, or HTTP/2 with prior knowledge when the
+// peer's H2C is set. A request with an Upgrade field goes over HTTP/1.1 to
+// peers with ALPN "h1" or "h2h1" and fails on HTTP/2-only ones ("h2",
+// h2c), as net/http's HTTP/2 client refuses it. ReadTimeout is not applied
+// here: RoundTrip bounds body reads.
 // The CA and client certificate files are read now; an error means one of
 // them no longer loads. Close idle connections with closeIdle.
-func peerTransport(pc *config.Pool, peer config.Peer) (http.RoundTripper, error) {
+func peerTransport(pc *config.Pool, peer config.Peer) (http.RoundTripper, health.Conn, error) {
 	o := pc.PeerOptions(peer)
-	d := newPeerDialer(pc, peer, o)
+	d := newPeerDialer(peer, o)
 	protocols := new(http.Protocols)
 	t := &http.Transport{
 		// No Proxy: peers are reached directly, whatever HTTP_PROXY says.
 		DialContext:           d.dialContext,
-		MaxIdleConnsPerHost:   pc.MaxIdlePerPeer,
-		DisableKeepAlives:     pc.MaxIdlePerPeer == 0, // 0 would mean http.DefaultMaxIdleConnsPerHost
-		IdleConnTimeout:       pc.IdleTimeout.D(),
+		MaxIdleConnsPerHost:   o.MaxIdlePerPeer,
+		DisableKeepAlives:     o.MaxIdlePerPeer == 0, // 0 would mean http.DefaultMaxIdleConnsPerHost
+		IdleConnTimeout:       o.IdleTimeout.D(),
 		ResponseHeaderTimeout: pc.ResponseTimeout.D(),
 		ExpectContinueTimeout: expectContinueTimeout,
 		// The proxy decides encodings; never let the transport add or undo gzip.
@@ -63,28 +68,30 @@ func peerTransport(pc *config.Pool, peer config.Peer) (http.RoundTripper, error)
 		HTTP2:              &http.HTTP2Config{SendPingTimeout: h2ReadIdleTimeout, PingTimeout: h2PingTimeout},
 		Protocols:          protocols,
 	}
+	probe := health.Conn{Dial: d.dialContext, H2C: o.H2C}
 	switch {
 	case peer.Scheme == "https":
-		cfg, err := tlsConfig(pc, peer, o)
+		cfg, err := tlsConfig(peer, o)
 		if err != nil {
-			return nil, fmt.Errorf("peer %s: %w", peer, err)
+			return nil, health.Conn{}, fmt.Errorf("peer %s: %w", peer, err)
 		}
 		d.tls = cfg
 		d.h2Only = o.ALPN == "h2"
+		probe.TLS = cfg
 		t.DialTLSContext = d.dialTLSContext
 		protocols.SetHTTP1(o.ALPN != "h2")
 		protocols.SetHTTP2(o.ALPN != "h1")
 		if o.ALPN == "h2h1" {
-			return newH1Upgrades(t, d), nil
+			return newH1Upgrades(t, d), probe, nil
 		}
-	case pc.H2C:
+	case o.H2C:
 		// Without HTTP1, http:// requests use HTTP/2 with prior knowledge
 		// (RFC 9113 §3.3).
 		protocols.SetUnencryptedHTTP2(true)
 	default:
 		protocols.SetHTTP1(true)
 	}
-	return t, nil
+	return t, probe, nil
 }
 
 // h1Upgrades is the transport of a peer that negotiates h2 or http/1.1:
@@ -150,25 +157,25 @@ type peerDialer struct {
 	h2Only bool
 }
 
-// newPeerDialer returns the dialer of peer, whose options are o, in pool
-// pc: its tls is left for the caller to set.
-func newPeerDialer(pc *config.Pool, peer config.Peer, o config.PeerOptions) *peerDialer {
+// newPeerDialer returns the dialer of peer, whose options are o: its tls
+// is left for the caller to set.
+func newPeerDialer(peer config.Peer, o config.PeerOptions) *peerDialer {
 	d := &peerDialer{
-		Dialer:    net.Dialer{Timeout: o.ConnectTimeout.D(), KeepAlive: pc.TCPKeepAlive.D()},
+		Dialer:    net.Dialer{Timeout: o.ConnectTimeout.D(), KeepAlive: o.TCPKeepAlive.D()},
 		network:   "tcp",
 		addr:      peer.Addr,
 		total:     o.TotalConnectTimeout.D(),
 		handshake: o.ConnectTimeout.D(),
 		write:     o.WriteTimeout.D(),
 	}
-	if pc.TCPKeepAlive == 0 {
+	if o.TCPKeepAlive == 0 {
 		d.KeepAlive = -1 // net.Dialer's 0 means its default interval, not off
 	}
-	switch {
-	case peer.Scheme == "unix":
+	if peer.Scheme == "unix" {
 		d.network = "unix"
-	case pc.BindTo.IsValid():
-		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(pc.BindTo, 0))
+	}
+	if o.BindTo.IsValid() { // never for unix peers
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(o.BindTo, 0))
 	}
 	return d
 }
@@ -206,11 +213,11 @@ func (d *peerDialer) dialTLSContext(ctx context.Context, _, _ string) (net.Conn,
 	tc := tls.Client(raw, d.tls)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("tls handshake with %s: %w", d.addr, err)
+		return nil, fmt.Errorf("%w with %s: %w", errHandshake, d.addr, err)
 	}
 	if p := tc.ConnectionState().NegotiatedProtocol; d.h2Only && p != "h2" {
 		tc.Close()
-		return nil, fmt.Errorf("tls handshake with %s: negotiated %q, and alpn is \"h2\": the peer does not offer HTTP/2", d.addr, p)
+		return nil, fmt.Errorf("%w with %s: negotiated %q, and alpn is \"h2\": the peer does not offer HTTP/2", errHandshake, d.addr, p)
 	}
 	return tc, nil
 }
@@ -245,8 +252,8 @@ func (c *writeTimeoutConn) Write(p []byte) (int, error) {
 }
 
 // tlsConfig returns the TLS configuration of https peer peer, whose
-// options are o, in pool pc.
-func tlsConfig(pc *config.Pool, peer config.Peer, o config.PeerOptions) (*tls.Config, error) {
+// options are o.
+func tlsConfig(peer config.Peer, o config.PeerOptions) (*tls.Config, error) {
 	name := o.SNI
 	if name == "" {
 		host, _, err := net.SplitHostPort(peer.Addr)
@@ -264,8 +271,8 @@ func tlsConfig(pc *config.Pool, peer config.Peer, o config.PeerOptions) (*tls.Co
 	default:
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	if pc.ClientCert != "" {
-		cert, err := tls.LoadX509KeyPair(pc.ClientCert, pc.ClientKey)
+	if o.ClientCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.ClientCert, o.ClientKey)
 		if err != nil {
 			return nil, fmt.Errorf("client certificate: %w", err)
 		}
@@ -275,14 +282,14 @@ func tlsConfig(pc *config.Pool, peer config.Peer, o config.PeerOptions) (*tls.Co
 		cfg.InsecureSkipVerify = true //nolint:gosec // the operator's explicit verify_cert = false
 		return cfg, nil
 	}
-	if pc.CAFile != "" {
-		pem, err := os.ReadFile(pc.CAFile)
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", pc.CAFile)
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", o.CAFile)
 		}
 	}
 	// crypto/tls checks the chain and ServerName together; any other
@@ -291,9 +298,9 @@ func tlsConfig(pc *config.Pool, peer config.Peer, o config.PeerOptions) (*tls.Co
 	case !o.VerifyHostname:
 		cfg.InsecureSkipVerify = true //nolint:gosec // VerifyConnection verifies the chain
 		cfg.VerifyConnection = verifyPeer(cfg.RootCAs, false, "", "")
-	case pc.AlternativeCN != "":
+	case o.AlternativeCN != "":
 		cfg.InsecureSkipVerify = true //nolint:gosec // VerifyConnection verifies chain and name
-		cfg.VerifyConnection = verifyPeer(cfg.RootCAs, true, name, pc.AlternativeCN)
+		cfg.VerifyConnection = verifyPeer(cfg.RootCAs, true, name, o.AlternativeCN)
 	}
 	return cfg, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -13,8 +14,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,11 +74,11 @@ func transportPool() *config.Pool {
 	}
 }
 
-// newTransport is peerTransport(pc, peer), its idle connections closed
-// when the test ends.
+// newTransport is peerTransport(pc, peer) without its probe connection,
+// its idle connections closed when the test ends.
 func newTransport(t *testing.T, pc *config.Pool, peer config.Peer) http.RoundTripper {
 	t.Helper()
-	rt, err := peerTransport(pc, peer)
+	rt, _, err := peerTransport(pc, peer)
 	if err != nil {
 		t.Fatalf("peerTransport(%s): %v", peer, err)
 	}
@@ -131,6 +134,9 @@ func newTLSOrigin(t *testing.T, pki *transportPKI, protos []string, mTLS bool) *
 	t.Cleanup(s.Close)
 	return s
 }
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }
 
 // hostPort is the address an httptest server listens on.
 func hostPort(s *httptest.Server) string { return s.Listener.Addr().String() }
@@ -211,7 +217,6 @@ func TestPeerTransportCleartext(t *testing.T) {
 func TestPeerTransportTLSVerification(t *testing.T) {
 	pki := newTransportPKI(t)
 	s := newTLSOrigin(t, pki, []string{"h2", "http/1.1"}, false)
-	boolp := func(b bool) *bool { return &b }
 	tests := []struct {
 		name    string
 		pool    func(*config.Pool)
@@ -228,7 +233,7 @@ func TestPeerTransportTLSVerification(t *testing.T) {
 			p.CAFile, p.SNI, p.VerifyHostname = pki.caFile, "wrong.test", false
 		}},
 		{name: "wrong hostname, peer verify_hostname false", pool: func(p *config.Pool) { p.CAFile, p.SNI = pki.caFile, "wrong.test" },
-			peer: config.Peer{VerifyHostname: boolp(false)}},
+			peer: config.Peer{VerifyHostname: ptr(false)}},
 		{name: "alternative_cn matches", pool: func(p *config.Pool) {
 			p.CAFile, p.SNI, p.AlternativeCN = pki.caFile, "other.test", "origin.test"
 		}},
@@ -238,7 +243,7 @@ func TestPeerTransportTLSVerification(t *testing.T) {
 		{name: "alternative_cn, untrusted chain", pool: func(p *config.Pool) { p.SNI, p.AlternativeCN = "other.test", "origin.test" },
 			wantErr: isUnknownAuthority},
 		{name: "verify_cert false, no CA", pool: func(p *config.Pool) { p.TLSVerify = false; p.SNI = "wrong.test" }},
-		{name: "peer verify_cert false, no CA", pool: func(p *config.Pool) {}, peer: config.Peer{VerifyCert: boolp(false)}},
+		{name: "peer verify_cert false, no CA", pool: func(p *config.Pool) {}, peer: config.Peer{VerifyCert: ptr(false)}},
 		{name: "no CA", pool: func(p *config.Pool) {}, wantErr: isUnknownAuthority},
 		{name: "no CA, verify_hostname false", pool: func(p *config.Pool) { p.VerifyHostname = false }, wantErr: isUnknownAuthority},
 	}
@@ -290,7 +295,7 @@ func TestPeerTransportFileErrors(t *testing.T) {
 			pc := transportPool()
 			tt.pool(pc)
 			peer := config.Peer{Scheme: "https", Addr: "127.0.0.1:443", Weight: 1}
-			if _, err := peerTransport(pc, peer); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, _, err := peerTransport(pc, peer); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("peerTransport: %v, want an error with %q", err, tt.want)
 			}
 		})
@@ -451,6 +456,152 @@ func TestPeerTransportBindTo(t *testing.T) {
 	}
 }
 
+// newH2COnlyOrigin starts an origin that speaks HTTP/2 with prior
+// knowledge and nothing else, serving h.
+func newH2COnlyOrigin(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // HTTP/1.1 clients are refused
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetUnencryptedHTTP2(true)
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// remoteHost answers with the host the request came from.
+func remoteHost(w http.ResponseWriter, r *http.Request) {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	io.WriteString(w, host)
+}
+
+// TestPeerTransportPeerOverrides builds, from one pool's configuration,
+// the transports of peers that override the pool's options, beside peers
+// that take them: a peer with its own CA and client certificate (mTLS)
+// beside a plain one, an h2c peer beside an HTTP/1.1 one, a peer with its
+// own bind address and one without keep-alive.
+func TestPeerTransportPeerOverrides(t *testing.T) {
+	pki := newTransportPKI(t)
+	mtls := newTLSOrigin(t, pki, []string{"h2", "http/1.1"}, true)
+	newOrigin := func(h http.HandlerFunc, conns *connCounter) *httptest.Server {
+		s := httptest.NewUnstartedServer(h)
+		s.Config.Protocols = h2cProtocols()
+		if conns != nil {
+			s.Config.ConnState = conns.track
+		}
+		s.Start()
+		t.Cleanup(s.Close)
+		return s
+	}
+	var keptConns, oneShotConns connCounter
+	plain, h2cPeer, h1Peer := newOrigin(protoHandler, nil), newOrigin(protoHandler, nil), newOrigin(protoHandler, nil)
+	boundByPool, boundByPeer := newOrigin(remoteHost, nil), newOrigin(remoteHost, nil)
+	kept, oneShot := newOrigin(protoHandler, &keptConns), newOrigin(protoHandler, &oneShotConns)
+	peer := func(s *httptest.Server, scheme string, keys ...string) string {
+		return "[[pools.p.peer]]\naddr = \"" + scheme + "://" + hostPort(s) + "\"\n" + strings.Join(keys, "\n")
+	}
+	pc := poolConfig(t, []string{hostPort(plain), hostPort(h1Peer), hostPort(boundByPool), hostPort(kept)},
+		`bind_to = "127.0.0.1"`,
+		peer(mtls, "https", fmt.Sprintf("ca_file = %q", pki.caFile), fmt.Sprintf("client_cert = %q", pki.clientCert), fmt.Sprintf("client_key = %q", pki.clientKey)),
+		peer(h2cPeer, "http", "h2c = true"),
+		peer(boundByPeer, "http", `bind_to = "127.0.0.2"`),
+		peer(oneShot, "http", "max_idle_per_peer = 0"),
+	)
+	want := map[string]string{ // by peer: the body of each GET
+		hostPort(plain):       "HTTP/1.1 ",
+		hostPort(h1Peer):      "HTTP/1.1 ",
+		hostPort(boundByPool): "127.0.0.1",
+		hostPort(kept):        "HTTP/1.1 ",
+		hostPort(mtls):        "HTTP/2.0 cdnnode",
+		hostPort(h2cPeer):     "HTTP/2.0 ",
+		hostPort(boundByPeer): "127.0.0.2",
+		hostPort(oneShot):     "HTTP/1.1 ",
+	}
+	if len(pc.PeerList) != len(want) {
+		t.Fatalf("the pool has %d peers, want %d", len(pc.PeerList), len(want))
+	}
+	for _, cp := range pc.PeerList {
+		t.Run(cp.String(), func(t *testing.T) {
+			rt := newTransport(t, pc, cp)
+			for i := range 3 { // connections are kept, or not, across requests
+				if _, body, err := transportGet(t, rt, cp.String()+"/"); err != nil || body != want[cp.Addr] {
+					t.Fatalf("GET #%d = %q, %v; want %q", i+1, body, err, want[cp.Addr])
+				}
+			}
+		})
+	}
+	if got := [2]int64{keptConns.opened.Load(), oneShotConns.opened.Load()}; got != [2]int64{1, 3} {
+		t.Errorf("connections for 3 requests: %d with the pool's keep-alive, %d with max_idle_per_peer = 0; want 1 and 3", got[0], got[1])
+	}
+	// The mTLS peer without its overrides: the pool trusts the system
+	// roots and has no client certificate.
+	bare := pc.PeerList[slices.IndexFunc(pc.PeerList, func(cp config.Peer) bool { return cp.Scheme == "https" })]
+	bare.CAFile, bare.ClientCert, bare.ClientKey = "", "", ""
+	if _, _, err := transportGet(t, newTransport(t, pc, bare), bare.String()+"/"); !isUnknownAuthority(err) {
+		t.Errorf("GET to %s without its ca_file: %v, want an unknown authority", bare, err)
+	}
+}
+
+// TestPoolHealthProbesPeerOptions proves that health probes reach each
+// peer as its requests do: an h2c-only peer, and an mTLS peer that only
+// its own ca_file vouches for, probed from its own bind address, stay up.
+func TestPoolHealthProbesPeerOptions(t *testing.T) {
+	pki := newTransportPKI(t)
+	var h2cProbes, tlsProbes atomic.Int64
+	probeFrom := make(chan string, 64)
+	h2cOrigin := newH2COnlyOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			h2cProbes.Add(1)
+		}
+		io.WriteString(w, "ok "+r.Proto)
+	}))
+	tlsOrigin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			tlsProbes.Add(1)
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			select {
+			case probeFrom <- host:
+			default: // the test reads the first few
+			}
+		}
+		io.WriteString(w, "ok "+r.Proto)
+	}))
+	tlsOrigin.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tlsOrigin.TLS = &tls.Config{
+		Certificates: []tls.Certificate{pki.serverCert}, NextProtos: []string{"h2", "http/1.1"},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.roots,
+	}
+	tlsOrigin.StartTLS()
+	t.Cleanup(tlsOrigin.Close)
+	pc := poolConfig(t, nil,
+		"[[pools.p.peer]]\naddr = \"http://"+hostPort(h2cOrigin)+"\"\nh2c = true",
+		"[[pools.p.peer]]\naddr = \"https://"+hostPort(tlsOrigin)+"\"\nbind_to = \"127.0.0.2\"\n"+
+			fmt.Sprintf("ca_file = %q\nclient_cert = %q\nclient_key = %q", pki.caFile, pki.clientCert, pki.clientKey),
+		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\nexpect_body = \"ok\"\ninterval = \"50ms\"\ntimeout = \"50ms\"\nrise = 1\nfall = 2")
+	p := newPool(t, "probes", pc)
+	runPool(t, p)
+	testkit.WaitFor(t, "three probes of each peer", func() bool { return h2cProbes.Load() >= 3 && tlsProbes.Load() >= 3 })
+	for _, peer := range []string{"http://" + hostPort(h2cOrigin), "https://" + hostPort(tlsOrigin)} {
+		if up := value(t, p.m.OriginPeerUp.WithLabelValues("probes", peer)); up != 1 {
+			t.Errorf("cdnnode_origin_peer_up of %s = %v, want 1", peer, up)
+		}
+	}
+	if from := <-probeFrom; from != "127.0.0.2" {
+		t.Errorf("the mTLS peer was probed from %s, want its bind_to, 127.0.0.2", from)
+	}
+	seen := map[string]bool{}
+	for range 4 { // round robin: both peers, over HTTP/2
+		body, err := bodyOf(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[body] = true
+	}
+	if !seen["ok HTTP/2.0"] || len(seen) != 1 {
+		t.Errorf("GETs through the pool answered %v, want only \"ok HTTP/2.0\"", seen)
+	}
+}
+
 // stalledListener accepts connections on 127.0.0.1 and, if handshake,
 // completes a TLS handshake with cert, then neither reads nor writes until
 // the test ends. It returns the listener's address.
@@ -596,6 +747,11 @@ func TestPeerTransportSettings(t *testing.T) {
 		{name: "https peer h1", pool: func(*config.Pool) {}, peer: config.Peer{Scheme: "https", Addr: "10.0.0.1:443", ALPN: "h1"}, h1: true, keepAlive: true},
 		{name: "https pool h2", pool: func(p *config.Pool) { p.ALPN = "h2" }, peer: config.Peer{Scheme: "https", Addr: "10.0.0.1:443"}, h2: true, keepAlive: true},
 		{name: "no idle connections", pool: func(p *config.Pool) { p.MaxIdlePerPeer = 0 }, peer: config.Peer{Scheme: "http", Addr: "10.0.0.1:80"}, h1: true},
+		{name: "peer h2c", pool: func(*config.Pool) {}, peer: config.Peer{Scheme: "http", Addr: "10.0.0.1:80", H2C: ptr(true)}, h2c: true, keepAlive: true},
+		{name: "peer h2c off", pool: func(p *config.Pool) { p.H2C = true }, peer: config.Peer{Scheme: "unix", Addr: "/run/o.sock", H2C: ptr(false)}, h1: true, keepAlive: true},
+		{name: "peer without idle connections", pool: func(*config.Pool) {}, peer: config.Peer{Scheme: "http", Addr: "10.0.0.1:80", MaxIdlePerPeer: ptr(0)}, h1: true},
+		{name: "peer idle connections", pool: func(p *config.Pool) { p.MaxIdlePerPeer = 0 },
+			peer: config.Peer{Scheme: "https", Addr: "10.0.0.1:443", MaxIdlePerPeer: ptr(7), IdleTimeout: ptr(config.Duration(time.Second))}, h1: true, h2: true, keepAlive: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -620,11 +776,12 @@ func TestPeerTransportSettings(t *testing.T) {
 			if tr.DisableKeepAlives == tt.keepAlive {
 				t.Errorf("DisableKeepAlives = %v, want %v", tr.DisableKeepAlives, !tt.keepAlive)
 			}
-			if tr.Proxy != nil || !tr.DisableCompression || tr.MaxIdleConnsPerHost != pc.MaxIdlePerPeer ||
-				tr.IdleConnTimeout != pc.IdleTimeout.D() || tr.ResponseHeaderTimeout != pc.ResponseTimeout.D() {
+			o := pc.PeerOptions(tt.peer)
+			if tr.Proxy != nil || !tr.DisableCompression || tr.MaxIdleConnsPerHost != o.MaxIdlePerPeer ||
+				tr.IdleConnTimeout != o.IdleTimeout.D() || tr.ResponseHeaderTimeout != pc.ResponseTimeout.D() {
 				t.Errorf("Proxy set %v, DisableCompression %v, MaxIdleConnsPerHost %d, IdleConnTimeout %v, ResponseHeaderTimeout %v; want false, true, %d, %v, %v",
 					tr.Proxy != nil, tr.DisableCompression, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout, tr.ResponseHeaderTimeout,
-					pc.MaxIdlePerPeer, pc.IdleTimeout.D(), pc.ResponseTimeout.D())
+					o.MaxIdlePerPeer, o.IdleTimeout.D(), pc.ResponseTimeout.D())
 			}
 		})
 	}
@@ -689,12 +846,17 @@ func TestPeerDialerOptions(t *testing.T) {
 			network: "tcp", local: "10.0.0.9:0", keepAlive: 15 * time.Second, connect: 5 * time.Second, wto: 10 * time.Second},
 		{name: "bind_to, unix", pool: func(p *config.Pool) { p.BindTo = netip.MustParseAddr("10.0.0.9") }, peer: config.Peer{Scheme: "unix", Addr: "/run/o.sock"},
 			network: "unix", keepAlive: 15 * time.Second, connect: 5 * time.Second, wto: 10 * time.Second},
+		{name: "peer bind_to and keepalive", pool: func(p *config.Pool) { p.BindTo = netip.MustParseAddr("10.0.0.9") },
+			peer:    config.Peer{Scheme: "http", Addr: "10.0.0.1:80", BindTo: netip.MustParseAddr("fd00::9"), TCPKeepAlive: sec(40)},
+			network: "tcp", local: "[fd00::9]:0", keepAlive: 40 * time.Second, connect: 5 * time.Second, wto: 10 * time.Second},
+		{name: "peer keepalive off", pool: func(*config.Pool) {}, peer: config.Peer{Scheme: "http", Addr: "10.0.0.1:80", TCPKeepAlive: sec(0)},
+			network: "tcp", keepAlive: -1, connect: 5 * time.Second, wto: 10 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pc := transportPool()
 			tt.pool(pc)
-			d := newPeerDialer(pc, tt.peer, pc.PeerOptions(tt.peer))
+			d := newPeerDialer(tt.peer, pc.PeerOptions(tt.peer))
 			local := ""
 			if d.LocalAddr != nil {
 				local = d.LocalAddr.String()

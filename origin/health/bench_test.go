@@ -10,7 +10,7 @@ import (
 // clock; peer 7 is ejected.
 func benchMonitor(b *testing.B) *Monitor {
 	peers := []string{"a:80", "b:80", "c:80", "d:80", "e:80", "f:80", "g:80", "h:80"}
-	m := mustMonitor(b, peers, Options{
+	m := mustMonitor(b, targets(Conn{}, peers...), Options{
 		Passive: Passive{MaxFails: 5, Window: 100, MinRequests: 20, MaxErrorRate: 0.5, CoolDown: time.Hour},
 		Now:     newClock().Now,
 	})

@@ -53,9 +53,9 @@ type CheckOptions struct {
 	// Path is the request target of HTTP probes, with any query; default
 	// "/".
 	Path string
-	// Host is the Host header of HTTP probes and, unless TLS names one, the
-	// TLS server name; default the peer's host:port, or "localhost" for a
-	// unix: peer.
+	// Host is the Host header of HTTP probes and, unless the Target's
+	// Conn.TLS names one, the TLS server name; default the peer's
+	// host:port, or "localhost" for a unix: peer.
 	Host string
 	// Status lists the statuses that pass an HTTP probe, as comma-separated
 	// codes and inclusive ranges: "200", "200-399,404"; default "200-399".
@@ -70,16 +70,6 @@ type CheckOptions struct {
 	// written "host:port" or "unix:/path"; "http://" and "https://" peers
 	// name their own.
 	Scheme string
-	// TLS configures https probes; nil means Go's defaults. It is cloned,
-	// so the caller may pass its pool's configuration (CA, client
-	// certificate, ServerName) and keep it. Probes speak HTTP/2 when its
-	// NextProtos offers "h2" and the peer picks it, else HTTP/1.1.
-	TLS *tls.Config
-	// Dial opens every probe's connection, with network "tcp" or "unix" and
-	// the peer's address, so probes can share the pool's dialer (bind
-	// address, keep-alive); default a net.Dialer. The probe's context
-	// carries its Timeout.
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Interval is the time between two probes of one peer, moved by up to
 	// ±10% each time; default 5s.
 	Interval time.Duration
@@ -92,6 +82,40 @@ type CheckOptions struct {
 	// Fall is how many consecutive failing probes take an up peer down;
 	// default 3.
 	Fall int
+}
+
+// Target is a peer as a Checker probes it and a Monitor tracks it.
+type Target struct {
+	// Name is the peer: "host:port", "http://host:port",
+	// "https://host:port" or "unix:/path". OnChange names the peer by it,
+	// and Successor carries a peer's state over by it.
+	Name string
+	// Conn is how probes connect to the peer.
+	Conn Conn
+}
+
+// Conn is how probes connect to one peer: given the peer's own dialer, TLS
+// configuration and protocol, a probe passes only if the peer's requests
+// could, so an origin reached from a bind address, trusted through a
+// private CA, asking for a client certificate or speaking only h2c is
+// judged as it is used. The zero value dials with a net.Dialer, uses Go's
+// TLS defaults and speaks HTTP/1.1 in cleartext.
+type Conn struct {
+	// Dial opens every probe's connection (for https probes, the one TLS
+	// runs over), with network "tcp" or "unix" and the peer's address; nil
+	// means a net.Dialer. The probe's context carries its Timeout.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS configures https probes; nil means Go's defaults. It is cloned,
+	// so the caller may pass the peer's own configuration (CA, client
+	// certificate, ServerName, verification) and keep it. Probes speak
+	// HTTP/2 when its NextProtos offers "h2" and the peer picks it, else
+	// HTTP/1.1; when it offers "h2" and not "http/1.1", a probe that did
+	// not get HTTP/2 fails, as the peer's requests would.
+	TLS *tls.Config
+	// H2C makes HTTP probes of http and unix peers speak HTTP/2 with prior
+	// knowledge (RFC 9113 §3.3), for origins that speak nothing else.
+	// https probes ignore it.
+	H2C bool
 }
 
 // Checker probes peers as its options say. It holds no per-peer state and
@@ -120,12 +144,6 @@ func NewChecker(o CheckOptions) (*Checker, error) {
 	o.Path = orDefault(o.Path, "/")
 	o.Status = orDefault(o.Status, defaultStatus)
 	o.Scheme = orDefault(o.Scheme, "http")
-	if o.Dial == nil {
-		o.Dial = (&net.Dialer{}).DialContext
-	}
-	if o.TLS != nil {
-		o.TLS = o.TLS.Clone()
-	}
 	c := &Checker{o: o}
 	if o.Kind == TCP {
 		return c, nil
@@ -163,10 +181,10 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-// Check probes peer once and returns nil if it passed, or an error saying
+// Check probes t once and returns nil if it passed, or an error saying
 // why not, fit for a log line. It stops early when ctx ends.
-func (c *Checker) Check(ctx context.Context, peer string) error {
-	return c.newProbe(peer).run(ctx)
+func (c *Checker) Check(ctx context.Context, t Target) error {
+	return c.newProbe(t).run(ctx)
 }
 
 // endpoint is where a peer string says to connect, and how to speak there.
@@ -194,15 +212,20 @@ func parsePeer(peer, scheme string) endpoint {
 // reuse its client. Safe for concurrent use.
 type probe struct {
 	c      *Checker
-	peer   string
+	peer   string // the Target's Name
 	ep     endpoint
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	url    string       // HTTP probes: the request URL
 	client *http.Client // HTTP probes: dials ep whatever the URL says
+	h2Only bool         // HTTP probes: only HTTP/2 passes (TLS offering h2 alone)
 }
 
-// newProbe binds c to peer.
-func (c *Checker) newProbe(peer string) *probe {
-	p := &probe{c: c, peer: peer, ep: parsePeer(peer, c.o.Scheme)}
+// newProbe binds c to t.
+func (c *Checker) newProbe(t Target) *probe {
+	p := &probe{c: c, peer: t.Name, ep: parsePeer(t.Name, c.o.Scheme), dial: t.Conn.Dial}
+	if p.dial == nil {
+		p.dial = (&net.Dialer{}).DialContext
+	}
 	if c.o.Kind != HTTP {
 		return p
 	}
@@ -214,24 +237,41 @@ func (c *Checker) newProbe(peer string) *probe {
 		}
 	}
 	p.url = p.ep.scheme + "://" + host + c.o.Path
-	t := &http.Transport{
+	protocols := new(http.Protocols)
+	switch {
+	case p.ep.scheme == "https":
+		// Offer h2 only when the peer's requests do.
+		var next []string
+		if t.Conn.TLS != nil {
+			next = t.Conn.TLS.NextProtos
+		}
+		h2, h1 := slices.Contains(next, "h2"), slices.Contains(next, "http/1.1")
+		p.h2Only = h2 && !h1
+		protocols.SetHTTP1(true) // net/http speaks HTTP/1.1 unless h2 is negotiated
+		protocols.SetHTTP2(h2)
+	case t.Conn.H2C:
+		// Without HTTP1, http:// requests use HTTP/2 with prior knowledge.
+		protocols.SetUnencryptedHTTP2(true)
+	default:
+		protocols.SetHTTP1(true)
+	}
+	tr := &http.Transport{
 		// The URL names the site; the connection goes to the peer.
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return c.o.Dial(ctx, p.ep.network, p.ep.addr)
+			return p.dial(ctx, p.ep.network, p.ep.addr)
 		},
 		// Each transport its own copy: net/http adds to a transport's
 		// config (NextProtos) the first time it is used.
-		TLSClientConfig: c.o.TLS.Clone(),
+		TLSClientConfig: t.Conn.TLS.Clone(),
 		// Every probe opens a new connection, as a new request would
 		// after the pool's idle ones are gone: a listener that stopped
 		// accepting must fail, not hide behind a kept-alive connection.
 		DisableKeepAlives:  true,
 		DisableCompression: true,
-		// Offer h2 only when the pool does, as its requests would.
-		ForceAttemptHTTP2: c.o.TLS != nil && slices.Contains(c.o.TLS.NextProtos, "h2"),
+		Protocols:          protocols,
 	}
 	p.client = &http.Client{
-		Transport: t,
+		Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -246,7 +286,7 @@ func (p *probe) run(ctx context.Context) error {
 	if p.c.o.Kind == HTTP {
 		return p.runHTTP(ctx)
 	}
-	conn, err := p.c.o.Dial(ctx, p.ep.network, p.ep.addr)
+	conn, err := p.dial(ctx, p.ep.network, p.ep.addr)
 	if err != nil {
 		return fmt.Errorf("tcp check %s: %w", p.peer, err)
 	}
@@ -267,6 +307,9 @@ func (p *probe) runHTTP(ctx context.Context) error {
 		return fmt.Errorf("http check %s: %w", p.peer, err)
 	}
 	defer resp.Body.Close()
+	if p.h2Only && resp.ProtoMajor != 2 {
+		return fmt.Errorf("http check %s: answered over %s, and the peer's TLS offers only h2", p.peer, resp.Proto)
+	}
 	if !p.c.status.contains(resp.StatusCode) {
 		return fmt.Errorf("http check %s: status %d not in %s", p.peer, resp.StatusCode, p.c.status)
 	}

@@ -67,11 +67,11 @@ func TestTCPCheck(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	c := mustChecker(t, CheckOptions{Kind: TCP, Timeout: 5 * time.Second})
-	if err := c.Check(t.Context(), addr); err != nil {
+	if err := c.Check(t.Context(), Target{Name: addr}); err != nil {
 		t.Errorf("Check(%s) with a listener = %v, want nil", addr, err)
 	}
 	ln.Close()
-	err = c.Check(t.Context(), addr)
+	err = c.Check(t.Context(), Target{Name: addr})
 	if err == nil || !strings.Contains(err.Error(), "tcp check "+addr) {
 		t.Errorf("Check(%s) with the listener closed = %v, want a tcp check error", addr, err)
 	}
@@ -110,7 +110,7 @@ func TestHTTPCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.Kind = HTTP
 			c := mustChecker(t, tt.o)
-			err := c.Check(t.Context(), peerOf(srv))
+			err := c.Check(t.Context(), Target{Name: peerOf(srv)})
 			if tt.pass {
 				if err != nil {
 					t.Errorf("Check = %v, want nil", err)
@@ -123,7 +123,7 @@ func TestHTTPCheck(t *testing.T) {
 		})
 	}
 	c := mustChecker(t, CheckOptions{Kind: HTTP, Path: "/200", Host: "origin.example"})
-	if err := c.Check(t.Context(), peerOf(srv)); err != nil {
+	if err := c.Check(t.Context(), Target{Name: peerOf(srv)}); err != nil {
 		t.Fatalf("Check with Host: %v", err)
 	}
 	if r := seen.Load(); r.Host != "origin.example" || r.Method != http.MethodGet || r.UserAgent() != userAgent {
@@ -139,7 +139,7 @@ func TestHTTPCheckBodyBound(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := mustChecker(t, CheckOptions{Kind: HTTP, Body: "late-marker"})
-	if err := c.Check(t.Context(), peerOf(srv)); err == nil {
+	if err := c.Check(t.Context(), Target{Name: peerOf(srv)}); err == nil {
 		t.Errorf("Check found a marker past the first %d bytes, want it unread", MaxBody)
 	}
 }
@@ -155,7 +155,7 @@ func TestHTTPCheckTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	c := mustChecker(t, CheckOptions{Kind: HTTP, Timeout: 50 * time.Millisecond})
-	err := c.Check(t.Context(), peerOf(srv))
+	err := c.Check(t.Context(), Target{Name: peerOf(srv)})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Check of a server slower than Timeout = %v, want context.DeadlineExceeded", err)
 	}
@@ -185,8 +185,8 @@ func TestHTTPCheckUnixAndDial(t *testing.T) {
 		dialed.Store(&[2]string{network, addr})
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}
-	c := mustChecker(t, CheckOptions{Kind: HTTP, Body: "ok", Dial: dial})
-	if err := c.Check(t.Context(), "unix:"+sock); err != nil {
+	c := mustChecker(t, CheckOptions{Kind: HTTP, Body: "ok"})
+	if err := c.Check(t.Context(), Target{Name: "unix:" + sock, Conn: Conn{Dial: dial}}); err != nil {
 		t.Fatalf("Check(unix:%s) = %v, want nil", sock, err)
 	}
 	if got, want := *dialed.Load(), [2]string{"unix", sock}; got != want {
@@ -195,8 +195,8 @@ func TestHTTPCheckUnixAndDial(t *testing.T) {
 	if got := <-hosts; got != "localhost" {
 		t.Errorf("Host of a unix probe = %q, want %q", got, "localhost")
 	}
-	tcp := mustChecker(t, CheckOptions{Kind: TCP, Dial: dial})
-	if err := tcp.Check(t.Context(), "unix:"+sock); err != nil {
+	tcp := mustChecker(t, CheckOptions{Kind: TCP})
+	if err := tcp.Check(t.Context(), Target{Name: "unix:" + sock, Conn: Conn{Dial: dial}}); err != nil {
 		t.Errorf("tcp Check(unix:%s) = %v, want nil", sock, err)
 	}
 }
@@ -220,19 +220,20 @@ func TestHTTPSCheck(t *testing.T) {
 		name string
 		peer string
 		o    CheckOptions
+		tls  *tls.Config
 		pass bool
 	}{
-		{name: "peer names https", peer: "https://" + peerOf(srv), o: CheckOptions{TLS: &tls.Config{RootCAs: roots}}, pass: true},
-		{name: "scheme option", peer: peerOf(srv), o: CheckOptions{Scheme: "https", TLS: &tls.Config{RootCAs: roots}}, pass: true},
-		{name: "server name from Host", peer: "https://" + peerOf(srv), o: CheckOptions{Host: "example.com", TLS: &tls.Config{RootCAs: roots}}, pass: true},
-		{name: "wrong server name", peer: "https://" + peerOf(srv), o: CheckOptions{TLS: &tls.Config{RootCAs: roots, ServerName: "wrong.test"}}},
+		{name: "peer names https", peer: "https://" + peerOf(srv), tls: &tls.Config{RootCAs: roots}, pass: true},
+		{name: "scheme option", peer: peerOf(srv), o: CheckOptions{Scheme: "https"}, tls: &tls.Config{RootCAs: roots}, pass: true},
+		{name: "server name from Host", peer: "https://" + peerOf(srv), o: CheckOptions{Host: "example.com"}, tls: &tls.Config{RootCAs: roots}, pass: true},
+		{name: "wrong server name", peer: "https://" + peerOf(srv), tls: &tls.Config{RootCAs: roots, ServerName: "wrong.test"}},
 		{name: "unknown CA", peer: "https://" + peerOf(srv)},
-		{name: "plain http to a TLS server", peer: "http://" + peerOf(srv), o: CheckOptions{TLS: &tls.Config{RootCAs: roots}}},
+		{name: "plain http to a TLS server", peer: "http://" + peerOf(srv), tls: &tls.Config{RootCAs: roots}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.Kind, tt.o.Body = HTTP, "ok"
-			err := mustChecker(t, tt.o).Check(t.Context(), tt.peer)
+			err := mustChecker(t, tt.o).Check(t.Context(), Target{Name: tt.peer, Conn: Conn{TLS: tt.tls}})
 			if (err == nil) != tt.pass {
 				t.Errorf("Check(%s) = %v, want pass %v", tt.peer, err, tt.pass)
 			}
@@ -251,11 +252,105 @@ func TestHTTPSCheck(t *testing.T) {
 		default:
 		}
 		tls := &tls.Config{RootCAs: roots, NextProtos: tt.next}
-		if err := mustChecker(t, CheckOptions{Kind: HTTP, TLS: tls}).Check(t.Context(), "https://"+peerOf(srv)); err != nil {
+		if err := mustChecker(t, CheckOptions{Kind: HTTP}).Check(t.Context(), Target{Name: "https://" + peerOf(srv), Conn: Conn{TLS: tls}}); err != nil {
 			t.Fatalf("Check with NextProtos %q: %v", tt.next, err)
 		}
 		if got := <-protos; got != tt.want {
 			t.Errorf("probe with NextProtos %q spoke %s, want %s", tt.next, got, tt.want)
 		}
+	}
+}
+
+// TestHTTPCheckH2C probes an origin that speaks only HTTP/2 with prior
+// knowledge: a probe passes only with Conn.H2C, as requests to it would,
+// and each probe opens a connection of its own.
+func TestHTTPCheckH2C(t *testing.T) {
+	conns := make(chan struct{}, 16)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Proto))
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the HTTP/1.1 probe's refusal is expected
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true) // and no HTTP/1
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tests := []struct {
+		name string
+		peer string
+		h2c  bool
+		pass bool
+	}{
+		{name: "h2c", peer: peerOf(srv), h2c: true, pass: true},
+		{name: "h2c, peer names http", peer: "http://" + peerOf(srv), h2c: true, pass: true},
+		{name: "HTTP/1.1 to an h2c-only origin", peer: peerOf(srv)},
+	}
+	c := mustChecker(t, CheckOptions{Kind: HTTP, Body: "HTTP/2.0"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.Check(t.Context(), Target{Name: tt.peer, Conn: Conn{H2C: tt.h2c}})
+			if (err == nil) != tt.pass {
+				t.Errorf("Check(%s) with H2C %v = %v, want pass %v", tt.peer, tt.h2c, err, tt.pass)
+			}
+		})
+	}
+	for range len(conns) { // drop the table's connections
+		<-conns
+	}
+	target := Target{Name: peerOf(srv), Conn: Conn{H2C: true}}
+	for i := range 2 {
+		if err := c.Check(t.Context(), target); err != nil {
+			t.Fatalf("probe %d: %v", i+1, err)
+		}
+		select {
+		case <-conns:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("probe %d opened no connection of its own", i+1)
+		}
+	}
+}
+
+// TestHTTPSCheckH2Only probes with a TLS configuration offering only h2,
+// as the transport of a peer with alpn "h2" does: a peer that answers over
+// HTTP/1.1 fails, as its requests would.
+func TestHTTPSCheckH2Only(t *testing.T) {
+	newOrigin := func(h2 bool) *httptest.Server {
+		s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte("ok"))
+		}))
+		s.EnableHTTP2 = h2
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s
+	}
+	tests := []struct {
+		name string
+		h2   bool // the origin offers h2
+		next []string
+		want string // in the error; "" = pass
+	}{
+		{name: "h2 to an h2 origin", h2: true, next: []string{"h2"}},
+		{name: "h2 to an HTTP/1.1 origin", next: []string{"h2"}, want: "offers only h2"},
+		{name: "h2h1 to an HTTP/1.1 origin", next: []string{"h2", "http/1.1"}},
+	}
+	c := mustChecker(t, CheckOptions{Kind: HTTP, Body: "ok"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newOrigin(tt.h2)
+			roots := x509.NewCertPool()
+			roots.AddCert(s.Certificate())
+			conn := Conn{TLS: &tls.Config{RootCAs: roots, NextProtos: tt.next}}
+			err := c.Check(t.Context(), Target{Name: "https://" + peerOf(s), Conn: conn})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Check = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Check = %v, want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -29,6 +29,8 @@
 // one interval. Options.InitialDown is for fleets where a peer that was
 // never proved must never see a request.
 //
-// Peers are named by the strings the pool was given: "host:port",
-// "http://host:port", "https://host:port" or "unix:/path".
+// Peers are Targets: the names the pool was given ("host:port",
+// "http://host:port", "https://host:port" or "unix:/path") and how probes
+// connect to each (Conn: its dialer, TLS configuration and h2c), so a
+// probe reaches a peer as the pool's requests do.
 package health

@@ -34,9 +34,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Monitor owns the health verdicts of one list of peers, indexed as that
-// list. Its methods are safe for concurrent use. Peers never change; for a
-// new list, build its Successor.
+// Monitor owns the health verdicts of one list of peers (Targets), indexed
+// as that list. Its methods are safe for concurrent use. Peers never
+// change; for a new list, build its Successor.
 type Monitor struct {
 	check       *Checker // nil without active checks
 	passive     Passive  // with defaults applied
@@ -66,9 +66,10 @@ type peer struct {
 }
 
 // NewMonitor returns a Monitor for peers, each starting as o.InitialDown
-// says. OnChange is not called for the initial verdicts; read them with
-// Healthy. Call Run to start active checks and the ending of ejections.
-func NewMonitor(peers []string, o Options) (*Monitor, error) {
+// says and probed as its Conn says. OnChange is not called for the
+// initial verdicts; read them with Healthy. Call Run to start active
+// checks and the ending of ejections.
+func NewMonitor(peers []Target, o Options) (*Monitor, error) {
 	if o.InitialDown && o.Check == nil {
 		return nil, errors.New("health monitor: initial down needs an active check to bring peers up")
 	}
@@ -93,15 +94,15 @@ func NewMonitor(peers []string, o Options) (*Monitor, error) {
 }
 
 // setPeers gives m the list peers, each in its initial state.
-func (m *Monitor) setPeers(peers []string) {
+func (m *Monitor) setPeers(peers []Target) {
 	m.up = make([]atomic.Bool, len(peers))
 	m.until = make([]atomic.Int64, len(peers))
 	m.peers = make([]peer, len(peers))
-	for i, addr := range peers {
+	for i, t := range peers {
 		p := &m.peers[i]
-		p.addr = addr
+		p.addr = t.Name
 		if m.check != nil {
-			p.probe = m.check.newProbe(addr)
+			p.probe = m.check.newProbe(t)
 		}
 		p.activeUp = !m.initialDown
 		p.ex = newExchanges(m.passive.Window)
@@ -110,15 +111,16 @@ func (m *Monitor) setPeers(peers []string) {
 }
 
 // Successor returns a Monitor for peers with m's options, clock and
-// callback, for when the pool's peer list is replaced. A peer whose
-// address m also tracks starts from m's state for it (verdicts, probe
-// counts, ejection); a new one starts as NewMonitor would start it. From
-// this call on m is retired: its verdicts still change for the readers
-// that hold it, silently, and are not carried over, so OnChange hears of
-// each change once, from m before the call or from the successor after.
+// callback, for when the pool's peer list is replaced. A peer whose name
+// m also tracks starts from m's state for it (verdicts, probe counts,
+// ejection), and is probed as its new Conn says; a new one starts as
+// NewMonitor would start it. From this call on m is retired: its verdicts
+// still change for the readers that hold it, silently, and are not
+// carried over, so OnChange hears of each change once, from m before the
+// call or from the successor after.
 // The caller runs the successor, swaps it in beside the new peer list,
 // then stops m. Call it once per Monitor.
-func (m *Monitor) Successor(peers []string) *Monitor {
+func (m *Monitor) Successor(peers []Target) *Monitor {
 	next := &Monitor{
 		check:       m.check,
 		passive:     m.passive,
@@ -128,9 +130,9 @@ func (m *Monitor) Successor(peers []string) *Monitor {
 		base:        m.base,
 	}
 	next.setPeers(peers)
-	at := make(map[string][]int, len(peers)) // indexes in next of each address
-	for i, addr := range peers {
-		at[addr] = append(at[addr], i)
+	at := make(map[string][]int, len(peers)) // indexes in next of each name
+	for i, t := range peers {
+		at[t.Name] = append(at[t.Name], i)
 	}
 	for j := range m.peers {
 		from := &m.peers[j]

@@ -78,8 +78,17 @@ func newClock() *clock {
 	return c
 }
 
+// targets returns the Targets of names, each reached by c.
+func targets(c Conn, names ...string) []Target {
+	ts := make([]Target, len(names))
+	for i, n := range names {
+		ts[i] = Target{Name: n, Conn: c}
+	}
+	return ts
+}
+
 // mustMonitor returns NewMonitor(peers, o) or ends the test.
-func mustMonitor(t testing.TB, peers []string, o Options) *Monitor {
+func mustMonitor(t testing.TB, peers []Target, o Options) *Monitor {
 	t.Helper()
 	m, err := NewMonitor(peers, o)
 	if err != nil {
@@ -118,7 +127,7 @@ func TestMonitorTCPRiseFall(t *testing.T) {
 	addr := ln.Addr().String()
 	c := mustChecker(t, CheckOptions{Kind: TCP, Rise: 2, Fall: 3, Timeout: 5 * time.Second})
 	rec := &recorder{}
-	m := mustMonitor(t, []string{addr}, Options{Check: c, OnChange: rec.onChange})
+	m := mustMonitor(t, targets(Conn{}, addr), Options{Check: c, OnChange: rec.onChange})
 	ctx := t.Context()
 	if !m.Healthy(0) {
 		t.Fatal("Healthy before any probe = false, want true (peers start up)")
@@ -147,7 +156,7 @@ func TestMonitorTCPRiseFall(t *testing.T) {
 		}
 		addr = ln2.Addr().String()
 		rec = &recorder{}
-		m = mustMonitor(t, []string{addr}, Options{Check: c, OnChange: rec.onChange, InitialDown: true})
+		m = mustMonitor(t, targets(Conn{}, addr), Options{Check: c, OnChange: rec.onChange, InitialDown: true})
 		want = nil
 	}
 	m.probe(ctx, 0)
@@ -178,7 +187,7 @@ func TestMonitorRunHTTPBody(t *testing.T) {
 	c := mustChecker(t, CheckOptions{Kind: HTTP, Path: "/healthz", BodyRegexp: `db: (up|ok)`,
 		Interval: 20 * time.Millisecond, Timeout: 5 * time.Second, Rise: 2, Fall: 2})
 	rec := &recorder{c: make(chan change, 8)}
-	m := mustMonitor(t, []string{peer, peerOf(good)}, Options{Check: c, OnChange: rec.onChange})
+	m := mustMonitor(t, targets(Conn{}, peer, peerOf(good)), Options{Check: c, OnChange: rec.onChange})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -232,8 +241,8 @@ func TestMonitorActiveAndPassive(t *testing.T) {
 	sw := &switchDial{}
 	clk := newClock()
 	rec := &recorder{}
-	m := mustMonitor(t, []string{addr}, Options{
-		Check:    mustChecker(t, CheckOptions{Kind: TCP, Rise: 1, Fall: 1, Dial: sw.dial}),
+	m := mustMonitor(t, targets(Conn{Dial: sw.dial}, addr), Options{
+		Check:    mustChecker(t, CheckOptions{Kind: TCP, Rise: 1, Fall: 1}),
 		Passive:  Passive{MaxFails: 1, CoolDown: time.Minute},
 		OnChange: rec.onChange,
 		Now:      clk.Now,
@@ -282,7 +291,7 @@ func TestNewMonitorRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewMonitor([]string{"127.0.0.1:1"}, tt.o)
+			_, err := NewMonitor(targets(Conn{}, "127.0.0.1:1"), tt.o)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("NewMonitor(%+v) = %v, want an error containing %q", tt.o, err, tt.want)
 			}
@@ -302,8 +311,8 @@ func TestSuccessor(t *testing.T) {
 	clk := newClock()
 	rec := &recorder{}
 	ejected, down, removed, added := "ejected:1", live, "removed:1", "added:1"
-	m := mustMonitor(t, []string{ejected, down, removed}, Options{
-		Check:    mustChecker(t, CheckOptions{Kind: TCP, Rise: 2, Fall: 1, Dial: sw.dial}),
+	m := mustMonitor(t, targets(Conn{Dial: sw.dial}, ejected, down, removed), Options{
+		Check:    mustChecker(t, CheckOptions{Kind: TCP, Rise: 2, Fall: 1}),
 		Passive:  Passive{MaxFails: 1, CoolDown: time.Minute},
 		OnChange: rec.onChange,
 		Now:      clk.Now,
@@ -315,7 +324,7 @@ func TestSuccessor(t *testing.T) {
 	sw.fail.Store(false)
 	m.probe(ctx, 1) // one pass of Rise 2
 
-	next := m.Successor([]string{added, down, ejected})
+	next := m.Successor(targets(Conn{Dial: sw.dial}, added, down, ejected))
 	if got := []bool{next.Healthy(0), next.Healthy(1), next.Healthy(2)}; !slices.Equal(got, []bool{true, false, false}) {
 		t.Fatalf("successor Healthy(added, down, ejected) = %v, want [true false false]", got)
 	}

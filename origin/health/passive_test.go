@@ -11,7 +11,7 @@ func TestPassiveConsecutive(t *testing.T) {
 	clk := newClock()
 	rec := &recorder{}
 	const peer = "origin-a:80"
-	m := mustMonitor(t, []string{peer, "origin-b:80"}, Options{
+	m := mustMonitor(t, targets(Conn{}, peer, "origin-b:80"), Options{
 		Passive:  Passive{MaxFails: 3, CoolDown: 10 * time.Second},
 		OnChange: rec.onChange,
 		Now:      clk.Now,
@@ -73,7 +73,7 @@ func TestPassiveErrorRate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
-			m := mustMonitor(t, []string{"p:80"}, Options{
+			m := mustMonitor(t, targets(Conn{}, "p:80"), Options{
 				Passive:  Passive{Window: 10, MinRequests: 5, MaxErrorRate: 0.5, CoolDown: time.Second},
 				OnChange: rec.onChange,
 				Now:      newClock().Now,
@@ -98,7 +98,7 @@ func TestPassiveErrorRate(t *testing.T) {
 // the window starts empty.
 func TestPassiveEjectionResetsWindow(t *testing.T) {
 	clk := newClock()
-	m := mustMonitor(t, []string{"p:80"}, Options{
+	m := mustMonitor(t, targets(Conn{}, "p:80"), Options{
 		Passive: Passive{Window: 4, MaxErrorRate: 0.5, CoolDown: time.Second},
 		Now:     clk.Now,
 	})
@@ -122,7 +122,7 @@ func TestPassiveEjectionResetsWindow(t *testing.T) {
 func TestSweep(t *testing.T) {
 	clk := newClock()
 	rec := &recorder{}
-	m := mustMonitor(t, []string{"p:80"}, Options{
+	m := mustMonitor(t, targets(Conn{}, "p:80"), Options{
 		Passive:  Passive{MaxFails: 1, CoolDown: time.Second},
 		OnChange: rec.onChange,
 		Now:      clk.Now,
@@ -136,7 +136,7 @@ func TestSweep(t *testing.T) {
 }
 
 func TestReportWithoutPassive(t *testing.T) {
-	m := mustMonitor(t, []string{"p:80"}, Options{})
+	m := mustMonitor(t, targets(Conn{}, "p:80"), Options{})
 	for range 100 {
 		m.Report(0, false)
 	}
@@ -147,7 +147,7 @@ func TestReportWithoutPassive(t *testing.T) {
 
 func TestHealthyAllocs(t *testing.T) {
 	clk := newClock()
-	m := mustMonitor(t, []string{"up:80", "ejected:80"}, Options{
+	m := mustMonitor(t, targets(Conn{}, "up:80", "ejected:80"), Options{
 		Passive: Passive{MaxFails: 1, CoolDown: time.Second},
 		Now:     clk.Now,
 	})
