@@ -60,6 +60,44 @@ func TestReportAndJSON(t *testing.T) {
 	}
 }
 
+// TestReportErrors: runs whose every request failed (see TestErrorKinds)
+// report their bytes and rate, the errors by kind and, for kinds that
+// have one, the first error's message.
+func TestReportErrors(t *testing.T) {
+	srv, _ := startDemo(t)
+	for _, tt := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"5xx", "status=503", []string{
+			`(?m)^requests +20, [\d.]+ req/s, 20 errors$`,
+			`(?m)^bytes +19\.5KiB, [\d.]+(B|KiB|MiB|GiB)/s$`, // 20 bodies of 1000 bytes
+			`(?m)^status +503: 20$`,
+			`(?m)^errors +status>=500: 20$`,
+		}},
+		{"cut body", "abort=100", []string{
+			`(?m)^requests +20, [\d.]+ req/s, 20 errors$`,
+			`(?m)^bytes +0B, 0B/s$`, // a cut body is no response: its bytes do not count
+			`(?m)^status +none$`,
+			`(?m)^errors +read: 20$`,
+			`(?m)^ +first read error: \S.*$`,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, Options{Target: srv.URL, Query: tt.query, Size: Size{1000, 1000}, Connections: 2, Requests: 20})
+			var text bytes.Buffer
+			if err := Report(&text, res); err != nil {
+				t.Fatal(err)
+			}
+			for _, re := range tt.want {
+				if !regexp.MustCompile(re).Match(text.Bytes()) {
+					t.Errorf("report does not match %s:\n%s", re, text.String())
+				}
+			}
+		})
+	}
+}
+
 func TestFormatProgress(t *testing.T) {
 	for _, tt := range []struct {
 		p    Progress

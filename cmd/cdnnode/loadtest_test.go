@@ -10,15 +10,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cdnnode/cdnnode/loadtest"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
-// TestLoadtestFlags parses command lines into Options, and refuses bad
-// ones with a message naming the problem.
 // argCase is a command line for parseLoadtestArgs and what it must give.
 type argCase struct {
 	name  string
@@ -49,6 +50,8 @@ func checkArgs(t *testing.T, tests []argCase) {
 	}
 }
 
+// TestLoadtestFlags parses command lines into Options, and refuses bad
+// ones with a message naming the problem.
 func TestLoadtestFlags(t *testing.T) {
 	const url = "http://127.0.0.1:8080"
 	tests := []argCase{
@@ -265,4 +268,101 @@ func TestLoadtestStartsOrigin(t *testing.T) {
 	if m == nil || m[1] == "0" || !strings.Contains(out, "requests  300,") {
 		t.Errorf("report:\n%s\nwant 300 requests and the in-process origin's requests counted", out)
 	}
+}
+
+// TestLoadtestHTML runs the binary once with --html: the file is an HTML
+// document that loads and runs nothing (no script, stylesheet, image,
+// frame or embedded object, no src or href at all, no CSS url() or
+// @import), with three charts, and its summary table holds the run's
+// figures, as the JSON has them.
+func TestLoadtestHTML(t *testing.T) {
+	r := startNode(t)
+	dir := t.TempDir()
+	jsonFile, htmlFile := filepath.Join(dir, "result.json"), filepath.Join(dir, "result.html")
+	var stdout, stderr bytes.Buffer
+	cmd := execLoadtest(&stdout, &stderr, "-c", "2", "--requests", "300", "--keys", "uniform", "--objects", "20", "--seed", "3",
+		"--origin", r.originAddr, "--json", jsonFile, "--html", htmlFile, "http://"+r.addr)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("loadtest: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	var res loadtest.Result
+	b, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, b)
+	}
+	if res.Origin == nil || res.Origin.Error != "" {
+		t.Fatalf("origin: %+v", res.Origin)
+	}
+
+	page, err := os.ReadFile(htmlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) {
+		t.Fatalf("--html wrote no HTML document: %.60q", page)
+	}
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{} // the summary table's rows by label
+	charts := 0
+	for n := range doc.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		switch n.DataAtom {
+		case atom.Script, atom.Link, atom.Img, atom.Image, atom.Iframe, atom.Object, atom.Embed:
+			t.Errorf("page has a <%s> element", n.Data)
+		case atom.Style:
+			if css := textContent(n); strings.Contains(css, "url(") || strings.Contains(css, "@import") {
+				t.Errorf("page's CSS loads something: %s", css)
+			}
+		case atom.Svg:
+			charts++
+		case atom.Tr:
+			var cells []string
+			for c := range n.ChildNodes() {
+				if c.DataAtom == atom.Td {
+					cells = append(cells, textContent(c))
+				}
+			}
+			if len(cells) > 0 {
+				rows[cells[0]] = cells[1:]
+			}
+		}
+		for _, a := range n.Attr {
+			if k := strings.ToLower(a.Key); k == "src" || k == "href" || k == "srcset" || k == "action" || strings.HasPrefix(k, "on") ||
+				(k == "style" && strings.Contains(a.Val, "url(")) {
+				t.Errorf("<%s %s=%q>: the page must not refer to or run anything", n.Data, a.Key, a.Val)
+			}
+		}
+	}
+	if charts != 3 {
+		t.Errorf("%d charts, want 3 (latency over time, throughput, latency distribution)", charts)
+	}
+	for label, want := range map[string]string{
+		"target":          "http://" + r.addr,
+		"requests":        "300",
+		"errors":          "0",
+		"origin requests": strconv.FormatInt(res.Origin.Requests, 10),
+	} {
+		if got := rows[label]; len(got) != 1 || got[0] != want {
+			t.Errorf("summary row %q = %q, want [%q]", label, got, want)
+		}
+	}
+}
+
+// textContent is the text inside n, trimmed.
+func textContent(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
