@@ -2,6 +2,7 @@ package cachestore
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -207,33 +208,51 @@ func (c *catalog) len() int {
 	return len(c.items)
 }
 
-// tagged counts the objects carrying any of tags.
+// tagBatch is how many objects of a tag a count of several tags copies
+// per hold of the lock.
+const tagBatch = 1024
+
+// tagged counts the objects carrying any of tags, each once. One tag costs
+// a look at its set, whatever its size; several are copied out of the
+// index tagBatch objects per hold of the lock (appendTagged) and
+// de-duplicated without it, so a tag on a million objects keeps fills and
+// promotions waiting a batch at most. Objects stored or dropped meanwhile
+// may or may not count.
 func (c *catalog) tagged(tags []string) int {
+	if len(tags) == 1 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.tags[tags[0]])
+	}
+	var hashes []uint64
+	for _, t := range tags {
+		hashes = c.appendTagged(hashes, t)
+	}
+	slices.Sort(hashes)
+	return len(slices.Compact(hashes))
+}
+
+// appendTagged appends to dst the hashes of the objects carrying tag,
+// letting go of the lock after every tagBatch of them. The set may change
+// while the lock is free, as a map may in the body of a range over it
+// (Go spec, "For statements with range clause"): the range goes on,
+// yielding each object present throughout once, none removed before it
+// is reached, and maybe those added meanwhile (or, removed and added
+// again, twice: tagged de-duplicates). It only ever reads the set with
+// the lock held.
+func (c *catalog) appendTagged(dst []uint64, tag string) []uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
-	for i, t := range tags {
-		if i == 0 {
-			n += len(c.tags[t]) // one tag, however many objects: no walk
-			continue
-		}
-		for h := range c.tags[t] {
-			if !carries(c.tags, tags[:i], h) {
-				n++
-			}
+	for h := range c.tags[tag] { // bounded: a map range visits each slot once
+		dst = append(dst, h)
+		if n++; n%tagBatch == 0 {
+			c.mu.Unlock()
+			runtime.Gosched() // a fill waiting for the lock takes it now
+			c.mu.Lock()
 		}
 	}
-	return n
-}
-
-// carries reports whether any of tags' sets holds h.
-func carries(index map[string]map[uint64]struct{}, tags []string, h uint64) bool {
-	for _, t := range tags {
-		if _, ok := index[t][h]; ok {
-			return true
-		}
-	}
-	return false
+	return dst
 }
 
 // sweepBatch is how many items a sweep looks at per hold of the lock.
@@ -288,7 +307,9 @@ func (s *Store) Sweep(ctx context.Context, before time.Time, fn func(Entry)) err
 }
 
 // Tagged counts the objects, in either tier and every shard, carrying any
-// of tags as a surrogate key.
+// of tags as a surrogate key. One tag costs a map length per shard;
+// several are copied from each shard's index a batch per hold of its
+// catalog lock, so fills and promotions wait a batch at most.
 func (s *Store) Tagged(tags []string) int {
 	n := 0
 	for _, sh := range s.shards {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/cdnnode/cdnnode/cachelock"
 	"github.com/cdnnode/cdnnode/cachestore"
@@ -14,11 +15,15 @@ import (
 // fillHead is what a fill's writer publishes to its readers when the
 // response streams: the status, the body as it is stored (its header a
 // copy the writer no longer touches; each reader serves its own
-// representation of it) and the key the object is stored under.
+// representation of it), the key the object is stored under, and what
+// the purge bans judge it by: its surrogate keys and its stamp, when the
+// fetch began (cachestore.Object.Tags and Stamp).
 type fillHead struct {
 	status int
 	body   body
 	key    string
+	tags   []string
+	stamp  time.Time
 }
 
 // Lock-wait results, the label of cdnnode_cache_lock_waits_total.
@@ -31,6 +36,7 @@ const (
 	waitVary      = "vary"      // the fill is another variant
 	waitGone      = "client-gone"
 	waitAborted   = "aborted" // the body stopped short: the reader's transfer aborted
+	waitPurged    = "purged"  // a purge accepted since the fetch began names it: fetched on its own
 )
 
 // fetch forwards a miss or a revalidation through the key's lock: the
@@ -61,6 +67,14 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange) {
 			return
 		case waitTimeout:
 			x.out.detail = "lock-timeout"
+		case waitPurged:
+			x.out.detail = "fill-purged"
+			// The stale object this request found before the purge may be
+			// named by it too: after a hard purge there is nothing to
+			// revalidate, and a 304 must not bring its body back.
+			if x.stale != nil && p.bans.CheckFill(x.stale.Key, x.stale.Tags, x.stale.Stamp).Purged {
+				x.stale = nil
+			}
 		case waitFailed:
 			if now := p.now(); p.mayServeStale(r, x, now) {
 				x.out.collapsed = true
@@ -78,6 +92,15 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange) {
 // readAlong serves r from fill f as one of its readers and reports how it
 // went; for every result but waitServed, waitRefreshed and waitGone the
 // caller still has to answer.
+//
+// The purge bans are checked when the fill's head comes, against the
+// fill's stamp and surrogate keys, as a lookup checks a stored object
+// (DESIGN invariant 2): a reader whose fill a purge accepted since the
+// fetch began names, hard or soft, serves nothing of it (waitPurged) and
+// fetches on its own, so a request that arrives after a purge has
+// answered never gets the fill's body. A reader already reading the body
+// along when a purge comes finishes it: its response began before the
+// purge answered, like a hit being sent.
 func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f *cachelock.Fill) string {
 	defer f.Leave()
 	start := p.now()
@@ -95,17 +118,14 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 	case state == cachelock.Failed:
 		return waitFailed
 	case state == cachelock.Refreshed:
-		obj := head.(*cachestore.Object)
-		if otherVariant(x, r, obj.Header, obj.Key) {
-			return waitVary
-		}
-		x.out.collapsed = true
-		p.serve(w, r, x, obj, p.now())
-		return waitRefreshed
+		return p.readRefreshed(w, r, x, head.(*cachestore.Object))
 	}
 	h := head.(*fillHead)
 	if otherVariant(x, r, h.body.header, h.key) {
 		return waitVary
+	}
+	if p.fillPurged(h.key, h.tags, h.stamp) {
+		return waitPurged
 	}
 	x.out.collapsed = true
 	rp := choose(r, h.body)
@@ -140,6 +160,34 @@ func (p *Proxy) readAlong(w http.ResponseWriter, r *http.Request, x *exchange, f
 		panic(http.ErrAbortHandler)
 	}
 	return waitServed
+}
+
+// readRefreshed serves r obj, the object the fill's writer revalidated
+// (the fill holds it until its last reader leaves), unless it is another
+// variant or a purge accepted since the revalidation began names it.
+func (p *Proxy) readRefreshed(w http.ResponseWriter, r *http.Request, x *exchange, obj *cachestore.Object) string {
+	if otherVariant(x, r, obj.Header, obj.Key) {
+		return waitVary
+	}
+	if p.fillPurged(obj.Key, obj.Tags, obj.Stamp) {
+		return waitPurged
+	}
+	x.out.collapsed = true
+	p.serve(w, r, x, obj, p.now())
+	return waitRefreshed
+}
+
+// fillPurged reports whether a purge, hard or soft, accepted since a fill
+// began at stamp names what it stores under key with tags. It asks
+// purge.Bans.CheckFill, not Check as lookups do (unbanned): a fill in
+// flight is in no catalog, so the sweeper may already have expired the
+// ban that names it, and CheckFill counts such a ban as naming it. The
+// store needs nothing from the reader: the writer's settleFill drops what
+// the fill stored, and lookups and the sweeper apply a purge that comes
+// later.
+func (p *Proxy) fillPurged(key string, tags []string, stamp time.Time) bool {
+	v := p.bans.CheckFill(key, tags, stamp)
+	return v.Purged || !v.Stale.IsZero()
 }
 
 // otherVariant reports whether a response with header hdr, stored under

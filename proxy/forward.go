@@ -121,7 +121,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		Status:       resp.StatusCode,
 		Header:       hdr,
 		Policy:       entry(d, resp.Header, start, now),
-		Tags:         surrogateKeys(resp.Header),
+		Tags:         p.tagsOf(x, resp.Header),
 		Targeted:     targeted(resp.Header, x.site.policy.TargetedFields),
 		Stamp:        start,
 		IdentitySize: -1,
@@ -147,7 +147,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 		return
 	}
 	b := body{header: hdr, coded: obj.Coding, identitySize: obj.IdentitySize, size: sizeHint}
-	head := &fillHead{status: resp.StatusCode, body: b, key: key.Full}
+	head := &fillHead{status: resp.StatusCode, body: b, key: key.Full, tags: obj.Tags, stamp: start}
 	head.body.header = hdr.Clone() // Commit sets the object's Content-Length
 	sink := p.newFillSink(x, wr, obj, head, fl)
 	rp := choose(r, b)
@@ -551,20 +551,42 @@ func entry(d cachepolicy.Decision, h http.Header, start, now time.Time) cachepol
 	}
 }
 
+// tagsOf is the surrogate keys of an origin's response header h
+// (surrogateKeys), logging at debug level those it drops.
+func (p *Proxy) tagsOf(x *exchange, h http.Header) []string {
+	tags, dropped := surrogateKeys(h)
+	if len(dropped) > 0 {
+		p.log.Debug("surrogate keys dropped: no purge could name them (visible ASCII only, no spaces or commas)",
+			"site", x.site.name, "key", x.key.Full, "dropped", dropped)
+	}
+	return tags
+}
+
 // surrogateKeys reads the origin's Surrogate-Key (space-separated) and
-// Cache-Tag (comma-separated) fields: each tag once, in no set order.
-func surrogateKeys(h http.Header) []string {
-	var tags []string
+// Cache-Tag (comma-separated) fields: each tag once, in no set order. A
+// tag purge.ValidTag rejects (a Cache-Tag with a space in it, a
+// Surrogate-Key with a comma, a control or non-ASCII byte) could never be
+// purged, so it goes to dropped instead, as the origin sent it.
+func surrogateKeys(h http.Header) (tags, dropped []string) {
+	keep := func(t string) {
+		if purge.ValidTag(t) {
+			tags = append(tags, t)
+		} else {
+			dropped = append(dropped, t)
+		}
+	}
 	for _, v := range h.Values("Surrogate-Key") {
-		tags = append(tags, strings.Fields(v)...)
+		for t := range strings.FieldsSeq(v) {
+			keep(t)
+		}
 	}
 	for _, v := range h.Values("Cache-Tag") {
 		for t := range strings.SplitSeq(v, ",") {
 			if t = strings.TrimSpace(t); t != "" {
-				tags = append(tags, t)
+				keep(t)
 			}
 		}
 	}
 	slices.Sort(tags)
-	return slices.Compact(tags)
+	return slices.Compact(tags), dropped
 }

@@ -10,8 +10,8 @@ import (
 // ErrInvalid marks a purge request that names nothing valid (400).
 var ErrInvalid = errors.New("purge: invalid request")
 
-// Kind names what r purges, checking that exactly one target is set and
-// that every URL is absolute http(s) with a host.
+// Kind names what r purges, checking that exactly one target is set, that
+// every URL is absolute http(s) with a host and every tag a ValidTag.
 func (r *Request) Kind() (Kind, error) {
 	set := 0
 	var k Kind
@@ -39,14 +39,33 @@ func (r *Request) Kind() (Kind, error) {
 		}
 	}
 	for _, t := range r.Tags {
-		if t == "" || strings.ContainsAny(t, " \t\r\n,") {
-			return "", fmt.Errorf("%w: tag %q", ErrInvalid, t)
+		if !ValidTag(t) {
+			return "", fmt.Errorf("%w: tag %q: a surrogate key is visible ASCII without spaces or commas", ErrInvalid, t)
 		}
 	}
 	if strings.ContainsAny(r.All, "/ \t\r\n") {
 		return "", fmt.Errorf("%w: host %q", ErrInvalid, r.All)
 	}
 	return k, nil
+}
+
+// ValidTag reports whether t can be a surrogate key: one or more bytes of
+// visible ASCII (0x21-0x7E) other than the comma. Such a tag reads the
+// same in every field that carries tags, the origin's Surrogate-Key
+// (space-separated) and Cache-Tag (comma-separated) and a PURGE's
+// Surrogate-Key, and in the API: the node stores no other tag (the proxy
+// drops them) and Kind refuses a purge naming one, as it could match
+// nothing.
+func ValidTag(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := range len(t) {
+		if c := t[i]; c <= ' ' || c > '~' || c == ',' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseURL parses an absolute http or https URL with a host.

@@ -6,7 +6,8 @@ import (
 )
 
 // FuzzRequest feeds the admin API's purge body through decoding and Kind:
-// never a panic, and a request Kind accepts names exactly one target.
+// never a panic, and a request Kind accepts names exactly one target, its
+// tags, if any, each a ValidTag.
 func FuzzRequest(f *testing.F) {
 	for _, seed := range []string{
 		`{"urls":["http://a.example/x"]}`,
@@ -15,6 +16,9 @@ func FuzzRequest(f *testing.F) {
 		`{"all":"a.example"}`,
 		`{"urls":["/relative"]}`,
 		`{"all":"a","tags":["t"]}`,
+		`{"tags":["product 7"]}`, // a space: no PURGE field could carry it
+		`{"tags":["a,b"]}`,       // a comma: no Cache-Tag could
+		`{"tags":["caf\u00e9"]}`, // non-ASCII
 		`{"urls":["http://[::1"]}`,
 		`{}`,
 		`[`,
@@ -38,6 +42,11 @@ func FuzzRequest(f *testing.F) {
 		}
 		if targets != 1 || k == "" {
 			t.Fatalf("Kind() = %q for %s with %d targets", k, body, targets)
+		}
+		for _, tag := range req.Tags {
+			if !ValidTag(tag) {
+				t.Fatalf("Kind() = %q for %s with tag %q", k, body, tag)
+			}
 		}
 	})
 }
