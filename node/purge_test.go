@@ -2,12 +2,18 @@ package node_test
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cdnnode/cdnnode/internal/testkit"
+	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/purge"
 )
 
@@ -85,17 +91,27 @@ func TestPurgeSoftServesStaleAndRefetchesOnce(t *testing.T) {
 	const path = "/obj/soft?cc=max-age%3D600%2C%20stale-while-revalidate%3D600"
 	stored(t, h, path, nil)
 	purgeOK(t, h, path, map[string]string{purge.ModeField: "soft"}, http.StatusOK)
-	resp, body := mustGet(t, h, path, nil)
+	staleThenRefetched(t, h, path, nil)
+}
+
+// staleThenRefetched checks an object of the demo origin, filled once and
+// then soft-purged inside its stale-while-revalidate window: it is served
+// stale at once, one background fetch replaces it, and the origin sees no
+// other request for it.
+func staleThenRefetched(t *testing.T, h *harness, path string, hdr map[string]string) {
+	t.Helper()
+	resp, body := mustGet(t, h, path, hdr)
 	if cs := resp.Header.Get("Cache-Status"); !hasAll(cs, "cdnnode; hit", "detail=stale-while-revalidate") || body != string(h.originBody(path)) {
-		t.Fatalf("after a soft purge: %q, want the stale object", cs)
+		t.Fatalf("%s after a soft purge: %q, want the stale object", path, cs)
 	}
-	testkit.WaitFor(t, "the background refetch", func() bool { return h.originCount("/obj/soft") == 2 })
-	testkit.WaitFor(t, "the refreshed object", func() bool {
-		cs := cacheOf(t, h, path, nil)
+	name, _, _ := strings.Cut(path, "?")
+	testkit.WaitFor(t, "the background refetch of "+name, func() bool { return h.originCount(name) == 2 })
+	testkit.WaitFor(t, "the refreshed "+name, func() bool {
+		cs := cacheOf(t, h, path, hdr)
 		return strings.HasPrefix(cs, "cdnnode; hit") && !strings.Contains(cs, "detail")
 	})
-	if got := h.originCount("/obj/soft"); got != 2 {
-		t.Errorf("origin requests = %d, want 2: the fill and one refetch", got)
+	if got := h.originCount(name); got != 2 {
+		t.Errorf("origin requests for %s = %d, want 2: the fill and one refetch", name, got)
 	}
 }
 
@@ -124,21 +140,33 @@ func TestPurgePrefixAllAndTags(t *testing.T) {
 		t.Errorf("after purging the site: %q, want a miss", cs)
 	}
 
+	// One host, whatever the port, so that the shards the objects fall
+	// in are the same on every run.
+	const tagHost = "tags.example"
+	host := map[string]string{"Host": tagHost}
 	var tagged []string
+	perShard := make([]int, harnessWorkers)
 	for i := range 20 {
 		p := "/obj/tagged-" + strconv.Itoa(i) + cc + "&tags=red," + strconv.Itoa(i)
 		tagged = append(tagged, p)
-		stored(t, h, p, nil)
+		stored(t, h, p, host)
+		path, query, _ := strings.Cut(p, "?")
+		perShard[keys.New("http", tagHost, path, query, keys.Options{}).Shard(harnessWorkers)]++
+	}
+	if slices.Contains(perShard, 0) {
+		t.Fatalf("tagged objects per shard = %v, want some in every shard", perShard)
 	}
 	untagged := "/obj/untagged" + cc + "&tags=blue"
-	stored(t, h, untagged, nil)
-	purgeOK(t, h, "/", map[string]string{purge.TagField: "red green"}, http.StatusOK)
+	stored(t, h, untagged, host)
+	if res := purgeOK(t, h, "/", map[string]string{"Host": tagHost, purge.TagField: "red green"}, http.StatusOK); res.Kind != purge.Tag || res.Purged != len(tagged) {
+		t.Errorf("tag purge = %+v, want a tag purge counting %d objects", res, len(tagged))
+	}
 	for _, p := range tagged {
-		if cs := cacheOf(t, h, p, nil); !strings.Contains(cs, "fwd=miss") {
+		if cs := cacheOf(t, h, p, host); !strings.Contains(cs, "fwd=miss") {
 			t.Errorf("%s after the tag purge: %q, want a miss", p, cs)
 		}
 	}
-	if cs := cacheOf(t, h, untagged, nil); !strings.HasPrefix(cs, "cdnnode; hit") {
+	if cs := cacheOf(t, h, untagged, host); !strings.HasPrefix(cs, "cdnnode; hit") {
 		t.Errorf("an object without the tag: %q, want a hit", cs)
 	}
 }
@@ -194,6 +222,14 @@ func TestPurgeRefused(t *testing.T) {
 		t.Errorf("origin requests = %d, want 1: a refused PURGE is never forwarded", got)
 	}
 	purgeOK(t, h, path, map[string]string{"Authorization": "Bearer s3cret-token"}, http.StatusOK)
+	m := h.adminGet("/metrics")
+	if got := sumMetric(m, `cdnnode_purges_total{kind="unknown",outcome="refused"}`); got != 2 {
+		t.Errorf("refused purges counted = %v, want 2", got)
+	}
+	// Only a purge that was applied is timed.
+	if got := sumMetric(m, "cdnnode_purge_duration_seconds_count"); got != 1 {
+		t.Errorf("purges timed = %v, want 1", got)
+	}
 }
 
 // TestPurgeSurvivesRestart proves that purged objects stay purged when
@@ -238,10 +274,18 @@ func TestPurgeFanout(t *testing.T) {
 	if len(res.Peers) != 2 || res.Peers[0].Error != "" || res.Peers[0].Purged != 1 || res.Peers[1].Error == "" {
 		t.Fatalf("peers = %+v, want the first purged and the second failed", res.Peers)
 	}
+	failures := func() float64 { return sumMetric(a.adminGet("/metrics"), "cdnnode_purge_fanout_failures_total") }
+	// One failure for the peer that is down, however many attempts it took.
+	if got := failures(); got != 1 {
+		t.Errorf("fan-out failures = %v after one purge, want 1", got)
+	}
 	// Again: nothing is left to purge, which is no failure of the peer.
 	res = purgeOK(t, a, path, host, http.StatusMultiStatus)
 	if res.Purged != 0 || res.Peers[0].Error != "" || res.Peers[0].Status != http.StatusNotFound {
 		t.Errorf("second purge: %+v, want nothing purged and the first peer's 404 counted as done", res)
+	}
+	if got := failures(); got != 2 {
+		t.Errorf("fan-out failures = %v after two purges, want 2", got)
 	}
 	for name, h := range map[string]*harness{"a": a, "b": b} {
 		if cs := cacheOf(t, h, path, host); !strings.Contains(cs, "fwd=miss") {
@@ -377,5 +421,233 @@ func TestPurgeCacheTag(t *testing.T) {
 		if cs := cacheOf(t, h, p, nil); !strings.Contains(cs, "fwd=miss") {
 			t.Errorf("%s after its tag was purged: %q, want a miss", p, cs)
 		}
+	}
+}
+
+// harnessWorkers is the number of workers, so of cache shards, of a
+// harness's node (newHarness).
+const harnessWorkers = 2
+
+// adminPurge sends body to the admin listener's POST /purge from the
+// local address from, such as "127.0.0.2", with the fields hdr, and
+// returns the status and the answer.
+func adminPurge(t *testing.T, h *harness, from, body string, hdr map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+h.node.AdminAddr().String()+"/purge", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST /purge %s from %s: %v", body, from, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST /purge %s: reading the answer: %v", body, err)
+	}
+	return resp.StatusCode, answer
+}
+
+// TestPurgeAdminAPI proves the admin listener's POST /purge end to end:
+// strangers are refused (401 without a token, 403 with a wrong one) and
+// malformed bodies get 400, all counted and none purging anything; an
+// allowed address needs no token, any other the token; and a soft tag
+// purge leaves the objects served stale within stale-while-revalidate,
+// each refetched once.
+func TestPurgeAdminAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil, "[purge]", `allow = ["127.0.0.2"]`, `token = "s3cret-token"`)
+	const cc = "?cc=max-age%3D600%2C%20stale-while-revalidate%3D600"
+	var tagged []string
+	for i := range 4 {
+		p := "/obj/api/tagged-" + strconv.Itoa(i) + cc + "&tags=api"
+		tagged = append(tagged, p)
+		stored(t, h, p, nil)
+	}
+	const other = "/obj/api/other" + cc + "&tags=other"
+	stored(t, h, other, nil)
+	fresh := func(when string) {
+		t.Helper()
+		for _, p := range append(slices.Clone(tagged), other) {
+			if cs := cacheOf(t, h, p, nil); !strings.HasPrefix(cs, "cdnnode; hit") || strings.Contains(cs, "detail") {
+				t.Errorf("%s, %s: %q, want a fresh hit", when, p, cs)
+			}
+		}
+	}
+
+	const soft = `{"tags":["api"],"soft":true}`
+	refused := []struct {
+		name, from, auth string
+		want             int
+	}{
+		{"stranger without a token", "127.0.0.1", "", http.StatusUnauthorized},
+		{"stranger with another scheme", "127.0.0.1", "Basic czNjcmV0LXRva2Vu", http.StatusUnauthorized},
+		{"stranger with a wrong token", "127.0.0.1", "Bearer wrong", http.StatusForbidden},
+	}
+	for _, tt := range refused {
+		status, answer := adminPurge(t, h, tt.from, soft, map[string]string{"Authorization": tt.auth})
+		if status != tt.want || len(answer) == 0 {
+			t.Errorf("%s: %d %q, want %d with a reason", tt.name, status, answer, tt.want)
+		}
+	}
+	malformed := []struct{ name, body string }{
+		{"empty", ""},
+		{"cut short", `{"tags":["api"]`},
+		{"unknown field", `{"tags":["api"],"hard":true}`},
+		{"two targets", `{"tags":["api"],"all":"example.com"}`},
+		{"no target", `{"soft":true}`},
+		{"tag with a space", `{"tags":["api other"]}`},
+	}
+	for _, tt := range malformed {
+		status, answer := adminPurge(t, h, "127.0.0.2", tt.body, nil)
+		var e struct{ Error string }
+		if status != http.StatusBadRequest || json.Unmarshal(answer, &e) != nil || e.Error == "" {
+			t.Errorf("%s body %q: %d %q, want 400 with an error", tt.name, tt.body, status, answer)
+		}
+	}
+	fresh("after the refused and malformed purges")
+	m := h.adminGet("/metrics")
+	if got := sumMetric(m, `cdnnode_purges_total{kind="unknown",outcome="refused"}`); got != float64(len(refused)) {
+		t.Errorf("refused purges counted = %v, want %d", got, len(refused))
+	}
+	if got := sumMetric(m, `cdnnode_purges_total{kind="unknown",outcome="invalid"}`); got != float64(len(malformed)) {
+		t.Errorf("invalid purges counted = %v, want %d", got, len(malformed))
+	}
+
+	// An allowed address needs no token.
+	status, answer := adminPurge(t, h, "127.0.0.2", `{"tags":["absent"]}`, nil)
+	if status != http.StatusOK {
+		t.Fatalf("tag purge from an allowed address: %d %q, want 200", status, answer)
+	}
+	fresh("after a purge of a tag no object carries")
+
+	status, answer = adminPurge(t, h, "127.0.0.1", soft, map[string]string{"Authorization": "Bearer s3cret-token"})
+	var res purge.Result
+	if status != http.StatusOK || json.Unmarshal(answer, &res) != nil {
+		t.Fatalf("soft tag purge with the token: %d %q, want 200 with a result", status, answer)
+	}
+	if want := (purge.Result{Kind: purge.Tag, Soft: true, Purged: len(tagged)}); !reflect.DeepEqual(res, want) {
+		t.Errorf("soft tag purge = %+v, want %+v", res, want)
+	}
+	for _, p := range tagged {
+		staleThenRefetched(t, h, p, nil)
+	}
+	if cs := cacheOf(t, h, other, nil); !strings.HasPrefix(cs, "cdnnode; hit") || strings.Contains(cs, "detail") || h.originCount("/obj/api/other") != 1 {
+		t.Errorf("an object without the tag after the soft purge: %q, want a fresh hit", cs)
+	}
+}
+
+// TestPurgeTagAfterRestart proves a tag purge of objects a restarted node
+// knows only from its disk tier, some of them too large for memory ever:
+// the answer counts them all and the next requests are misses.
+func TestPurgeTagAfterRestart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil, "[cache]", `max_memory_object = "64KiB"`, "[cache.disk]", "path = "+strconv.Quote(t.TempDir()))
+	host := map[string]string{"Host": "cdn.example"} // the ports change at the restart
+	const cc = "&cc=max-age%3D600"
+	var tagged []string
+	for i := range 3 {
+		n := strconv.Itoa(i)
+		tagged = append(tagged, "/obj/rt/small-"+n+"?tags=old"+cc, "/obj/rt/big-"+n+"?size=100000&tags=old"+cc)
+	}
+	const kept = "/obj/rt/kept?tags=new" + cc
+	for _, p := range append(slices.Clone(tagged), kept) {
+		stored(t, h, p, host)
+	}
+	h.restart() // a graceful stop applies the queued disk writes first
+	// The disk tier's index, and with it the surrogate key index, is
+	// rebuilt in the background: a purge counts what it has indexed.
+	testkit.WaitFor(t, "the disk tier's rebuild", func() bool {
+		return sumMetric(h.adminGet("/metrics"), "cdnnode_disk_objects") == float64(len(tagged)+1)
+	})
+	if res := purgeOK(t, h, "/", map[string]string{"Host": "cdn.example", purge.TagField: "old"}, http.StatusOK); res.Kind != purge.Tag || res.Purged != len(tagged) {
+		t.Errorf("tag purge after a restart = %+v, want a tag purge counting %d objects", res, len(tagged))
+	}
+	for _, p := range tagged {
+		if cs := cacheOf(t, h, p, host); !strings.Contains(cs, "fwd=miss") {
+			t.Errorf("%s after the tag purge: %q, want a miss", p, cs)
+		}
+	}
+	if cs := cacheOf(t, h, kept, host); !strings.HasPrefix(cs, "cdnnode; hit") {
+		t.Errorf("an object without the tag: %q, want a hit from disk", cs)
+	}
+}
+
+// TestPurgeSoftTag proves a soft surrogate-key purge on the traffic
+// listener: it counts the objects carrying the key, across the shards,
+// each then served stale within stale-while-revalidate and refetched once,
+// while others stay fresh.
+func TestPurgeSoftTag(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", nil)
+	const cc = "?cc=max-age%3D600%2C%20stale-while-revalidate%3D600"
+	var tagged []string
+	for i := range 6 {
+		p := "/obj/soft-tag/" + strconv.Itoa(i) + cc + "&tags=red,n" + strconv.Itoa(i)
+		tagged = append(tagged, p)
+		stored(t, h, p, nil)
+	}
+	const other = "/obj/soft-tag/other" + cc + "&tags=blue"
+	stored(t, h, other, nil)
+	res := purgeOK(t, h, "/", map[string]string{purge.TagField: "red", purge.ModeField: "soft"}, http.StatusOK)
+	if want := (purge.Result{Kind: purge.Tag, Soft: true, Purged: len(tagged)}); !reflect.DeepEqual(res, want) {
+		t.Errorf("soft tag purge = %+v, want %+v", res, want)
+	}
+	for _, p := range tagged {
+		staleThenRefetched(t, h, p, nil)
+	}
+	if cs := cacheOf(t, h, other, nil); !strings.HasPrefix(cs, "cdnnode; hit") || strings.Contains(cs, "detail") {
+		t.Errorf("an object without the tag: %q, want a fresh hit", cs)
+	}
+}
+
+// TestPurgeSoftStaleIfError proves that a soft-purged object still stands
+// in for an origin that fails or is down, within its stale-if-error
+// window, whether the purge named its URL or its surrogate key.
+func TestPurgeSoftStaleIfError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		purge string            // the PURGE's target
+		hdr   map[string]string // its fields
+		fail  string            // "503" or "down"
+	}{
+		{"exact, origin 5xx", "/sie", map[string]string{purge.ModeField: "soft"}, "503"},
+		{"exact, origin down", "/sie", map[string]string{purge.ModeField: "soft"}, "down"},
+		{"tag, origin 5xx", "/", map[string]string{purge.TagField: "sie", purge.ModeField: "soft"}, "503"},
+		{"tag, origin down", "/", map[string]string{purge.TagField: "sie", purge.ModeField: "soft"}, "down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var failing atomic.Bool
+			h := newHarness(t, "h1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if failing.Load() {
+					http.Error(w, "origin error", http.StatusServiceUnavailable)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=600, stale-if-error=600")
+				w.Header().Set("Surrogate-Key", "sie")
+				_, _ = io.WriteString(w, "body of "+r.URL.Path)
+			}))
+			stored(t, h, "/sie", nil)
+			purgeOK(t, h, tt.purge, tt.hdr, http.StatusOK)
+			if tt.fail == "down" {
+				h.origin.Close()
+			} else {
+				failing.Store(true)
+			}
+			resp, body := mustGet(t, h, "/sie", nil)
+			if cs := resp.Header.Get("Cache-Status"); resp.StatusCode != http.StatusOK || body != "body of /sie" || !hasAll(cs, "fwd=stale", "detail=stale-if-error") {
+				t.Errorf("after a soft purge, origin %s: %d %q %q, want the stale object", tt.fail, resp.StatusCode, cs, body)
+			}
+		})
 	}
 }
