@@ -37,6 +37,23 @@ func checkTarget(t, method []byte) (span, bool) {
 	return span{start, start + end}, true
 }
 
+// CheckOrigin applies this package's request-target and Host rules to a
+// request that came another way (HTTP/2's :path and :authority), so that
+// every protocol's requests name cache keys and purges alike. It returns
+// the refusal (bad-target or bad-host), or nil.
+func CheckOrigin(method, target, host string) *Error {
+	if target == "" {
+		return refuse("bad-target")
+	}
+	if _, ok := checkTarget([]byte(target), []byte(method)); !ok {
+		return refuse("bad-target")
+	}
+	if !checkAuthority([]byte(host), false) {
+		return refuse("bad-host")
+	}
+	return nil
+}
+
 // cutScheme returns t after "http://" or "https://", the schemes an origin
 // server answers for (RFC 9110 §4.2), matched without regard to case.
 func cutScheme(t []byte) ([]byte, bool) {

@@ -235,6 +235,11 @@ func TestHostileH2(t *testing.T) {
 		{"space in a field name", post("/h2/space", hpack.HeaderField{Name: "x-a ", Value: "1"}), nil, 0, "", false},
 		{"body longer than content-length", post("/h2/cl", hpack.HeaderField{Name: "content-length", Value: "5"}), []byte("hello world"), 0, "", true},
 		{"over-long path", post("/" + strings.Repeat("u", 600)), nil, 414, "url-too-long", false},
+		// HTTP/1.1's target and Host rules hold, so that a purge can name
+		// whatever is cached.
+		{"fragment in the path", post("/h2/frag?a#b"), nil, 400, "bad-target", false},
+		{"pct-encoded authority", []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"},
+			{Name: ":authority", Value: "x%41"}, {Name: ":path", Value: "/h2/pct"}}, nil, 400, "bad-host", false},
 		{"too many fields", post("/h2/fields", many...), nil, 431, "too-many-fields", false},
 		{"over-large header list", post("/h2/head", bigFields...), nil, 431, "", false},
 		// A field longer than the whole list may be is a compression error.

@@ -144,8 +144,12 @@ func (p *Proxy) screen(w http.ResponseWriter, r *http.Request, x *exchange) bool
 		}
 		delete(r.Header, h1.RejectField) // a client's own: meaningless
 	}
-	// The HTTP/1 guard enforced the target and field limits already.
+	// The HTTP/1 guard enforced the target, Host and field rules already.
 	h2 := r.ProtoMajor >= 2
+	var bad *h1.Error
+	if h2 && r.Method != http.MethodConnect {
+		bad = h1.CheckOrigin(r.Method, r.RequestURI, r.Host)
+	}
 	switch {
 	case r.Method == http.MethodConnect:
 		p.reject(w, x, http.StatusMethodNotAllowed, rejectConnect, "CONNECT is not served here")
@@ -155,6 +159,9 @@ func (p *Proxy) screen(w http.ResponseWriter, r *http.Request, x *exchange) bool
 		return false
 	case h2 && p.maxFields > 0 && fieldLines(r.Header) > p.maxFields:
 		p.reject(w, x, http.StatusRequestHeaderFieldsTooLarge, rejectFields, "the request has more header fields than this node accepts")
+		return false
+	case bad != nil:
+		p.reject(w, x, bad.Status, bad.Reason, "the request's path or authority is malformed ("+bad.Reason+") and was not forwarded")
 		return false
 	}
 	x.client = p.clientAddr(r)

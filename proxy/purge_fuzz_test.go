@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -9,13 +10,14 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/cdnnode/cdnnode/h1"
 	"github.com/cdnnode/cdnnode/purge"
 )
 
 // FuzzPurgeFromRequest feeds purgeFromRequest what a PURGE request on the
-// traffic listener can bring it: a Host field the servers let through and
-// a URL can carry, an origin-form target as r.URL.RequestURI() gives it
-// (the node refuses the other forms first), and any Surrogate-Key and
+// traffic listener can bring it: a Host and an origin-form target that
+// h1.CheckOrigin admits (screen holds HTTP/2 to HTTP/1.1's rules), the
+// target as r.URL.RequestURI() gives it, and any Surrogate-Key and
 // Purge-Mode field lines (tags and modes hold one value a line). It must
 // never panic; what Kind refuses is refused as invalid (400); and what it
 // accepts names one target of the request's shape, on the request's own
@@ -45,13 +47,8 @@ func FuzzPurgeFromRequest(f *testing.F) {
 		f.Add(s.https, s.host, s.target, s.tags, s.hasTags, s.modes, s.hasMode)
 	}
 	f.Fuzz(func(t *testing.T, https bool, host, target, tags string, hasTags bool, modes string, hasMode bool) {
-		if host == "" || !httpguts.ValidHostHeader(host) || !strings.HasPrefix(target, "/") {
-			return
-		}
-		// A host a URL does not carry unchanged ("a%41") or a "#" in the
-		// query, which HTTP/1.1 refuses but HTTP/2 lets through, cannot be
-		// named by a purge URL at all: not a case for this parser.
-		if hu, err := url.Parse("http://" + host + "/"); err != nil || hu.Host != host || strings.Contains(target, "#") {
+		// Only what screen admits, over any protocol, reaches the parser.
+		if !strings.HasPrefix(target, "/") || h1.CheckOrigin(http.MethodGet, target, host) != nil {
 			return
 		}
 		u, err := url.ParseRequestURI(target)
