@@ -34,8 +34,9 @@ var errPartial = errors.New("purge incomplete")
 // runPurge sends one purge to a node's admin API (POST <node>/purge) and
 // prints what the node and the peers it forwarded to purged: a summary, or
 // the node's JSON answer with --json. It fails on a usage error, when the
-// node cannot be reached or answers other than 2xx, when it answers 207
-// Multi-Status, or when any peer failed.
+// node cannot be reached or answers other than 2xx or a 404 purge result
+// (nothing was cached: as the fan-out, it counts that as done), when it
+// answers 207 Multi-Status, or when any peer failed.
 func runPurge(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -85,7 +86,7 @@ func runPurge(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if a.Status < 200 || a.Status > 299 {
+	if (a.Status < 200 || a.Status > 299) && !a.Applied() {
 		msg := fmt.Sprintf("purge: %s answered %d %s", *node, a.Status, http.StatusText(a.Status))
 		if r := a.Reason(); r != "" {
 			msg += ": " + r

@@ -182,6 +182,22 @@ func TestPurgeCommand(t *testing.T) {
 			wantStderr: []string{"answered 400 Bad Request: purge: invalid request"},
 		},
 		{
+			name:       "nothing cached",
+			args:       []string{"http://example.com/a"},
+			answer:     jsonAnswer(t, 404, purge.Result{Kind: purge.Exact}),
+			wantReq:    &purge.Request{URLs: []string{"http://example.com/a"}},
+			wantCode:   0,
+			wantStdout: []string{"purged 0 (exact)"},
+		},
+		{
+			name:       "404 without a result",
+			args:       []string{"http://example.com/a"},
+			answer:     answer{404, "404 page not found\n"},
+			wantReq:    &purge.Request{URLs: []string{"http://example.com/a"}},
+			wantCode:   1,
+			wantStderr: []string{"answered 404 Not Found: 404 page not found"},
+		},
+		{
 			name:       "2xx without a result",
 			args:       []string{"--all", "example.com"},
 			answer:     answer{200, "ok\n"},
