@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func (o purgeRaceOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-p.release:
 		case <-r.Context().Done():
 			return
-		case <-time.After(10 * time.Second): // the test failed before releasing it
+		case <-time.After(30 * time.Second): // the test failed before releasing it
 		}
 		_, _ = io.WriteString(w, body[3:])
 		return
@@ -164,5 +165,165 @@ func TestPurgeCollapsedReaders(t *testing.T) {
 				t.Errorf("once the purged fill is done, GET serves its body %q", body)
 			}
 		})
+	}
+}
+
+// TestPurgeBansOutliveFills proves that the sweeper never expires a ban
+// that a fill in flight could be named by, while it still expires older
+// ones; so that a purge storm costs a fill nothing unless a purge names
+// it. A slow fill of /k is in flight; an anchor fill, in flight since
+// before it, holds an unrelated ban made between the two (/u0), and
+// after /k began another ban comes: of something unrelated (/u1), or of
+// /k itself. Once the anchor is done the older ban expires, proof the
+// sweeper passed with the newer one to expire, which stays as long as
+// the fill of /k is in flight, and expires after it:
+//
+//   - unrelated: readers arriving after that pass read along the one fill
+//     (the origin sees one request for /k), and what it stored is a hit;
+//   - of /k: the readers fetch on their own, and what the fill stored is
+//     dropped.
+func TestPurgeBansOutliveFills(t *testing.T) {
+	t.Parallel()
+	for _, purged := range []string{"/u1", "/k"} {
+		t.Run("purge "+purged, func(t *testing.T) {
+			t.Parallel()
+			o := purgeRaceOrigin{
+				"/anchor": {slow: lateBody, release: make(chan struct{})},
+				"/k":      {slow: lateBody, release: make(chan struct{})},
+				"/u0":     {},
+				"/u1":     {},
+			}
+			// The fills wait for the test, with no progress, far longer than
+			// the default lock_age_timeout on a loaded machine.
+			h := newHarness(t, "h1", o, "[cache]", `lock_age_timeout = "60s"`)
+			release := map[string]func(){}
+			for _, path := range []string{"/anchor", "/k"} {
+				release[path] = sync.OnceFunc(func() { close(o[path].release) })
+				t.Cleanup(release[path]) // before the origin closes, should the test fail first
+			}
+			fill := func(path string) <-chan string {
+				done := make(chan string, 1)
+				go func() {
+					_, body, err := h.do(http.MethodGet, path, nil)
+					if err != nil {
+						t.Errorf("the slow fill of %s: %v", path, err)
+					}
+					done <- string(body)
+				}()
+				testkit.WaitFor(t, "the fill of "+path+" to reach the origin", func() bool { return o[path].requests.Load() == 1 })
+				return done
+			}
+			anchor := fill("/anchor")
+			purgeOK(t, h, "/u0", nil, http.StatusNotFound) // a ban all the same
+			k := fill("/k")
+			purgeOK(t, h, purged, nil, http.StatusNotFound)
+			if got := bansLeft(h); got != 2 {
+				t.Fatalf("bans with both fills in flight = %v, want 2: the anchor holds both", got)
+			}
+			release["/anchor"]()
+			if body := <-anchor; body != raceBody("/anchor", 1) {
+				t.Errorf("the anchor fill: %q", body)
+			}
+			testkit.WaitFor(t, "the ban older than the fill of /k to expire", func() bool { return bansLeft(h) <= 1 })
+			if got := bansLeft(h); got != 1 {
+				t.Fatalf("bans with the fill of /k in flight = %v, want 1: the ban made since it began stays", got)
+			}
+
+			const readers = 3
+			waits := func() float64 { return sumMetric(h.adminGet("/metrics"), "cdnnode_cache_lock_wait_seconds_count") }
+			type answer struct{ body, status string }
+			answers := make(chan answer, readers)
+			for range readers {
+				go func() {
+					resp, body, err := h.do(http.MethodGet, "/k", nil)
+					if err != nil {
+						t.Errorf("a reader of /k: %v", err)
+						answers <- answer{}
+						return
+					}
+					answers <- answer{string(body), resp.Header.Get("Cache-Status")}
+				}()
+			}
+			testkit.WaitFor(t, "the readers to find the fill of /k", func() bool { return waits() == readers })
+			release["/k"]()
+			if body := <-k; body != raceBody("/k", 1) {
+				t.Errorf("the fill of /k: %q", body)
+			}
+			for range readers {
+				a := <-answers
+				collapsed := a.body == raceBody("/k", 1) && strings.Contains(a.status, "collapsed")
+				if want := purged != "/k"; collapsed != want {
+					t.Errorf("a reader of /k: %q, Cache-Status %q; want read along the fill: %v", a.body, a.status, want)
+				}
+			}
+			testkit.WaitFor(t, "the last ban to expire once the fill of /k is done", func() bool { return bansLeft(h) == 0 })
+
+			fromOrigin := o["/k"].requests.Load()
+			resp, body := mustGet(t, h, "/k", nil)
+			cs := resp.Header.Get("Cache-Status")
+			switch purged {
+			case "/k":
+				if body == raceBody("/k", 1) {
+					t.Errorf("after the purge of /k, GET serves the purged fill's body: %q, Cache-Status %q", body, cs)
+				}
+			default:
+				if fromOrigin != 1 {
+					t.Errorf("origin requests for /k = %d, want 1: a purge of something else turned readers away", fromOrigin)
+				}
+				if body != raceBody("/k", 1) || !strings.HasPrefix(cs, "cdnnode; hit") {
+					t.Errorf("after the fill: %q, Cache-Status %q; want its body, a hit", body, cs)
+				}
+			}
+		})
+	}
+}
+
+// TestPurgeStaleReader proves DESIGN invariant 2 for a request that found
+// a stale object before a purge and waits on its revalidation: the purge
+// names the revalidation, so the request fetches on its own, and since it
+// names the stale object too, unconditionally: a 304 to its validators
+// must not bring the purged body back, to it or to anyone after.
+func TestPurgeStaleReader(t *testing.T) {
+	t.Parallel()
+	const path = "/stale-reader"
+	o := purgeRaceOrigin{path: {slow: late304}}
+	h := newHarness(t, "h1", o)
+	metric := func(name string) float64 { return sumMetric(h.adminGet("/metrics"), name) }
+	mustGet(t, h, path, nil) // stored, stale at once
+	testkit.WaitFor(t, "the first fill to be stored", func() bool { return metric("cdnnode_cache_fills_in_flight") == 0 })
+
+	revalidation := make(chan string, 1)
+	go func() {
+		_, body, err := h.do(http.MethodGet, path, nil)
+		if err != nil {
+			t.Errorf("the slow revalidation: %v", err)
+		}
+		revalidation <- string(body)
+	}()
+	testkit.WaitFor(t, "the revalidation to reach the origin", func() bool { return o[path].requests.Load() == 2 })
+	hits := metric("cdnnode_cache_hits_total")
+	type answer struct{ body, status string }
+	reader := make(chan answer, 1)
+	go func() {
+		resp, body, err := h.do(http.MethodGet, path, nil)
+		if err != nil {
+			t.Errorf("the reader: %v", err)
+			reader <- answer{}
+			return
+		}
+		reader <- answer{string(body), resp.Header.Get("Cache-Status")}
+	}()
+	testkit.WaitFor(t, "the reader to find the stale object", func() bool { return metric("cdnnode_cache_hits_total") > hits })
+	purgeOK(t, h, path, nil, http.StatusOK)
+
+	a := <-reader
+	if want := raceBody(path, 3); a.body != want || !hasAll(a.status, "fwd=stale", "detail=fill-purged") {
+		t.Errorf("the reader: %q, Cache-Status %q; want %q fetched on its own past the purged revalidation", a.body, a.status, want)
+	}
+	if body := <-revalidation; body != raceBody(path, 1) { // it came before the purge
+		t.Errorf("the revalidation: %q", body)
+	}
+	if _, body := mustGet(t, h, path, nil); body == raceBody(path, 1) {
+		t.Errorf("after the purge, GET serves the purged body %q", body)
 	}
 }

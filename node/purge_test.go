@@ -370,34 +370,6 @@ func TestPurgeSweepExpiresBans(t *testing.T) {
 	check("after a restart")
 }
 
-// TestPurgeFillOutlivesBan proves invariant 2 for a fill in flight whose
-// purge's ban has already expired when it completes: the fill began
-// before the purge, so what it stores is dropped.
-func TestPurgeFillOutlivesBan(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, "h1", nil)
-	const path = "/obj/outlive?delay=1500ms&cc=max-age%3D600"
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, _, err := h.do(http.MethodGet, path, nil); err != nil {
-			t.Errorf("the slow fill: %v", err)
-		}
-	}()
-	testkit.WaitFor(t, "the fill to reach the origin", func() bool { return h.originCount("/obj/outlive") == 1 })
-	purgeOK(t, h, path, nil, http.StatusNotFound)
-	testkit.WaitFor(t, "the ban to expire", func() bool { return bansLeft(h) == 0 })
-	select {
-	case <-done:
-		t.Fatal("the fill completed before the ban expired: the test proves nothing")
-	default:
-	}
-	<-done
-	if cs := cacheOf(t, h, path, nil); !strings.Contains(cs, "fwd=miss") {
-		t.Errorf("after the purge, the in-flight fill's object was served: %q", cs)
-	}
-}
-
 // TestPurgeCacheTag proves that tags also come from an origin's Cache-Tag
 // field (comma-separated), are never shown to clients, and purge.
 func TestPurgeCacheTag(t *testing.T) {

@@ -43,6 +43,13 @@ const (
 // first request fetches for everyone, later ones read its answer along.
 // A key recently found uncacheable (hit-for-pass) skips the lock.
 func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange) {
+	if x.stale != nil {
+		// No ban made since the lookup may expire before forward has
+		// asked the bans about the stale object again, however long the
+		// lock wait: one may name it.
+		g := p.bans.Begin(x.key.Hash, p.now)
+		defer g.End()
+	}
 	if p.locks.HitForPass(x.key) {
 		x.out.passing = true
 		p.forward(w, r, x, nil)
@@ -68,13 +75,7 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange) {
 		case waitTimeout:
 			x.out.detail = "lock-timeout"
 		case waitPurged:
-			x.out.detail = "fill-purged"
-			// The stale object this request found before the purge may be
-			// named by it too: after a hard purge there is nothing to
-			// revalidate, and a 304 must not bring its body back.
-			if x.stale != nil && p.bans.CheckFill(x.stale.Key, x.stale.Tags, x.stale.Stamp).Purged {
-				x.stale = nil
-			}
+			x.out.detail = "fill-purged" // forward drops the stale object too if a hard purge names it
 		case waitFailed:
 			if now := p.now(); p.mayServeStale(r, x, now) {
 				x.out.collapsed = true
@@ -178,15 +179,14 @@ func (p *Proxy) readRefreshed(w http.ResponseWriter, r *http.Request, x *exchang
 }
 
 // fillPurged reports whether a purge, hard or soft, accepted since a fill
-// began at stamp names what it stores under key with tags. It asks
-// purge.Bans.CheckFill, not Check as lookups do (unbanned): a fill in
-// flight is in no catalog, so the sweeper may already have expired the
-// ban that names it, and CheckFill counts such a ban as naming it. The
-// store needs nothing from the reader: the writer's settleFill drops what
-// the fill stored, and lookups and the sweeper apply a purge that comes
-// later.
+// began at stamp names what it stores under key with tags. It asks the
+// bans as lookups do (unbanned): none that could name the fill has
+// expired, as the fill's flight holds them until its last reader leaves
+// (fillRef.stream, fillRef.refresh). The store needs nothing from the
+// reader: the writer's settleFill drops what the fill stored, and lookups
+// and the sweeper apply a purge that comes later.
 func (p *Proxy) fillPurged(key string, tags []string, stamp time.Time) bool {
-	v := p.bans.CheckFill(key, tags, stamp)
+	v := p.bans.Check(key, tags, stamp)
 	return v.Purged || !v.Stale.IsZero()
 }
 

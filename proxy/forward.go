@@ -58,12 +58,23 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *exchange, f *
 	fl := &fillRef{f: f}
 	defer fl.abandon()
 	cacheable := x.out.cache != metrics.Bypass
+	var start time.Time
+	if cacheable {
+		start = fl.begin(p.bans, x.key, p.now)
+		// After a hard purge since the lookup there is nothing to
+		// revalidate, and a 304 must not bring the body back.
+		if x.stale != nil && p.bans.Check(x.stale.Key, x.stale.Tags, x.stale.Stamp).Purged {
+			x.stale = nil
+		}
+	}
 	revalidate := cacheable && x.stale != nil && cachepolicy.HasValidators(x.stale.Header)
 	out := p.upstreamRequest(r, x, cacheable, revalidate)
 	if f != nil {
 		out = out.WithContext(context.WithoutCancel(r.Context()))
 	}
-	start := p.now()
+	if !cacheable {
+		start = p.now()
+	}
 	resp, err := x.site.pool.RoundTrip(out, x.key.Hash)
 	if err != nil {
 		fl.fail()
@@ -188,17 +199,39 @@ func (p *Proxy) compresses(x *exchange, resp *http.Response) bool {
 	return p.types.Match(resp.Header.Get("Content-Type")) && !cachepolicy.NoTransform(resp.Header)
 }
 
-// fillRef settles the fill a request writes, if any, exactly once.
+// fillRef settles the fill a request writes, if any, exactly once, and
+// ends the request's flight (purge.Flight) exactly once: itself, once
+// nothing more is stored, or through the fill, which it hands the flight
+// to when readers may still check the bans against the fill's stamp.
 type fillRef struct {
 	f         *cachelock.Fill
+	flight    purge.Flight
+	flying    bool // flight is this request's to end
 	streaming bool
 	settled   bool
 }
 
 func (fr *fillRef) active() bool { return fr.f != nil && !fr.settled }
 
+// begin starts the flight of a request that may store what it fetches
+// and returns its stamp: no ban that could name what it stores expires
+// until the flight ends.
+func (fr *fillRef) begin(bans *purge.Bans, k keys.Key, now func() time.Time) time.Time {
+	fr.flight, fr.flying = bans.Begin(k.Hash, now), true
+	return fr.flight.Stamp
+}
+
+// land ends the flight, unless the fill has taken it or there is none.
+func (fr *fillRef) land() {
+	if fr.flying {
+		fr.flying = false
+		fr.flight.End()
+	}
+}
+
 // fail: the origin failed before a head.
 func (fr *fillRef) fail() {
+	fr.land()
 	if fr.active() {
 		fr.settled = true
 		fr.f.Fail()
@@ -208,6 +241,7 @@ func (fr *fillRef) fail() {
 // pass: the response is not to be shared. With mark (the response, not
 // this request, made it so) the key becomes hit-for-pass.
 func (fr *fillRef) pass(l *cachelock.Locks, k keys.Key, mark bool) {
+	fr.land() // nothing is stored, however long the relay
 	if fr.active() {
 		fr.settled = true
 		fr.f.Pass()
@@ -231,21 +265,52 @@ func responseVerdict(reason cachepolicy.Reason, r *http.Request, status int) boo
 }
 
 // refresh: readers serve obj, the revalidated object, which the fill
-// holds (its disk body open) until the last of them is done.
+// holds (its disk body open) until the last of them is done, and so the
+// flight, as each of them checks obj against the bans. The caller has
+// stored obj and settled it (settleFill).
 func (fr *fillRef) refresh(obj *cachestore.Object) {
 	if fr.active() {
 		fr.settled = true
 		obj.Retain()
-		fr.f.Refresh(obj, obj.Release)
+		release := obj.Release
+		if fr.flying {
+			fr.flying = false
+			flight := fr.flight
+			release = func() {
+				obj.Release()
+				flight.End()
+			}
+		}
+		fr.f.Refresh(obj, release)
 	}
+	fr.land()
 }
 
-// stream publishes the head and the body readers read along.
+// stream publishes the head and the body readers read along. The fill
+// takes the flight: it ends when the last of the writer and the readers
+// closes the body, as each reader checks the head against the bans
+// whenever it gets to it.
 func (fr *fillRef) stream(h *fillHead, wr *cachestore.Writer) {
 	if fr.active() {
 		fr.streaming = true
-		fr.f.Stream(h, wr)
+		var body cachelock.Body = wr
+		if fr.flying {
+			fr.flying = false
+			body = flightBody{Writer: wr, flight: fr.flight}
+		}
+		fr.f.Stream(h, body)
 	}
+}
+
+// flightBody is a fill's body that ends the fill's flight when closed.
+type flightBody struct {
+	*cachestore.Writer
+	flight purge.Flight
+}
+
+func (b flightBody) Close() {
+	b.Writer.Close()
+	b.flight.End()
 }
 
 // wrote reports body progress to readers.
@@ -259,7 +324,12 @@ func (fr *fillRef) wrote(n int64) {
 func (fr *fillRef) feeding() bool { return fr.active() && fr.streaming }
 
 // finish ends a streaming fill; err nil means its body is complete.
+// After an error nothing more is stored: the flight ends, unless the
+// fill has it.
 func (fr *fillRef) finish(err error) {
+	if err != nil {
+		fr.land()
+	}
 	if fr.active() {
 		fr.settled = true
 		if fr.streaming {
@@ -271,7 +341,8 @@ func (fr *fillRef) finish(err error) {
 }
 
 // abandon settles a fill the request leaves unsettled (an early return or
-// an aborted transfer): readers abort or fetch for themselves.
+// an aborted transfer): readers abort or fetch for themselves. It ends the
+// flight if the request still has it.
 func (fr *fillRef) abandon() { fr.finish(cachestore.ErrAborted) }
 
 // upstreamRequest builds the request for the origin from the client's.

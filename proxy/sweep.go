@@ -19,8 +19,10 @@ const sweepInterval = time.Second
 // objects stored before the newest ban and settles those the bans name,
 // deleting them (hard) or storing them stale and restamped (soft); a pass
 // that finds none left expires every ban it covered, since nothing older
-// they could name remains. So the ban list stays short and lookups cheap,
-// and purged objects free their space without waiting to be requested.
+// they could name remains, except those a fill in flight could be named
+// by (purge.Bans.Expire): a fill is in no catalog until it has stored.
+// So the ban list stays short and lookups cheap, and purged objects free
+// their space without waiting to be requested.
 // It waits for the disk tier's start-up rebuild: a record not catalogued
 // yet could still be named.
 func (p *Proxy) Sweep(ctx context.Context) {
@@ -54,6 +56,8 @@ func (p *Proxy) sweepOnce(ctx context.Context) {
 		p.log.Debug("purge sweep", "settled", named, "err", err, "dur_ms", float64(p.now().Sub(start).Microseconds())/1000)
 		return
 	}
+	// through was read before the sweep, as Expire needs; it keeps the
+	// bans a fill in flight could be named by.
 	n, err := p.bans.Expire(through)
 	if err != nil {
 		p.log.Error("purge: expired bans not saved (they expire again after a restart)", "err", err)
@@ -129,10 +133,15 @@ func (p *Proxy) enforce(k keys.Key, obj *cachestore.Object, v purge.Verdict, whe
 
 // settleFill deletes what a fill began at stamp has just stored under k
 // if a purge accepted since names it, soft ones too: lookups would drop or
-// age it anyway, but the bans that name it may expire before then
-// (purge.Bans.CheckFill). Rare, and deleting is never wrong.
+// age it anyway, but the bans that name it may expire before then, once
+// the fill's flight ends. Until then none that could name it has expired
+// (purge.Bans.Begin), and the store holds it, so a sweep that misses it
+// sees it through to a later pass. A gzip variant (storeVariant) has no
+// flight: stamped as the object it transcodes, it is served only along
+// that very object (codedVariant), which lookups still judge. Rare, and
+// deleting is never wrong.
 func (p *Proxy) settleFill(k keys.Key, tags []string, stamp time.Time) {
-	if v := p.bans.CheckFill(k.Full, tags, stamp); v.Purged || !v.Stale.IsZero() {
+	if v := p.bans.Check(k.Full, tags, stamp); v.Purged || !v.Stale.IsZero() {
 		p.store.Delete(k)
 		p.metrics.PurgedObjects.WithLabelValues("fill").Inc()
 	}

@@ -59,20 +59,90 @@ type Verdict struct {
 	Through time.Time
 }
 
-// Bans is the node's list of bans, oldest first. Check is lock-free: it
-// reads a snapshot the writers replace (copy on write). Safe for
-// concurrent use.
+// Bans is the node's list of bans, oldest first, and the fills in flight
+// that hold back their expiry (Begin). Check is lock-free: it reads a
+// snapshot the writers replace (copy on write). Safe for concurrent use.
 type Bans struct {
-	list    atomic.Pointer[[]Ban]
-	expired atomic.Int64 // Unix nanoseconds of the newest ban Expire dropped
-	mu      sync.Mutex   // serialises writers and the file
-	path    string       // where the list persists; "" = memory only
+	list atomic.Pointer[[]Ban]
+	mu   sync.Mutex // serialises writers and the file
+	path string     // where the list persists; "" = memory only
+
+	flights [flightShards]flightShard // spread by key hash
+}
+
+// flightShards is how many locks the fills in flight are spread over, so
+// that fills of different keys seldom share one and none is shared by all.
+const flightShards = 64
+
+// flightShard is one share of the fills in flight.
+type flightShard struct {
+	mu     sync.Mutex           // guards next and stamps
+	next   uint64               // the id of the last flight begun
+	stamps map[uint64]time.Time // flight id -> stamp, for each flight not ended
+	_      [40]byte             // to a cache line of its own
+}
+
+// Flight is a fill in flight (Bans.Begin), or a request that holds a
+// stored object it has yet to ask the bans about again. Until it ends, no
+// ban made at or after its Stamp expires: none that could name what the
+// fill stores, what its readers are about to check, or what the request
+// holds.
+type Flight struct {
+	Stamp time.Time // when the fill began: what it stores is stamped so
+	sh    *flightShard
+	id    uint64
+}
+
+// Begin records a fill in flight and returns it, stamped with now() read
+// once the fill is recorded: an Expire that has not seen the fill drops
+// only bans made before the stamp, none of which names the fill. hash
+// spreads the fills over the locks (a key's hash). The caller must End
+// the flight exactly once, when whatever the fill stored is in the
+// store's catalog, checked against the bans (the sweeper sees to it from
+// then on), and no reader of the fill is left to check it: a flight never
+// ended keeps every later ban forever.
+func (b *Bans) Begin(hash uint64, now func() time.Time) Flight {
+	sh := &b.flights[hash%flightShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.next++
+	f := Flight{Stamp: now(), sh: sh, id: sh.next}
+	sh.stamps[f.id] = f.Stamp
+	return f
+}
+
+// End ends the flight f; see Begin.
+func (f Flight) End() {
+	f.sh.mu.Lock()
+	delete(f.sh.stamps, f.id)
+	f.sh.mu.Unlock()
+}
+
+// oldestFlight is the stamp of the oldest fill in flight; false if there
+// is none. It takes each shard's lock in turn, never all at once.
+func (b *Bans) oldestFlight() (time.Time, bool) {
+	var oldest time.Time
+	found := false
+	for i := range b.flights {
+		sh := &b.flights[i]
+		sh.mu.Lock()
+		for _, s := range sh.stamps {
+			if !found || s.Before(oldest) {
+				oldest, found = s, true
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return oldest, found
 }
 
 // Open loads the bans persisted at path (none if the file does not exist)
 // and keeps saving them there; an empty path keeps them in memory only.
 func Open(path string) (*Bans, error) {
 	b := &Bans{path: path}
+	for i := range b.flights {
+		b.flights[i].stamps = make(map[uint64]time.Time)
+	}
 	var list []Ban
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -170,10 +240,18 @@ func (b *Bans) Newest() (time.Time, bool) {
 }
 
 // Expire drops the bans made at or before through, once nothing they name
-// can be stored any more (the caller's sweep has seen to it), persists the
-// list and returns how many it dropped. If the list cannot be saved, they
-// are dropped until the process ends and Expire reports the error.
+// can be stored any more (the caller's sweep has seen to it), but none
+// that a fill in flight could be named by: none made at or after the
+// oldest flight's stamp (Begin). It persists the list and returns how
+// many it dropped. If the list cannot be saved, they are dropped until the
+// process ends and Expire reports the error.
+//
+// The caller reads through (Newest) before its sweep: a fill that begins
+// after Expire has looked at it is stamped after every ban made by then.
 func (b *Bans) Expire(through time.Time) (int, error) {
+	if oldest, ok := b.oldestFlight(); ok && !through.Before(oldest) {
+		through = oldest.Add(-time.Nanosecond) // a ban at the stamp names the fill (Check)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cur := *b.list.Load()
@@ -187,8 +265,6 @@ func (b *Bans) Expire(through time.Time) (int, error) {
 		return 0, nil
 	}
 	next := slices.Clone(cur[n:])
-	// The mark goes first: a CheckFill that sees the shorter list sees it.
-	b.expired.Store(cur[n-1].At.UnixNano())
 	b.list.Store(&next)
 	return n, b.save(next)
 }
@@ -216,19 +292,6 @@ func (b *Bans) Check(key string, tags []string, stamp time.Time) Verdict {
 			return Verdict{Purged: true, Through: v.Through}
 		}
 		v.Stale = ban.At // the oldest matching soft ban wins: stale since then
-	}
-	return v
-}
-
-// CheckFill is Check for an object a fill has just stored: one stamped at
-// or before a ban that has expired since counts as purged, as that ban may
-// have named it and is no longer there to say so. The store already holds
-// the object when CheckFill is called, so a sweep that misses it sees it
-// through to a later pass, before the bans that name it expire.
-func (b *Bans) CheckFill(key string, tags []string, stamp time.Time) Verdict {
-	v := b.Check(key, tags, stamp) // loads the list before the mark
-	if !v.Purged && stamp.UnixNano() <= b.expired.Load() {
-		v.Purged = true
 	}
 	return v
 }

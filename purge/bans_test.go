@@ -1,8 +1,12 @@
 package purge
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -113,6 +117,114 @@ func TestBansExpire(t *testing.T) {
 	again, err := Open(path)
 	if err != nil || again.Len() != 1 {
 		t.Fatalf("reopened after Expire: %d bans, %v; want 1", again.Len(), err)
+	}
+}
+
+// TestBansExpireSparesFlights: Expire drops no ban that a fill in flight
+// could be named by, one made at or after the oldest flight's stamp, and
+// a flight that has ended holds nothing.
+func TestBansExpireSparesFlights(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return t0.Add(d) } }
+	tests := []struct {
+		name    string
+		flights []time.Duration // stamps of the flights in flight
+		ended   []time.Duration // stamps of flights that have ended
+		want    int             // bans dropped of those at t0+1s, +2s, +3s
+	}{
+		{"none in flight", nil, nil, 3},
+		{"stamped before every ban", []time.Duration{0}, nil, 0},
+		{"stamped at a ban", []time.Duration{2 * time.Second}, nil, 1},
+		{"stamped just after a ban", []time.Duration{2*time.Second + time.Nanosecond}, nil, 2},
+		{"stamped after every ban", []time.Duration{4 * time.Second}, nil, 3},
+		{"the oldest counts", []time.Duration{3 * time.Second, 1500 * time.Millisecond}, nil, 1},
+		{"ended", nil, []time.Duration{0}, 3},
+		{"ended and in flight", []time.Duration{2500 * time.Millisecond}, []time.Duration{0}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Open("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if _, err := b.Add(Ban{Kind: Tag, Tags: []string{"t"}}, t0.Add(time.Duration(i+1)*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, d := range append(tt.flights, tt.ended...) {
+				f := b.Begin(uint64(i), at(d))
+				if !f.Stamp.Equal(t0.Add(d)) {
+					t.Fatalf("Begin stamped %v, want %v", f.Stamp, t0.Add(d))
+				}
+				if i >= len(tt.flights) {
+					f.End()
+				}
+			}
+			if n, err := b.Expire(t0.Add(3 * time.Second)); n != tt.want || err != nil || b.Len() != 3-tt.want {
+				t.Errorf("Expire through every ban dropped %d (%v), %d left; want %d dropped", n, err, b.Len(), tt.want)
+			}
+		})
+	}
+}
+
+// TestBansFlightsConcurrent: while purges come and the sweeper expires
+// what it can as fast as it can, a ban made since a flight began keeps
+// naming what the flight stores until the flight ends; with flights of
+// many keys at once.
+func TestBansFlightsConcurrent(t *testing.T) {
+	b, err := Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var sweeps atomic.Int64 // Expire calls made
+	var purger sync.WaitGroup
+	purger.Go(func() { // purges something else and sweeps, as the proxy does
+		for range 10_000_000 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := b.Add(Ban{Kind: Exact, Target: "a.example/other"}, time.Now()); err != nil {
+				t.Error(err)
+				return
+			}
+			through, _ := b.Newest()
+			if _, err := b.Expire(through); err != nil {
+				t.Error(err)
+				return
+			}
+			sweeps.Add(1)
+		}
+	})
+	var fills sync.WaitGroup
+	for g := range 4 {
+		fills.Go(func() {
+			for i := range 100 {
+				f := b.Begin(uint64(i), time.Now)
+				key := fmt.Sprintf("http://a.example/%d/%d", g, i)
+				if _, err := b.Add(Ban{Kind: Exact, Target: Rest(key)}, time.Now()); err != nil {
+					t.Error(err)
+					return
+				}
+				// Two sweeps later, one began after the ban was made.
+				for n, j := sweeps.Load(), 0; sweeps.Load() < n+2 && j < 10_000_000; j++ {
+					runtime.Gosched()
+				}
+				if !b.Check(key, nil, f.Stamp).Purged {
+					t.Errorf("the ban naming a fill stamped %v expired while it was in flight", f.Stamp)
+				}
+				f.End()
+			}
+		})
+	}
+	fills.Wait()
+	close(stop)
+	purger.Wait()
+	if n, err := b.Expire(time.Now()); b.Len() != 0 || err != nil {
+		t.Errorf("after every flight ended, Expire dropped %d (%v) and left %d bans", n, err, b.Len())
 	}
 }
 
