@@ -244,7 +244,13 @@ func TestPurgeBansOutliveFills(t *testing.T) {
 					answers <- answer{string(body), resp.Header.Get("Cache-Status")}
 				}()
 			}
-			testkit.WaitFor(t, "the readers to find the fill of /k", func() bool { return waits() == readers })
+			found := func() bool { return waits() == readers }
+			if purged == "/k" {
+				// Turned away, the readers fetch on their own, quickly, and
+				// one may hit what another stored before it came.
+				found = func() bool { return len(answers) == readers }
+			}
+			testkit.WaitFor(t, "the readers to find the fill of /k", found)
 			release["/k"]()
 			if body := <-k; body != raceBody("/k", 1) {
 				t.Errorf("the fill of /k: %q", body)

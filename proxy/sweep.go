@@ -131,18 +131,23 @@ func (p *Proxy) enforce(k keys.Key, obj *cachestore.Object, v purge.Verdict, whe
 	return c
 }
 
-// settleFill deletes what a fill began at stamp has just stored under k
-// if a purge accepted since names it, soft ones too: lookups would drop or
-// age it anyway, but the bans that name it may expire before then, once
-// the fill's flight ends. Until then none that could name it has expired
+// settleFill applies to what a fill began at stamp has just stored under
+// k any purge accepted since that names it, as a lookup would (enforce: a
+// hard one deletes it, a soft one stores it stale): lookups would apply it
+// anyway, but the bans that name it may expire before then, once the
+// fill's flight ends. Until then none that could name it has expired
 // (purge.Bans.Begin), and the store holds it, so a sweep that misses it
 // sees it through to a later pass. A gzip variant (storeVariant) has no
 // flight: stamped as the object it transcodes, it is served only along
-// that very object (codedVariant), which lookups still judge. Rare, and
-// deleting is never wrong.
+// that very object (codedVariant), which lookups still judge.
 func (p *Proxy) settleFill(k keys.Key, tags []string, stamp time.Time) {
-	if v := p.bans.Check(k.Full, tags, stamp); v.Purged || !v.Stale.IsZero() {
-		p.store.Delete(k)
-		p.metrics.PurgedObjects.WithLabelValues("fill").Inc()
+	if v := p.bans.Check(k.Full, tags, stamp); !v.Purged && v.Stale.IsZero() {
+		return
 	}
+	obj, ok := p.store.Peek(k)
+	if !ok {
+		return
+	}
+	// Judge the object found: a later fill may have replaced this one's.
+	p.enforce(k, obj, p.bans.Check(obj.Key, obj.Tags, obj.Stamp), "fill").Release()
 }
