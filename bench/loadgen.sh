@@ -21,19 +21,16 @@
 #   KEEP_TMP=1   keep the temp dirs (nginx config, logs, reports)
 set -Eeuo pipefail
 
-log() { printf '[loadgen] %s\n' "$*" >&2; }
-die() {
-	printf '[loadgen] ERROR: %s\n' "$*" >&2
-	exit 1
-}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=loadgen
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 GOAL=0.90 # issue 7: loadtest's req/s over wrk's
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOST=127.0.0.1
 PORT=18085 # clear of peers.sh's ports
 BYTES=1024
 # The request target both clients send: loadtest's URL for key 0 of
@@ -49,74 +46,10 @@ TARGET="$OBJ?size=$BYTES"
 	die "CONNECTIONS must be a whole number from 1 to 4000, got '$CONNECTIONS'"
 
 # ---------------------------------------------------------------------------
-# Cleanup: every process this script starts is recorded in PIDS and stopped
-# on exit, however the script ends.
-
-PIDS=()
-TMP=""
-WWW="" # nginx's document root, on tmpfs when there is one
-
-stop_pid() { # pid: TERM, wait up to 5s, then KILL
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "pid $pid ignored SIGTERM; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? i d
-	trap - EXIT INT TERM
-	set +e
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		stop_pid "${PIDS[i]}"
-	done
-	for d in "$TMP" "$WWW"; do
-		[[ -n $d && -d $d ]] || continue
-		if [[ ${KEEP_TMP:-0} == 1 ]]; then
-			log "temp dir kept: $d"
-		else
-			rm -rf "$d"
-		fi
-	done
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# wait_port NAME PID PORT: up to 15s for PORT to accept, failing early if the
-# process exits.
-wait_port() {
-	local name=$1 pid=$2 port=$3 i
-	for ((i = 0; i < 150; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 20 "$TMP/$name.log" >&2 || true
-			die "$name exited before listening on $HOST:$port (log above)"
-		fi
-		port_open "$port" && return 0
-		sleep 0.1
-	done
-	tail -n 20 "$TMP/$name.log" >&2 || true
-	die "$name did not listen on $HOST:$port within 15s"
-}
-
-# ---------------------------------------------------------------------------
 # 1. Tools and CPUs.
 
 export PATH="$PATH:/usr/sbin:/sbin" # where nginx lives
-for t in go curl taskset make awk nproc; do
-	command -v "$t" >/dev/null || die "'$t' is required but not on PATH"
-done
+need_tools go curl taskset make awk nproc
 command -v wrk >/dev/null || die "wrk is not installed: the comparison needs it (Debian: apt-get install wrk)"
 command -v nginx >/dev/null || die "nginx is not installed: it serves the target (Debian: apt-get install nginx-light)"
 [[ $(nproc --all 2>/dev/null || echo 1) -ge 2 ]] || die "need at least 2 CPUs (0 for the clients, 1 for nginx)"
@@ -127,58 +60,26 @@ command -v nginx >/dev/null || die "nginx is not installed: it serves the target
 [[ $(taskset -c 0 nproc) == 1 ]] || die "taskset -c 0 does not restrict a process to one CPU here (nproc under it says $(taskset -c 0 nproc))"
 [[ ${GOMAXPROCS:-1} == 1 ]] || log "GOMAXPROCS=$GOMAXPROCS in the environment: loadtest runs with GOMAXPROCS=1 regardless"
 
-TMP=$(mktemp -d /tmp/cdnnode-loadgen.XXXXXX)
-# nginx's worker drops privileges; let it reach its files.
-chmod 755 "$TMP"
-port_open "$PORT" && die "$HOST:$PORT is already in use (a leftover server?); free it and rerun"
+make_tmp
+need_free_port "$PORT"
 
 # ---------------------------------------------------------------------------
 # 2. Build the client; configure and start nginx.
 
-log "make -C $REPO build"
-make -C "$REPO" build >"$TMP/build.log" 2>&1 || {
-	cat "$TMP/build.log" >&2
-	die "make build failed"
-}
-CDNNODE=$REPO/bin/cdnnode
+build_cdnnode "$REPO"
 
 # The file on tmpfs, kept open by open_file_cache and sent with sendfile:
 # no request touches a disk or opens a file (as peers.sh's nginx-return
 # serves its larger object).
-if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
-	WWW=$(mktemp -d /dev/shm/cdnnode-loadgen-www.XXXXXX)
-else
-	WWW=$TMP/www
-	mkdir -p "$WWW"
-	log "WARNING: /dev/shm is not a tmpfs: the file lives in $WWW (the page cache, not tmpfs)"
-fi
-chmod 755 "$WWW"
+make_www "$TMP/www"
 mkdir -p "$WWW$(dirname "$OBJ")" "$TMP/nginx/tmp"
 head -c "$BYTES" /dev/zero | tr '\0' x >"$WWW$OBJ"
 chmod 644 "$WWW$OBJ"
 
 dir=$TMP/nginx
-cat >"$dir/nginx.conf" <<EOF
-# Run as root so the worker can use the temp dirs this script made.
-user root;
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 1000000;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
+{
+	nginx_head "$dir"
+	cat <<EOF
     default_type text/plain;
     open_file_cache max=64 inactive=10m;
     open_file_cache_valid 10m;
@@ -190,6 +91,7 @@ http {
     }
 }
 EOF
+} >"$dir/nginx.conf"
 nginx -t -q -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$TMP/nginx-t.log" 2>&1 || {
 	cat "$TMP/nginx-t.log" >&2
 	die "nginx -t rejected $dir/nginx.conf"
@@ -197,18 +99,11 @@ nginx -t -q -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$TMP/nginx-t.lo
 
 # Anything else running skews both clients; say so up front and in the
 # output.
-LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
-if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l + 0 > 0.5) }'; then
-	log "WARNING: 1-min load average is $LOAD_BEFORE before starting: something else is using the CPUs, numbers will be noisy"
-fi
-if command -v pgrep >/dev/null && pgrep -f 'go test' >/dev/null; then
-	log "WARNING: a 'go test' is running: it takes CPU from the clients and nginx, numbers will be noisy"
-fi
+note_load "the clients and nginx"
 
 log "nginx on $HOST:$PORT (CPU 1)"
-taskset -c 1 nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >>"$TMP/nginx.log" 2>&1 &
-NGINX_PID=$!
-PIDS+=("$NGINX_PID")
+start nginx 1 nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
+NGINX_PID=$LAST_PID
 wait_port nginx "$NGINX_PID" "$PORT"
 
 URL="http://$HOST:$PORT"
@@ -307,20 +202,9 @@ done
 # ---------------------------------------------------------------------------
 # 4. Medians and the ratio.
 
-# median V...: the median of the numbers among V ("-" ignored), or "-".
-median() {
-	printf '%s\n' "$@" | awk '$1 != "-"' | sort -g | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR == 0) print "-"
-			else if (NR % 2) printf "%.0f\n", v[(NR + 1) / 2]
-			else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
-		}'
-}
-
-wrk_med=$(median "${WRK[@]}")
-lt_med=$(median "${LT[@]}")
-ratio=$(awk -v a="$lt_med" -v b="$wrk_med" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }')
+wrk_med=$(median 0 "${WRK[@]}")
+lt_med=$(median 0 "${LT[@]}")
+ratio=$(ratio "$lt_med" "$wrk_med")
 if [[ $ratio == "-" ]]; then
 	verdict="not measured"
 elif awk -v r="$ratio" -v g="$GOAL" 'BEGIN { exit !(r + 0 >= g + 0) }'; then
@@ -332,7 +216,7 @@ fi
 echo
 echo "## Client throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc --all) CPUs, nginx $(nginx -v 2>&1 | sed 's|.*/||') (1 worker, CPU 1) serving a static ${BYTES}-byte file"
 echo "wrk -t1 -c$CONNECTIONS and cdnnode loadtest -c $CONNECTIONS, each on CPU 0 for $DURATION, $ROUNDS interleaved round(s); 1-min load average before the run: $LOAD_BEFORE"
-echo "$("$CDNNODE" version 2>/dev/null | head -n1 || echo "cdnnode (version unknown)")"
+cdnnode_version
 echo
 echo "| client | req/s (median) | rounds |"
 echo "|---|---:|---|"

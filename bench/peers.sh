@@ -27,19 +27,16 @@
 #   KEEP_TMP=1   keep the temp dirs (configs, server logs) for debugging
 set -Eeuo pipefail
 
-log() { printf '[peers] %s\n' "$*" >&2; }
-die() {
-	printf '[peers] ERROR: %s\n' "$*" >&2
-	exit 1
-}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=peers
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 SERVERS=${SERVERS:-cdnnode-fast cdnnode-stdlib nginx-cache varnish nginx-return minimal}
 ROUNDS=${ROUNDS:-1}
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOST=127.0.0.1
 ORIGIN_PORT=8081
 NODE_PORT=18080
 NODE_ADMIN_PORT=19090
@@ -77,101 +74,9 @@ want() { [[ $SELECTED == *" $1 "* ]]; }
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be a whole number from 1 to 99, got '$ROUNDS'"
 
 # ---------------------------------------------------------------------------
-# Cleanup: every process this script starts is recorded in PIDS and stopped
-# on exit, however the script ends.
-
-PIDS=()
-TMP=""
-WWW="" # nginx-return's document root, on tmpfs when there is one
-
-stop_pid() { # pid: TERM, wait up to 5s, then KILL
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "pid $pid ignored SIGTERM; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? i d
-	trap - EXIT INT TERM
-	set +e
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		stop_pid "${PIDS[i]}"
-	done
-	for d in "$TMP" "$WWW"; do
-		[[ -n $d && -d $d ]] || continue
-		if [[ ${KEEP_TMP:-0} == 1 ]]; then
-			log "temp dir kept: $d"
-		else
-			rm -rf "$d"
-		fi
-	done
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# start NAME CPU CMD...: run CMD in the background pinned to CPU, output
-# appended to $TMP/NAME.log; sets LAST_PID. taskset execs CMD, so the pid is
-# CMD's own.
-LAST_PID=""
-start() {
-	local name=$1 cpu=$2
-	shift 2
-	taskset -c "$cpu" "$@" >>"$TMP/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-}
-
-# stop_one PID: stop one process and forget it.
-stop_one() {
-	local pid=$1 i keep=()
-	stop_pid "$pid"
-	for i in "${PIDS[@]}"; do
-		[[ $i == "$pid" ]] || keep+=("$i")
-	done
-	PIDS=("${keep[@]}")
-}
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# wait_port NAME PID PORT: up to 15s for PORT to accept, failing early if the
-# process exits.
-wait_port() {
-	local name=$1 pid=$2 port=$3 i
-	for ((i = 0; i < 150; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 20 "$TMP/$name.log" >&2 || true
-			die "$name exited before listening on $HOST:$port (log above)"
-		fi
-		port_open "$port" && return 0
-		sleep 0.1
-	done
-	tail -n 20 "$TMP/$name.log" >&2 || true
-	die "$name did not listen on $HOST:$port within 15s"
-}
-
-need_free_port() {
-	if port_open "$1"; then
-		die "$HOST:$1 is already in use (a leftover server?); free it and rerun"
-	fi
-}
-
-# ---------------------------------------------------------------------------
 # 1. Tools.
 
-for t in go curl taskset make awk; do
-	command -v "$t" >/dev/null || die "'$t' is required but not on PATH"
-done
+need_tools go curl taskset make awk
 [[ $(nproc --all 2>/dev/null || echo 1) -ge 2 ]] || die "need at least 2 CPUs (0 for wrk, 1 for the server)"
 
 APT_UPDATED=0
@@ -204,9 +109,7 @@ apt_install() { # pkg...: install the first package of the list that installs
 # have CMD: is CMD runnable (PATH plus sbin dirs, where nginx/varnishd live)?
 have() { command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]; }
 
-TMP=$(mktemp -d /tmp/cdnnode-peers.XXXXXX)
-# Varnish's and nginx's workers drop privileges; let them reach their files.
-chmod 755 "$TMP"
+make_tmp
 export PATH="$PATH:/usr/sbin:/sbin"
 
 have wrk || apt_install wrk || die "could not install wrk (apt-get install -y wrk failed)"
@@ -242,12 +145,7 @@ done
 # ---------------------------------------------------------------------------
 # 2. Build the node and the minimal server; start the demo origin.
 
-log "make -C $REPO build"
-make -C "$REPO" build >"$TMP/build.log" 2>&1 || {
-	cat "$TMP/build.log" >&2
-	die "make build failed"
-}
-CDNNODE=$REPO/bin/cdnnode
+build_cdnnode "$REPO"
 if want minimal; then
 	log "go build bench/minimal"
 	(cd "$REPO" && go build -o "$TMP/minimal" ./bench/minimal) >>"$TMP/build.log" 2>&1 || {
@@ -257,13 +155,7 @@ if want minimal; then
 fi
 
 # Anything else running skews every row; say so up front and in the table.
-LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
-if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l + 0 > 0.5) }'; then
-	log "WARNING: 1-min load average is $LOAD_BEFORE before starting: something else is using the CPUs, numbers will be noisy"
-fi
-if command -v pgrep >/dev/null && pgrep -f 'go test' >/dev/null; then
-	log "WARNING: a 'go test' is running: it takes CPU from both wrk and the server, numbers will be noisy"
-fi
+note_load "both wrk and the server"
 
 start origin 0 "$CDNNODE" origin --listen "$HOST:$ORIGIN_PORT"
 ORIGIN_PID=$LAST_PID
@@ -351,33 +243,6 @@ for engine in fast stdlib; do
 done
 
 # --- nginx -----------------------------------------------------------------
-# nginx_head DIR: the top of an nginx.conf whose files live in DIR, up to the
-# http block's server block; the caller adds the rest and the closing brace.
-nginx_head() {
-	cat <<EOF
-# Run as root so the worker can use the temp dirs this script made.
-user root;
-worker_processes 1;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 1000000;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-EOF
-}
-
 # check_nginx NAME: does nginx -t accept $TMP/NAME/nginx.conf? If not, the
 # server's rows are skipped.
 check_nginx() {
@@ -430,14 +295,7 @@ RETURN_MAX=2048
 if want nginx-return && [[ -z ${SKIP[nginx-return]:-} ]]; then
 	dir=$TMP/nginx-return
 	mkdir -p "$dir/tmp"
-	if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
-		WWW=$(mktemp -d /dev/shm/cdnnode-peers-www.XXXXXX)
-	else
-		WWW=$dir/www
-		mkdir -p "$WWW"
-		log "WARNING: /dev/shm is not a tmpfs: nginx-return's files live in $WWW (the page cache, not tmpfs)"
-	fi
-	chmod 755 "$WWW"
+	make_www "$dir/www"
 	locations=""
 	for s in "${SIZES[@]}"; do
 		IFS='|' read -r _ _ path bytes _ <<<"$s"
@@ -666,17 +524,6 @@ fmt_us() {
 	}'
 }
 
-# median V...: the median of the numbers among V ("-" ignored), or "-".
-median() {
-	printf '%s\n' "$@" | awk '$1 != "-"' | sort -g | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR == 0) print "-"
-			else if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2]
-			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
-		}'
-}
-
 # agg SERVER LABEL: the server's rounds for the object, into A_RPS (median
 # req/s), A_P99 (median p99, in us), A_SPREAD (lowest-highest req/s), A_HIT
 # (yes, n/a, or NO if any round missed) and A_NOTE (the rounds' notes).
@@ -705,15 +552,11 @@ agg() {
 		A_RPS="-" A_P99="-" A_SPREAD="-"
 		return 0
 	fi
-	A_RPS=$(median "${rpss[@]}")
-	A_P99=$(median "${p99s[@]}")
+	A_RPS=$(median 2 "${rpss[@]}")
+	A_P99=$(median 2 "${p99s[@]}")
 	A_SPREAD=$(printf '%s\n' "${rpss[@]}" | awk '$1 != "-"' | sort -g | awk '
 		NR == 1 { lo = $1 } { hi = $1 }
 		END { if (NR == 0) print "-"; else printf "%.0f-%.0f\n", lo, hi }')
-}
-
-ratio() { # a b -> a/b to 2 places, or -
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'
 }
 
 # goal RATIO MIN: whether RATIO meets MIN ("-": no goal).
@@ -731,7 +574,7 @@ rounds_note="1 round"
 ((ROUNDS > 1)) && rounds_note="$ROUNDS interleaved rounds, median per row"
 echo
 echo "## Hit throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc --all) CPUs, wrk -t1 -c$CONNECTIONS -d$DURATION (CPU 0), server on CPU 1, $rounds_note"
-echo "$("$CDNNODE" version 2>/dev/null | head -n1 || echo "cdnnode (version unknown)"); 1-min load average before the run: $LOAD_BEFORE"
+echo "$(cdnnode_version); 1-min load average before the run: $LOAD_BEFORE"
 for s in "${SIZES[@]}"; do
 	IFS='|' read -r workload label path _ goal_cache goal_return <<<"$s"
 	declare -A RPS=() P99=()

@@ -8,13 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/internal/testnode"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -33,9 +33,9 @@ func TestHTML(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		page := render(t, func(w *bytes.Buffer) error { return WriteHTML(w, a) })
 		doc := parsePage(t, page)
-		checkSelfContained(t, doc)
+		testkit.CheckSelfContained(t, doc)
 
-		rows := summaryRows(doc)
+		rows := testkit.TableRows(doc)
 		for label, want := range map[string]string{
 			"target":                a.Target,
 			"requests":              itoa(a.Requests),
@@ -91,17 +91,17 @@ func TestHTML(t *testing.T) {
 
 	t.Run("compare", func(t *testing.T) {
 		doc := parsePage(t, render(t, func(w *bytes.Buffer) error { return WriteHTMLCompare(w, a, b) }))
-		checkSelfContained(t, doc)
+		testkit.CheckSelfContained(t, doc)
 		var heads []string
 		for n := range doc.Descendants() {
 			if n.DataAtom == atom.Th && n.Parent.Parent.DataAtom == atom.Thead {
-				heads = append(heads, textOf(n))
+				heads = append(heads, testkit.Text(n))
 			}
 		}
 		if want := []string{"", "A", "B", "B/A"}; !slices.Equal(heads, want) {
 			t.Errorf("table heads %q, want %q", heads, want)
 		}
-		rows := summaryRows(doc)
+		rows := testkit.TableRows(doc)
 		for label, want := range map[string][]string{
 			"requests/s": {formatFloat(a.RequestsPerSec), formatFloat(b.RequestsPerSec), formatRatio(b.RequestsPerSec / a.RequestsPerSec)},
 			"p99":        {formatDuration(a.Latency.P99), formatDuration(b.Latency.P99), formatRatio(float64(b.Latency.P99) / float64(a.Latency.P99))},
@@ -139,8 +139,8 @@ func TestHTML(t *testing.T) {
 				t.Errorf("%s: the target's markup reached the page unescaped", name)
 			}
 			doc := parsePage(t, page)
-			checkSelfContained(t, doc)
-			if got := summaryRows(doc)["target"]; len(got) == 0 || got[0] != evil {
+			testkit.CheckSelfContained(t, doc)
+			if got := testkit.TableRows(doc)["target"]; len(got) == 0 || got[0] != evil {
 				t.Errorf("%s: target row %q, want the URL as text %q", name, got, evil)
 			}
 		}
@@ -215,13 +215,13 @@ func TestHTMLGapsAndErrors(t *testing.T) {
 	}
 	page := render(t, func(w *bytes.Buffer) error { return WriteHTML(w, res) })
 	doc := parsePage(t, page)
-	rows := summaryRows(doc)
+	rows := testkit.TableRows(doc)
 	for label, want := range map[string]string{"errors": "5", "timeout": "5", "late sends": "7", "mode": "open loop at 100 req/s"} {
 		if got := rows[label]; !slices.Equal(got, []string{want}) {
 			t.Errorf("summary row %q = %q, want [%q]", label, got, want)
 		}
 	}
-	if !strings.Contains(textOf(doc), "First timeout error: <b>i/o timeout</b>") || bytes.Contains(page, []byte("<b>i/o")) {
+	if !strings.Contains(testkit.Text(doc), "First timeout error: <b>i/o timeout</b>") || bytes.Contains(page, []byte("<b>i/o")) {
 		t.Error("the error sample is not on the page as text")
 	}
 	charts := chartsOf(doc)
@@ -372,63 +372,6 @@ func parsePage(t *testing.T, page []byte) *html.Node {
 	return doc
 }
 
-// externalRef matches a reference that would make the browser fetch
-// something.
-var externalRef = regexp.MustCompile(`(?i)^\s*(https?:|//|data:|javascript:)`)
-
-// checkSelfContained fails the test if doc would load anything or run a
-// script: no script, link, img, iframe, object or embed elements, no
-// src/href/action attributes pointing away, no CSS url() or @import.
-func checkSelfContained(t *testing.T, doc *html.Node) {
-	t.Helper()
-	for n := range doc.Descendants() {
-		if n.Type != html.ElementNode {
-			continue
-		}
-		switch n.DataAtom {
-		case atom.Script, atom.Link, atom.Img, atom.Iframe, atom.Object, atom.Embed, atom.Image:
-			t.Errorf("page has a <%s> element", n.Data)
-		case atom.Style:
-			if css := textOf(n); strings.Contains(css, "url(") || strings.Contains(css, "@import") {
-				t.Errorf("page's CSS loads something: %s", css)
-			}
-		}
-		for _, a := range n.Attr {
-			k := strings.ToLower(a.Key)
-			switch {
-			case strings.HasPrefix(k, "on"):
-				t.Errorf("<%s> has a handler %s=%q", n.Data, a.Key, a.Val)
-			case k == "src" || k == "href" || k == "action" || k == "srcset" || k == "poster" || strings.HasSuffix(k, ":href"):
-				if externalRef.MatchString(a.Val) {
-					t.Errorf("<%s %s=%q> refers outside the page", n.Data, a.Key, a.Val)
-				}
-			case k == "style" && strings.Contains(a.Val, "url("):
-				t.Errorf("<%s> style loads something: %q", n.Data, a.Val)
-			}
-		}
-	}
-}
-
-// summaryRows is the summary table by row label: each row's other cells.
-func summaryRows(doc *html.Node) map[string][]string {
-	rows := map[string][]string{}
-	for n := range doc.Descendants() {
-		if n.DataAtom != atom.Tr || n.Parent.DataAtom != atom.Tbody {
-			continue
-		}
-		var cells []string
-		for c := range n.ChildNodes() {
-			if c.DataAtom == atom.Td {
-				cells = append(cells, textOf(c))
-			}
-		}
-		if len(cells) > 0 {
-			rows[cells[0]] = cells[1:]
-		}
-	}
-	return rows
-}
-
 // chart is what a test reads from an inline <svg>.
 type chart struct {
 	title  string
@@ -455,9 +398,9 @@ func chartsOf(doc *html.Node) []chart {
 					c.dashed++
 				}
 			case "text":
-				c.texts = append(c.texts, textOf(e))
+				c.texts = append(c.texts, testkit.Text(e))
 				if attr(e, "class") == "tick" {
-					c.ticks = append(c.ticks, textOf(e))
+					c.ticks = append(c.ticks, testkit.Text(e))
 				}
 			}
 		}
@@ -473,16 +416,6 @@ func attr(n *html.Node, key string) string {
 		}
 	}
 	return ""
-}
-
-func textOf(n *html.Node) string {
-	var b strings.Builder
-	for d := range n.Descendants() {
-		if d.Type == html.TextNode {
-			b.WriteString(d.Data)
-		}
-	}
-	return strings.TrimSpace(b.String())
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -158,16 +158,26 @@ func TestPurgePrefixAllAndTags(t *testing.T) {
 	}
 	untagged := "/obj/untagged" + cc + "&tags=blue"
 	stored(t, h, untagged, host)
-	if res := purgeOK(t, h, "/", map[string]string{"Host": tagHost, purge.TagField: "red green"}, http.StatusOK); res.Kind != purge.Tag || res.Purged != len(tagged) {
-		t.Errorf("tag purge = %+v, want a tag purge counting %d objects", res, len(tagged))
+	checkTagPurge(t, h, tagHost, "red green", tagged, untagged)
+}
+
+// checkTagPurge sends h a tag purge of tags (a TagField value) for host,
+// where every path of tagged is stored carrying one of them and untagged is
+// stored carrying none: the answer must count len(tagged) objects, each of
+// them must then miss, and untagged must still be a hit.
+func checkTagPurge(t *testing.T, h *harness, host, tags string, tagged []string, untagged string) {
+	t.Helper()
+	hdr := map[string]string{"Host": host}
+	if res := purgeOK(t, h, "/", map[string]string{"Host": host, purge.TagField: tags}, http.StatusOK); res.Kind != purge.Tag || res.Purged != len(tagged) {
+		t.Errorf("tag purge of %q = %+v, want a tag purge counting %d objects", tags, res, len(tagged))
 	}
 	for _, p := range tagged {
-		if cs := cacheOf(t, h, p, host); !strings.Contains(cs, "fwd=miss") {
+		if cs := cacheOf(t, h, p, hdr); !strings.Contains(cs, "fwd=miss") {
 			t.Errorf("%s after the tag purge: %q, want a miss", p, cs)
 		}
 	}
-	if cs := cacheOf(t, h, untagged, host); !strings.HasPrefix(cs, "cdnnode; hit") {
-		t.Errorf("an object without the tag: %q, want a hit", cs)
+	if cs := cacheOf(t, h, untagged, hdr); !strings.HasPrefix(cs, "cdnnode; hit") {
+		t.Errorf("%s, without the tag: %q, want a hit", untagged, cs)
 	}
 }
 
@@ -539,17 +549,7 @@ func TestPurgeTagAfterRestart(t *testing.T) {
 	testkit.WaitFor(t, "the disk tier's rebuild", func() bool {
 		return sumMetric(h.adminGet("/metrics"), "cdnnode_disk_objects") == float64(len(tagged)+1)
 	})
-	if res := purgeOK(t, h, "/", map[string]string{"Host": "cdn.example", purge.TagField: "old"}, http.StatusOK); res.Kind != purge.Tag || res.Purged != len(tagged) {
-		t.Errorf("tag purge after a restart = %+v, want a tag purge counting %d objects", res, len(tagged))
-	}
-	for _, p := range tagged {
-		if cs := cacheOf(t, h, p, host); !strings.Contains(cs, "fwd=miss") {
-			t.Errorf("%s after the tag purge: %q, want a miss", p, cs)
-		}
-	}
-	if cs := cacheOf(t, h, kept, host); !strings.HasPrefix(cs, "cdnnode; hit") {
-		t.Errorf("an object without the tag: %q, want a hit from disk", cs)
-	}
+	checkTagPurge(t, h, "cdn.example", "old", tagged, kept)
 }
 
 // TestPurgeSoftTag proves a soft surrogate-key purge on the traffic

@@ -19,63 +19,12 @@ import (
 	"time"
 
 	"github.com/cdnnode/cdnnode/cachelock"
-	"github.com/cdnnode/cdnnode/cachestore"
-	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/h1"
 	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/keys"
 	"github.com/cdnnode/cdnnode/metrics"
-	"github.com/cdnnode/cdnnode/origin"
 	"github.com/cdnnode/cdnnode/purge"
 )
-
-// fastSites are the sites of the fast path's tests, in front of one
-// origin (%s: its address); serverLines go into [server].
-const fastSites = `
-[server]
-listen = ["127.0.0.1:0"]
-workers = 1
-%s
-
-[log]
-access = false
-
-[pools.o]
-peers = [%q]
-
-[[sites]]
-name = "main"
-hosts = ["main.test"]
-pool = "o"
-
-[[sites]]
-name = "sorted"
-hosts = ["sorted.test"]
-pool = "o"
-query_sort = true
-query_drop = ["utm_source"]
-
-[[sites]]
-name = "auth"
-hosts = ["auth.test"]
-pool = "o"
-[[sites.auth]]
-prefix = "/admin/"
-type = "bearer"
-token = "secret"
-
-[[sites]]
-name = "allow"
-hosts = ["allow.test"]
-pool = "o"
-allow = ["127.0.0.0/8"]
-
-[[sites]]
-name = "nocache"
-hosts = ["nocache.test"]
-pool = "o"
-cache = false
-`
 
 // fastOrigin answers every path with a fresh response (a minute), shaped
 // by the path.
@@ -117,31 +66,7 @@ func newFastEnv(tb testing.TB, serverLines ...string) *fastEnv {
 	tb.Helper()
 	originSrv := httptest.NewServer(http.HandlerFunc(fastOrigin))
 	tb.Cleanup(originSrv.Close)
-	cfg, err := config.Parse("fast.toml", fmt.Appendf(nil, fastSites, strings.Join(serverLines, "\n"), originSrv.Listener.Addr().String()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store, err := cachestore.New(cachestore.Options{MemoryBytes: 16 << 20})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(store.Close)
-	m := metrics.New(1, func() []metrics.CacheStats { return nil })
-	log := slog.New(slog.DiscardHandler)
-	pc := cfg.Pools["o"]
-	pool, err := origin.NewPool("o", &pc, m, log)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pool.Close)
-	bans, err := purge.Open("")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := New(cfg, store, cachelock.New(1, cachelock.Options{}), bans, map[string]*origin.Pool{"o": pool}, m, log)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	p, m := newTestProxy(tb, originSrv.Listener.Addr().String(), cachelock.New(1, cachelock.Options{}), serverLines...)
 	e := &fastEnv{p: p, m: m}
 	e.clock.Store(time.Now().UnixNano())
 	p.now = func() time.Time { return time.Unix(0, e.clock.Load()) }

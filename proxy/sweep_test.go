@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,33 +15,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cdnnode/cdnnode/cachelock"
-	"github.com/cdnnode/cdnnode/cachestore"
-	"github.com/cdnnode/cdnnode/config"
 	"github.com/cdnnode/cdnnode/internal/testkit"
 	"github.com/cdnnode/cdnnode/keys"
-	"github.com/cdnnode/cdnnode/metrics"
-	"github.com/cdnnode/cdnnode/origin"
 	"github.com/cdnnode/cdnnode/purge"
 )
-
-// sweepSite is the one site of the sweeper's tests, in front of an origin
-// (%q: its address).
-const sweepSite = `
-[server]
-listen = ["127.0.0.1:0"]
-workers = 1
-
-[log]
-access = false
-
-[pools.o]
-peers = [%q]
-
-[[sites]]
-name = "main"
-hosts = ["main.test"]
-pool = "o"
-`
 
 // lockAge is the lock tables' cachelock.Options.AgeTimeout, on their own
 // clock (sweepEnv.lockNow).
@@ -131,35 +107,11 @@ func newSweepEnv(t *testing.T) *sweepEnv {
 	o.free = sync.OnceFunc(func() { close(o.release) })
 	originSrv := httptest.NewServer(o)
 	t.Cleanup(originSrv.Close)
-	cfg, err := config.Parse("sweep.toml", fmt.Appendf(nil, sweepSite, originSrv.Listener.Addr().String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cachestore.New(cachestore.Options{MemoryBytes: 16 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	m := metrics.New(1, func() []metrics.CacheStats { return nil })
-	log := slog.New(slog.DiscardHandler)
-	pc := cfg.Pools["o"]
-	pool, err := origin.NewPool("o", &pc, m, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	bans, err := purge.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &sweepEnv{origin: o, client: &http.Client{Transport: &http.Transport{}}}
 	e.lockNow.Store(time.Now().UnixNano())
 	locks := cachelock.New(1, cachelock.Options{AgeTimeout: lockAge, HitForPass: time.Minute,
 		Now: func() time.Time { return time.Unix(0, e.lockNow.Load()) }})
-	e.p, err = New(cfg, store, locks, bans, map[string]*origin.Pool{"o": pool}, m, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.p, _ = newTestProxy(t, originSrv.Listener.Addr().String(), locks)
 	t.Cleanup(e.p.StopBackground)
 	pipe := httptest.NewServer(e.p.Handler(0))
 	t.Cleanup(pipe.Close)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -112,14 +111,8 @@ func runLoadtestInProcess(t *testing.T, args ...string) (*loadtest.Result, strin
 		t.Fatalf("loadtest %q: %v\n%s%s", args, err, stdout.String(), stderr.String())
 	}
 	t.Logf("loadtest %q:\n%s%s", args, stderr.String(), stdout.String())
-	b, err := os.ReadFile(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res loadtest.Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, jsonFile, &res)
 	return &res, stdout.String()
 }
 
@@ -226,26 +219,16 @@ func TestLoadtestCompareCommand(t *testing.T) {
 	r := startNode(t)
 	dir := t.TempDir()
 	jsonFile, htmlFile := filepath.Join(dir, "cmp.json"), filepath.Join(dir, "cmp.html")
-	var stdout, stderr bytes.Buffer
-	cmd := execLoadtest(&stdout, &stderr, "-c", "2", "--requests", "400", "--keys", "uniform", "--objects", "20", "--slices", "4",
+	stdout, stderr := runLoadtestBinary(t, "-c", "2", "--requests", "400", "--keys", "uniform", "--objects", "20", "--slices", "4",
 		"--compare", "http://"+r.originAddr, "--json", jsonFile, "--html", htmlFile, "http://"+r.addr)
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("loadtest: %v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	for _, want := range []string{"slices    4 per side", "requests                  400          400     1.00", "hit ratio"} {
-		if !strings.Contains(stdout.String(), want) {
+		if !strings.Contains(stdout, want) {
 			t.Errorf("report does not say %q", want)
 		}
 	}
 	var cmp loadtest.Comparison
-	b, err := os.ReadFile(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &cmp); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, jsonFile, &cmp)
 	if cmp.A.Requests != 400 || cmp.B.Requests != 400 || len(cmp.Slices) != 8 || cmp.A.Cache.HitRatio < 0.9 || cmp.B.Cache.HitRatio != 0 {
 		t.Errorf("JSON: A %d requests (hit ratio %v), B %d (%v), %d slices", cmp.A.Requests, cmp.A.Cache.HitRatio, cmp.B.Requests, cmp.B.Cache.HitRatio, len(cmp.Slices))
 	}
@@ -264,6 +247,18 @@ func execLoadtest(stdout, stderr io.Writer, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, append([]string{"loadtest"}, args...)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd
+}
+
+// runLoadtestBinary runs the binary's `cdnnode loadtest args` to its end and
+// returns what it wrote to stdout and stderr; it fails t if the command
+// fails.
+func runLoadtestBinary(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if err := execLoadtest(&out, &errOut, args...).Run(); err != nil {
+		t.Fatalf("loadtest: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	return out.String(), errOut.String()
 }
 
 // within reports whether got is within frac of want.

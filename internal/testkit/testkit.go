@@ -2,10 +2,11 @@
 // share: a private certificate authority (ca.go), a raw HTTP/2 client that
 // sends frames as a test writes them (h2.go), a loopback address nothing
 // listens on, polling for a condition that becomes true in the
-// background, a bounded load of calls running while a test acts, and
-// ASCII case folding. Only tests import it; every helper takes the test
-// and ends it with t.Fatal on failure, so call them from the test's own
-// goroutine.
+// background, a bounded load of calls running while a test acts, ASCII
+// case folding, and reading and checking an HTML page (html.go). Only
+// tests import it; every helper takes the test and ends it with t.Fatal on
+// failure (CheckSelfContained reports each fault with t.Errorf instead),
+// so call them from the test's own goroutine.
 package testkit
 
 import (
