@@ -252,7 +252,7 @@ func TestPoolHealthCheckBody(t *testing.T) {
 	okPeer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: ok") }))
 	t.Cleanup(okPeer.Close)
 	p := newPool(t, "h", poolConfig(t, []string{peerAddr(bad), peerAddr(okPeer)},
-		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\nexpect_body = \"ok\"\ninterval = \"20ms\"\ntimeout = \"20ms\"\nrise = 1\nfall = 1"))
+		"[pools.p.health]\nkind = \"http\"\npath = \"/health\"\nexpect_body = \"ok\"\ninterval = \"250ms\"\ntimeout = \"250ms\"\nrise = 1\nfall = 1"))
 	runPool(t, p)
 
 	testkit.WaitFor(t, "the peer with the wrong body to go down", func() bool {
