@@ -113,7 +113,7 @@ max_object = "1GiB"`, `size = "1GiB"`)
 	n := launch(t, bin, cfg)
 	pid := n.cmd.Process.Pid
 
-	const big = "/obj/big-text?body=text&size=104857600"
+	const big = "/obj/big-text?body=text&size=104857600&cc=max-age%3D3600" // fresh however slow the machine
 	resp, err := http.Get("http://" + originAddr + big)
 	if err != nil {
 		t.Fatal(err)
