@@ -101,6 +101,18 @@ type fastPath struct {
 
 	active bool // within ServeFast: complete heads are offered
 
+	// The Loop the connection waits in for requests, its place there
+	// (set, under mu, by the first wait), and the read deadline of the
+	// wait.
+	loop  *Loop
+	lc    *loopConn
+	until time.Time
+	// loopRead's read: into rbuf, by readRaw (bound once), rn bytes or rerr.
+	rbuf    []byte
+	rn      int
+	rerr    error
+	readRaw func(fd uintptr) bool
+
 	mu      sync.Mutex // guards the fields below, which Close reads
 	busy    bool       // responses are being made or written
 	closing bool       // Close came while busy: close when done
@@ -117,9 +129,64 @@ func (f *fastPath) init(g *Guard, o *GuardOptions) {
 	}
 	if tc, ok := f.w.(*net.TCPConn); ok && f.r != nil {
 		if raw, err := tc.SyscallConn(); err == nil {
-			f.raw, f.step = raw, f.sendStep
+			f.raw, f.step, f.readRaw, f.loop = raw, f.sendStep, f.readStep, o.Loop
 		}
 	}
+}
+
+// Buffered is a connection wrapper that reads what it holds first, then
+// the connection it writes to (WriteConn), such as one that replays bytes
+// peeked at: Buffered reports how many bytes it still holds. Once it holds
+// none, the fast path may read the socket directly, and wait in a Loop.
+type Buffered interface {
+	WriteConn
+	Buffered() int
+}
+
+// fill reads more of the client's bytes into the Guard's buffer: through
+// the Loop, when the connection reads its socket directly and may wait
+// there; otherwise with the Guard's own read.
+func (f *fastPath) fill() (int, error) {
+	g := f.g
+	if !f.looped() {
+		return g.fill()
+	}
+	g.room()
+	n, err := f.loopRead(g.buf[g.w:])
+	g.w += n
+	return n, err
+}
+
+// looped reports whether the connection waits in its Loop, joining it the
+// first time it can: when what is read is the socket itself, or a
+// Buffered wrapper of it that holds nothing.
+func (f *fastPath) looped() bool {
+	if f.lc != nil || f.loop == nil {
+		return f.lc != nil
+	}
+	c := f.g.Conn
+	if b, ok := c.(Buffered); ok && b.WriteConn() == f.w && b.Buffered() == 0 {
+		c = f.w
+	}
+	if c != f.w {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed && !f.closing {
+		f.lc = f.loop.join(f.raw)
+	}
+	f.loop = nil // joined, or never will
+	return f.lc != nil
+}
+
+// closeConn closes the connection, taking it out of its Loop first. The
+// caller holds mu.
+func (f *fastPath) closeConn() error {
+	if f.lc != nil {
+		f.lc.leave(f.raw)
+	}
+	return f.g.Conn.Close()
 }
 
 // WriteConn is a connection wrapper that changes only what is read, such
@@ -189,7 +256,7 @@ func (g *Guard) serveFast() error {
 			g.o, g.v, g.w = 0, 0, 0
 		}
 		f.deadline(g.v < g.w)
-		n, err := g.fill()
+		n, err := f.fill()
 		switch {
 		case n > 0:
 			empty = 0
@@ -220,6 +287,7 @@ func (f *fastPath) deadline(begun bool) {
 	if d > 0 {
 		t = time.Now().Add(d)
 	}
+	f.until = t
 	_ = f.g.Conn.SetReadDeadline(t)
 }
 
@@ -380,7 +448,7 @@ func (f *fastPath) done() (closed bool) {
 	f.busy = false
 	if f.closing && !f.closed {
 		f.closed = true
-		_ = f.g.Conn.Close()
+		_ = f.closeConn()
 	}
 	return f.closing
 }
@@ -396,6 +464,6 @@ func (g *Guard) Close() error {
 		return g.Conn.SetWriteDeadline(time.Now().Add(closeGrace))
 	}
 	f.closed = true
-	f.mu.Unlock()
-	return g.Conn.Close()
+	defer f.mu.Unlock()
+	return f.closeConn()
 }

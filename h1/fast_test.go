@@ -158,6 +158,11 @@ func startFastWrapped(t *testing.T, hits *hitResponder, o GuardOptions, wrap fun
 		t.Fatal(err)
 	}
 	o.Fast = hits
+	loop, err := NewLoop(5 * time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Loop = loop // plain connections wait there, as a worker's do
 	s := &fastServer{
 		addr:   l.Addr().String(),
 		hits:   hits,
@@ -181,6 +186,8 @@ func startFastWrapped(t *testing.T, hits *hitResponder, o GuardOptions, wrap fun
 		},
 	}
 	var wg sync.WaitGroup
+	var loops sync.WaitGroup
+	loops.Go(loop.Run)
 	wg.Go(func() { srv.Serve(ho) })
 	wg.Go(func() {
 		for range 1000 { // more connections than any test makes
@@ -209,6 +216,8 @@ func startFastWrapped(t *testing.T, hits *hitResponder, o GuardOptions, wrap fun
 		}
 		s.mu.Unlock()
 		wg.Wait()
+		loop.Close()
+		loops.Wait()
 	})
 	return s
 }

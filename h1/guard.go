@@ -34,6 +34,10 @@ type GuardOptions struct {
 	// its head (HeaderTimeout), and the write of a response
 	// (WriteTimeout). Zero is no limit.
 	IdleTimeout, HeaderTimeout, WriteTimeout time.Duration
+	// Loop, if set, is where the fast path waits for a plain TCP
+	// connection's requests (see Loop); without it, or on any other
+	// connection, it waits in the connection's read.
+	Loop *Loop
 }
 
 // Guard is the server side of one HTTP/1.x connection as net/http should
@@ -241,9 +245,17 @@ func (g *Guard) readDirect(q []byte) (int, error) {
 }
 
 // fill reads from the conn into buf after the partial head it holds (if
-// any), making room first by moving the head to the front or growing buf
-// up to maxHead.
+// any), making room first (see room).
 func (g *Guard) fill() (int, error) {
+	g.room()
+	n, err := g.Conn.Read(g.buf[g.w:])
+	g.w += n
+	return n, err
+}
+
+// room makes room in buf after the partial head it holds, if it is full,
+// by moving the head to the front or growing buf up to maxHead.
+func (g *Guard) room() {
 	if g.w == len(g.buf) {
 		if g.v > 0 {
 			g.w = copy(g.buf, g.buf[g.v:g.w])
@@ -255,9 +267,6 @@ func (g *Guard) fill() (int, error) {
 			g.buf = nb
 		}
 	}
-	n, err := g.Conn.Read(g.buf[g.w:])
-	g.w += n
-	return n, err
 }
 
 // process checks the buffered bytes, moving v past those that may pass. It

@@ -254,3 +254,12 @@ func (c *clientConn) RemoteAddr() net.Addr { return c.remote }
 
 // WriteConn is the connection c writes to (h1.WriteConn).
 func (c *clientConn) WriteConn() net.Conn { return c.Conn }
+
+// Buffered is how many peeked bytes c still holds (h1.Buffered): once
+// none, the fast path reads the connection directly.
+func (c *clientConn) Buffered() int {
+	if c.br == nil {
+		return 0
+	}
+	return c.br.Buffered()
+}

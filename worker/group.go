@@ -46,6 +46,7 @@ type Group struct {
 	stop      chan struct{}
 	stopOnce  sync.Once
 	wg        sync.WaitGroup // accept loops, HTTP/1 servers and connection goroutines
+	loops     sync.WaitGroup // the workers' h1 Loops, which stop after the rest
 }
 
 // New prepares cfg.Workers worker groups; worker i serves handler(i) and
@@ -165,6 +166,21 @@ func (g *Group) Serve() {
 	for _, l := range g.listeners {
 		g.wg.Go(func() { g.accept(l) })
 	}
+	for _, w := range g.workers {
+		if w.loop != nil {
+			g.loops.Go(w.loop.Run)
+		}
+	}
+}
+
+// stopLoops stops the workers' h1 Loops, once no connection waits there.
+func (g *Group) stopLoops() {
+	for _, w := range g.workers {
+		if w.loop != nil {
+			_ = w.loop.Close()
+		}
+	}
+	g.loops.Wait()
 }
 
 // Shutdown stops accepting, closes the connections not yet serving HTTP,
@@ -209,10 +225,12 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		err = g.handlersDone(ctx)
 	}
 	if err == nil {
+		g.stopLoops()
 		return nil
 	}
 	g.cut()
 	<-done
+	g.stopLoops()
 	_ = g.handlersDone(context.Background())
 	return fmt.Errorf("worker: drain cut short: %w", err)
 }
@@ -224,6 +242,7 @@ func (g *Group) Close() {
 	g.stopAccepting()
 	g.cut()
 	g.wg.Wait()
+	g.stopLoops()
 	// Handlers whose connection is gone end soon, but one waiting on its
 	// own work (a fill from a slow origin) must not hold a stop that is
 	// meant to be at once.

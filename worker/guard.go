@@ -25,5 +25,6 @@ func (g *Group) guard(w *worker, c net.Conn, overTLS bool) *h1.Guard {
 		IdleTimeout:   cmp.Or(c1.IdleTimeout.D(), c1.ReadTimeout.D()),
 		HeaderTimeout: cmp.Or(c1.ReadHeaderTimeout.D(), c1.ReadTimeout.D()),
 		WriteTimeout:  c1.WriteTimeout.D(),
+		Loop:          w.loop,
 	})
 }

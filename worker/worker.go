@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -32,6 +33,7 @@ type worker struct {
 	h2      *http2.Server
 	handler http.Handler // the worker's handler, which serveHTTP1 and serveHTTP2 call
 	fast    h1.Responder // the HTTP/1 fast path's; nil with the stdlib engine
+	loop    *h1.Loop     // where the fast path's plain connections wait for requests; nil with stdlib
 	running *running     // handlers in flight
 
 	// closing is set, under mu, when the worker drains; read without mu
@@ -92,7 +94,27 @@ func (g *Group) newWorker(i int) (*worker, error) {
 	if err := http2.ConfigureServer(w.h1, w.h2); err != nil {
 		return nil, fmt.Errorf("worker %d: http2: %w", i, err)
 	}
+	if w.fast != nil {
+		loop, err := h1.NewLoop(loopTick(c.IdleTimeout.D(), c.ReadHeaderTimeout.D(), c.ReadTimeout.D()))
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+		w.loop = loop
+	}
 	return w, nil
+}
+
+// loopTick is how often an h1 Loop checks its waits against their
+// deadlines: an eighth of the shortest of the timeouts, between 5ms and
+// 250ms, so that a wait ends at most an eighth late.
+func loopTick(timeouts ...time.Duration) time.Duration {
+	tick := 250 * time.Millisecond
+	for _, d := range timeouts {
+		if d > 0 {
+			tick = min(tick, max(d/8, 5*time.Millisecond))
+		}
+	}
+	return tick
 }
 
 // track records that a goroutine of the Group owns c, until untrack,
