@@ -89,8 +89,14 @@ const rejectConnection = "connection-denied"
 
 // Listen builds the workers' servers and binds every plain and TLS
 // address once per worker, or nothing: on error the sockets already bound
-// are closed.
-func (g *Group) Listen() error {
+// and the workers' h1 Loops are closed.
+func (g *Group) Listen() (err error) {
+	defer func() {
+		if err != nil {
+			g.closeListeners()
+			g.stopLoops()
+		}
+	}()
 	for i := range g.cfg.Workers {
 		w, err := g.newWorker(i)
 		if err != nil {
@@ -100,19 +106,16 @@ func (g *Group) Listen() error {
 	}
 	for _, addr := range g.cfg.Listen {
 		if err := g.bindAll(addr, nil, g.cfg.ProxyProtocol); err != nil {
-			g.closeListeners()
 			return err
 		}
 	}
 	for _, t := range g.cfg.TLS {
 		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
 		if err != nil {
-			g.closeListeners()
 			return fmt.Errorf("worker: tls listener %s: %w", t.Listen, err)
 		}
 		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 		if err := g.bindAll(t.Listen, tc, t.ProxyProtocol); err != nil {
-			g.closeListeners()
 			return err
 		}
 	}

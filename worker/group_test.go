@@ -494,3 +494,38 @@ func TestShutdownDrains(t *testing.T) {
 		})
 	}
 }
+
+// declineAll is a fast-path Responder that leaves every request to
+// net/http.
+type declineAll struct{}
+
+func (declineAll) Respond(*h1.Request, *h1.Response) bool { return false }
+
+// TestListenFailureLeavesNothingOpen: a Listen that fails (here, its
+// address is taken) closes what it opened, the fast engine's h1 Loops
+// included: the process holds as many descriptors as before.
+func TestListenFailureLeavesNothingOpen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := config.Server{Listen: []string{taken.Addr().String()}, Workers: 2, HTTP1: config.HTTP1Fast}
+	openFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := openFDs()
+	g := New(cfg, func(int) http.Handler { return http.NotFoundHandler() }, func(int) h1.Responder { return declineAll{} },
+		func(netip.Addr) bool { return true }, metrics.New(2, func() []metrics.CacheStats { return nil }), slog.New(slog.DiscardHandler))
+	if err := g.Listen(); err == nil {
+		g.Close()
+		t.Fatal("Listen on a taken address succeeded")
+	}
+	if after := openFDs(); after != before {
+		t.Errorf("%d descriptors open after the failed Listen, %d before", after, before)
+	}
+}
