@@ -282,10 +282,16 @@ func (sh *Shard) putMemory(k keys.Key, o *Object, maxMemory int64) bool {
 	if int64(len(o.Body)) > maxMemory || size > mem.MaxCost() {
 		return false
 	}
-	// A replacement goes through admission and eviction as a new item:
-	// ristretto's in-place update would change the cost without evicting
-	// anything, letting memory grow past its bound.
-	mem.Del(k.Hash)
+	// A replacement no larger than what it replaces is updated in place, so
+	// that a lookup never misses the key in between (deleting it first would
+	// leave it missing until the new item is admitted). A larger one goes
+	// through admission and eviction as a new item: ristretto's in-place
+	// update changes the cost without evicting anything, which would let
+	// memory grow past its bound. (Get counts an access of the key, as the
+	// store it makes is one.)
+	if old, ok := mem.Get(k.Hash); !ok || old.Size() < size {
+		mem.Del(k.Hash)
+	}
 	sh.set(k, o, size)
 	mem.Wait()
 	// GetTTL sees whether it was admitted without counting a lookup.

@@ -492,3 +492,61 @@ func TestWire(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacementStaysVisible: while a key is replaced by an object no
+// larger than the one stored (a Refresh after a 304 or a soft purge, or a
+// Put of a same-size fill), a reader of the memory tier always finds one
+// of the two: the key is never missing in between. A regression test: a
+// replacement used to delete the key, then set it anew, and a lookup in
+// that window missed, and went to an origin that might be down instead of
+// serving the stale object.
+func TestReplacementStaysVisible(t *testing.T) {
+	tests := []struct {
+		name    string
+		replace func(*Store, keys.Key, *Object) bool
+	}{
+		{"Refresh", (*Store).Refresh},
+		{"Put", (*Store).Put},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, Options{MemoryBytes: 1 << 20})
+			k := keys.New("https", "example.com", "/v", "", keys.Options{})
+			version := func(i int) *Object {
+				return &Object{Status: http.StatusOK, Header: http.Header{"X-Version": {fmt.Sprintf("%04d", i)}}, Body: []byte("same body")}
+			}
+			if !s.Put(k, version(0)) {
+				t.Fatal("first Put refused")
+			}
+			full := []byte(k.Full)
+			for round := 1; round <= 100; round++ {
+				var (
+					done   sync.WaitGroup
+					stop   = make(chan struct{})
+					missed int
+				)
+				done.Go(func() {
+					for range 1_000_000 {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if s.Memory(k.Hash, full) == nil {
+							missed++
+						}
+					}
+				})
+				ok := tt.replace(s, k, version(round))
+				close(stop)
+				done.Wait()
+				if !ok || missed > 0 {
+					t.Fatalf("round %d: replacement stored: %v; the key was missing from memory %d times during it", round, ok, missed)
+				}
+				if got := s.Memory(k.Hash, full); got == nil || got.Header.Get("X-Version") != fmt.Sprintf("%04d", round) {
+					t.Fatalf("round %d: after the replacement memory holds %v, want version %d", round, got, round)
+				}
+			}
+		})
+	}
+}
