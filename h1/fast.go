@@ -112,6 +112,7 @@ type fastPath struct {
 	rn      int
 	rerr    error
 	readRaw func(fd uintptr) bool
+	drained bool // the last read left the socket empty: wait before the next
 
 	mu      sync.Mutex // guards the fields below, which Close reads
 	busy    bool       // responses are being made or written

@@ -251,13 +251,24 @@ func (c *loopConn) leave(raw syscall.RawConn) {
 // loopRead reads what the socket holds into p without waiting in the
 // runtime's poller: when the socket holds nothing, the connection waits in
 // its Loop for its turn, up to maxEmptyReads times (each wake should bring
-// bytes, an end, or the deadline's error). It waits only after a read
-// found nothing: the Loop's events are edges, and bytes already there
-// make none.
+// bytes, an end, or the deadline's error). It waits only once a read has
+// left the socket empty, as the Loop's events are edges and bytes already
+// there make none: a read that found nothing, or the last read, if it
+// returned less than it had room for (the socket held no more; as nginx
+// does with edge-triggered epoll). So the connection does not read again
+// at once after answering, which would mostly find nothing, and would
+// serve a quick client's next request before those that reached other
+// connections first.
 func (f *fastPath) loopRead(p []byte) (int, error) {
 	f.rbuf = p
 	defer func() { f.rbuf = nil }()
 	for range maxEmptyReads {
+		if f.drained {
+			f.drained = false
+			if err := f.lc.wait(f.until); err != nil {
+				return 0, err
+			}
+		}
 		rerr := f.raw.Read(f.readRaw)
 		n, err := f.rn, f.rerr
 		switch {
@@ -265,14 +276,13 @@ func (f *fastPath) loopRead(p []byte) (int, error) {
 			return 0, rerr // the deadline, or closed
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
-			if err := f.lc.wait(f.until); err != nil {
-				return 0, err
-			}
+			f.drained = true
 		case err != nil:
 			return 0, fmt.Errorf("h1: read: %w", os.NewSyscallError("read", err))
 		case n == 0:
 			return 0, io.EOF
 		default:
+			f.drained = n < len(p)
 			return n, nil
 		}
 	}

@@ -145,6 +145,61 @@ func TestLoopWakesInArrivalOrder(t *testing.T) {
 	}
 }
 
+// TestLoopNextRequestWaitsItsTurn: a request that reaches a connection
+// during its turn (its client was quick) is answered after the requests
+// that other connections had received before it. A connection that read
+// its socket empty waits in the Loop for its next request, in line, as
+// nginx does, rather than reading again at once and jumping the queue
+// (which also costs a read that finds nothing, on most responses).
+func TestLoopNextRequestWaitsItsTurn(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P: the order of turns is the order of answers
+	l := startLoop(t)
+	first := make(chan net.Conn, 1) // the first client, for the hook
+	r := &hookResponder{on: func(target string) {
+		if target == "/c0" { // the client's next request comes while its first is answered
+			if _, err := io.WriteString(<-first, "GET /c0-next HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	const n = 4
+	clients, _ := loopServer(t, n, r, l, "", nil)
+	first <- clients[0]
+	awaitWaiters(t, l, n)
+	want := []string{"/c0", "/c1", "/c2", "/c3", "/c0-next"}
+	for i := range n {
+		if _, err := fmt.Fprintf(clients[i], "GET /c%d HTTP/1.1\r\nHost: x\r\n\r\n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readers := make([]*bufio.Reader, n)
+	for i, c := range []int{0, 1, 2, 3, 0} {
+		if readers[c] == nil {
+			readers[c] = bufio.NewReader(clients[c])
+		}
+		resp, err := http.ReadResponse(readers[c], nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+	if got := r.answered(); !slices.Equal(got, want) {
+		t.Errorf("answered %q, want %q", got, want)
+	}
+}
+
+// hookResponder is an orderResponder that calls on with each target
+// before it answers it.
+type hookResponder struct {
+	orderResponder
+	on func(target string)
+}
+
+func (r *hookResponder) Respond(req *Request, resp *Response) bool {
+	r.on(string(req.Target()))
+	return r.orderResponder.Respond(req, resp)
+}
+
 // bufferedConn replays bytes read ahead, as the worker's clientConn does
 // after a PROXY header or the h2c sniff, and says how many it holds.
 type bufferedConn struct {
