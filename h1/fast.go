@@ -52,7 +52,10 @@ type Response struct {
 	Body []byte
 	// File, if set, holds Body's bytes from offset 0 and does not change:
 	// on a plain TCP connection the engine sends them from there with
-	// sendfile, without copying them through user space.
+	// sendfile, without copying them through user space. Its bytes are in
+	// memory (a memfd, say): reading them never waits for a disk, as the
+	// engine's calls do not let the runtime hand its thread's P to another
+	// (see rawsys.go).
 	File *os.File
 }
 
@@ -417,9 +420,9 @@ func (f *fastPath) sendStep(fd uintptr) bool {
 		var n int
 		var err error
 		if head {
-			n, err = unix.SendmsgN(int(fd), f.head, nil, nil, unix.MSG_MORE)
+			n, err = rawSendMore(int(fd), f.head)
 		} else {
-			n, err = unix.Sendfile(int(fd), f.file, &f.off, f.left)
+			n, err = rawSendfile(int(fd), f.file, &f.off, f.left)
 		}
 		switch {
 		case err == unix.EAGAIN:

@@ -291,6 +291,6 @@ func (f *fastPath) loopRead(p []byte) (int, error) {
 
 // readStep reads from the socket fd into rbuf once, without waiting.
 func (f *fastPath) readStep(fd uintptr) bool {
-	f.rn, f.rerr = unix.Read(int(fd), f.rbuf)
+	f.rn, f.rerr = rawRead(int(fd), f.rbuf)
 	return true
 }
