@@ -11,11 +11,12 @@ import (
 // telling the runtime a system call has begun (RawSyscall): the goroutine
 // keeps its P, as it does while it computes. Told, the runtime's monitor
 // takes the P of a call it sees last over 20 µs (a sendfile of 100 KiB
-// does) whenever another goroutine is runnable, which in a Loop's turn the
-// Loop is, and hands it to another thread; on a worker pinned to one CPU
-// the two threads then take turns on it, and the call, its connection and
-// the handed-over goroutine each lose milliseconds. A sendfile call sends
-// at most maxRawSendfile bytes, so that no call holds the P for long.
+// does) when another goroutine is runnable (in a Loop's turn the Loop is)
+// or no other P is idle, and hands it to another thread; on a worker
+// pinned to one CPU the two threads then take turns on it, and the call,
+// its connection and the handed-over goroutine each lose milliseconds. A
+// sendfile call sends at most maxRawSendfile bytes, so that no call holds
+// the P for long.
 
 // maxRawSendfile is the most one rawSendfile call sends.
 const maxRawSendfile = 1 << 20
