@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -41,9 +42,20 @@ type Responder interface {
 // during the call.
 type Request struct {
 	*Head
-	TLS    bool      // the connection is TLS: the scheme is https
-	Remote net.Addr  // the client: the connection's peer, or the client a PROXY header named
-	Start  time.Time // when the engine had the whole head: the request's start for metrics and Date
+	TLS    bool       // the connection is TLS: the scheme is https
+	Remote net.Addr   // the client: the connection's peer, or the client a PROXY header named
+	Client netip.Addr // Remote's IP address: ClientOf(Remote)
+	Start  time.Time  // when the engine had the whole head: the request's start for metrics and Date
+}
+
+// ClientOf is Request.Client for remote: its IP address (IPv4 unmapped)
+// when it is a TCP address, else the zero Addr. The engine works it out
+// once per connection.
+func ClientOf(remote net.Addr) netip.Addr {
+	if tcp, ok := remote.(*net.TCPAddr); ok {
+		return tcp.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // Response is a Responder's answer; see Responder.Respond.
@@ -125,7 +137,8 @@ type fastPath struct {
 
 func (f *fastPath) init(g *Guard, o *GuardOptions) {
 	f.g, f.r = g, o.Fast
-	f.req = Request{Head: &g.head, TLS: o.TLS, Remote: g.Conn.RemoteAddr()}
+	remote := g.Conn.RemoteAddr()
+	f.req = Request{Head: &g.head, TLS: o.TLS, Remote: remote, Client: ClientOf(remote)}
 	f.idle, f.header, f.write = o.IdleTimeout, o.HeaderTimeout, o.WriteTimeout
 	f.w = g.Conn
 	if wc, ok := g.Conn.(WriteConn); ok {

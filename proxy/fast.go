@@ -3,8 +3,8 @@ package proxy
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +68,7 @@ func (rs *responder) Respond(req *h1.Request, resp *h1.Response) bool {
 		return false
 	}
 	s := p.sites[cs]
-	if !s.cache || !p.admitsPlainly(s.shield, req.Remote, path) {
+	if !s.cache || !p.admitsPlainly(s.shield, req.Client, path) {
 		return false
 	}
 	if p.inFlight != nil {
@@ -254,18 +254,13 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// admitsPlainly reports whether site shield s lets the client at remote
-// in with nothing more to do for path: its access lists admit the client,
-// which is the connection's peer (a trusted proxy's X-Forwarded-For is the
-// pipeline's to read), and no auth or rate rule covers path (those rules
-// read the unescaped path, so a path with an escape and any rule is
-// refused too).
-func (p *Proxy) admitsPlainly(s *shield, remote net.Addr, path []byte) bool {
-	tcp, ok := remote.(*net.TCPAddr)
-	if !ok {
-		return false
-	}
-	client := tcp.AddrPort().Addr().Unmap()
+// admitsPlainly reports whether site shield s lets client in with nothing
+// more to do for path: its access lists admit the client, which is the
+// connection's peer (a trusted proxy's X-Forwarded-For is the pipeline's
+// to read; the zero Addr, a peer that is not TCP, is refused), and no auth
+// or rate rule covers path (those rules read the unescaped path, so a path
+// with an escape and any rule is refused too).
+func (p *Proxy) admitsPlainly(s *shield, client netip.Addr, path []byte) bool {
 	if !client.IsValid() || contains(p.trusted, client) || !s.admits(client) {
 		return false
 	}

@@ -121,7 +121,7 @@ func (e *fastEnv) fast(tb testing.TB, raw string, remote net.Addr, tls bool) ([]
 		tb.Fatalf("Parse(%q): %v", raw, err)
 	}
 	var resp h1.Response
-	if !e.p.Responder(0).Respond(&h1.Request{Head: &head, TLS: tls, Remote: remote, Start: e.now()}, &resp) {
+	if !e.p.Responder(0).Respond(&h1.Request{Head: &head, TLS: tls, Remote: remote, Client: h1.ClientOf(remote), Start: e.now()}, &resp) {
 		return nil, false
 	}
 	out := resp.Head
@@ -513,7 +513,7 @@ func BenchmarkResponderHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := e.p.Responder(0)
-	hreq := &h1.Request{Head: &head, Remote: loopback, Start: e.now()}
+	hreq := &h1.Request{Head: &head, Remote: loopback, Client: h1.ClientOf(loopback), Start: e.now()}
 	resp := &h1.Response{Head: make([]byte, 0, 4096)}
 	b.ReportAllocs()
 	for b.Loop() {
