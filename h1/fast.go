@@ -48,9 +48,9 @@ type Request struct {
 	Start  time.Time  // when the engine had the whole head: the request's start for metrics and Date
 }
 
-// ClientOf is Request.Client for remote: its IP address (IPv4 unmapped)
-// when it is a TCP address, else the zero Addr. The engine works it out
-// once per connection.
+// ClientOf is Request.Client for remote: its IP address (IPv4-mapped ones
+// unmapped) when it is a TCP address, else the zero Addr. The engine works
+// it out once per connection; the worker admits clients by it.
 func ClientOf(remote net.Addr) netip.Addr {
 	if tcp, ok := remote.(*net.TCPAddr); ok {
 		return tcp.AddrPort().Addr().Unmap()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/pires/go-proxyproto"
 	"golang.org/x/net/http2"
+
+	"github.com/cdnnode/cdnnode/h1"
 )
 
 // listener is one worker's socket on one configured address.
@@ -65,7 +67,7 @@ func (g *Group) accept(l *listener) {
 // PROXY header (the client behind it is checked once the header is
 // read), else a client admit lets in.
 func (g *Group) admitPeer(l *listener, c net.Conn) bool {
-	peer := addrOf(c.RemoteAddr())
+	peer := h1.ClientOf(c.RemoteAddr())
 	if proxied(l.proxy) {
 		return g.trustedProxy(peer)
 	}
@@ -90,15 +92,6 @@ func (g *Group) trustedProxy(peer netip.Addr) bool {
 // proxied reports whether a listener set to mode expects a PROXY header.
 func proxied(mode string) bool { return mode != "" && mode != "off" }
 
-// addrOf is a's IP address, IPv4-mapped ones unmapped; the zero Addr if a
-// is not a TCP address.
-func addrOf(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
 // serveConn takes c from accept to the server that speaks its protocol:
 // PROXY header, admission of the client it names, TLS handshake, h2c
 // sniffing, all within the handshake timeout; then HTTP/2 or HTTP/1.1.
@@ -122,7 +115,7 @@ func (g *Group) serveConn(l *listener, c net.Conn) {
 			g.drop(c, "proxy header", err)
 			return
 		}
-		if !g.admit(addrOf(client)) {
+		if !g.admit(h1.ClientOf(client)) {
 			g.refuse(c)
 			return
 		}
