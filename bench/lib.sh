@@ -204,6 +204,29 @@ EOF
 # ---------------------------------------------------------------------------
 # Figures.
 
+# cpu_ticks: "busy0 total0 busy1 total1", the jiffies CPUs 0 and 1 have
+# spent busy and in all (user to steal; idle and iowait are not busy).
+cpu_ticks() {
+	awk '$1 == "cpu0" || $1 == "cpu1" {
+		t = 0
+		for (i = 2; i <= 9; i++) t += $i
+		printf "%d %d ", t - $5 - $6, t
+	}' /proc/stat
+}
+
+# busy_pct BEFORE AFTER CPU: how busy CPU (0 or 1) was between two
+# cpu_ticks, in whole percent ("99"), or "-".
+busy_pct() {
+	awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		d = y[2 * c + 2] - x[2 * c + 2]
+		if (d > 0) printf "%.0f\n", 100 * (y[2 * c + 1] - x[2 * c + 1]) / d; else print "-"
+	}'
+}
+
+# pct N: N% ("-" stays).
+pct() { [[ $1 == "-" ]] && echo "-" || echo "$1%"; }
+
 # median PLACES V...: the median of the numbers among V ("-" ignored) to
 # PLACES decimal places, or "-".
 median() {

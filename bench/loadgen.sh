@@ -160,29 +160,12 @@ run_loadtest() {
 	RPS=${RPS:--}
 }
 
-# cpu_ticks: "busy0 total0 busy1 total1", the jiffies CPUs 0 and 1 have
-# spent busy and in all (user to steal; idle and iowait are not busy).
-cpu_ticks() {
-	awk '$1 == "cpu0" || $1 == "cpu1" {
-		t = 0
-		for (i = 2; i <= 9; i++) t += $i
-		printf "%d %d ", t - $5 - $6, t
-	}' /proc/stat
-}
-
 # busy BEFORE AFTER: each CPU's busy share between two cpu_ticks, as
 # "CPU 0 99% busy, CPU 1 87%". A client that is the bottleneck keeps
 # CPU 0 near 100% while CPU 1 has room; if CPU 1 is full, nginx is the
 # limit and the run says little about the client.
 busy() {
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		split(a, x, " "); split(b, y, " ")
-		for (c = 0; c < 2; c++) {
-			d = y[2 * c + 2] - x[2 * c + 2]
-			p[c] = d > 0 ? sprintf("%.0f%%", 100 * (y[2 * c + 1] - x[2 * c + 1]) / d) : "-"
-		}
-		printf "CPU 0 %s busy, CPU 1 %s", p[0], p[1]
-	}'
+	printf 'CPU 0 %s busy, CPU 1 %s' "$(pct "$(busy_pct "$1" "$2" 0)")" "$(pct "$(busy_pct "$1" "$2" 1)")"
 }
 
 WRK=() LT=()

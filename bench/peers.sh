@@ -344,7 +344,7 @@ fi
 # ---------------------------------------------------------------------------
 # 4. The rows.
 
-ROWS=() # "round|server|object|rps|p99|note|hit"
+ROWS=() # "round|server|object|rps|p99|cpu0|cpu1|note|hit"
 ROUND=0
 
 # curl_get PORT PATH: response headers of one GET, then a last line
@@ -353,14 +353,17 @@ curl_get() {
 	curl -sS --max-time 10 -o /dev/null -D - -w 'body-bytes: %{size_download}\n' "http://$HOST:$1$2" | tr -d '\r'
 }
 
-# run_wrk PORT PATH -> "rps|p99|note"
+# run_wrk PORT PATH -> "rps|p99|cpu0|cpu1|note", cpu0 and cpu1 how busy
+# (%) wrk's CPU and the server's were during the run.
 run_wrk() {
-	local port=$1 path=$2 out rps p99 note=""
+	local port=$1 path=$2 out rps p99 note="" before after
+	before=$(cpu_ticks)
 	out=$(taskset -c 0 wrk -t1 "-c$CONNECTIONS" "-d$DURATION" --latency "http://$HOST:$port$path" 2>&1) || {
 		printf '%s\n' "$out" >&2
-		echo "-|-|wrk failed"
+		echo "-|-|-|-|wrk failed"
 		return 0
 	}
+	after=$(cpu_ticks)
 	printf '%s\n' "$out" >>"$TMP/wrk.log"
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -370,7 +373,7 @@ run_wrk() {
 	if grep -q 'Socket errors' <<<"$out"; then
 		note+="$(grep 'Socket errors' <<<"$out" | sed 's/^ *//') "
 	fi
-	echo "${rps:--}|${p99:--}|${note% }"
+	echo "${rps:--}|${p99:--}|$(busy_pct "$before" "$after" 0)|$(busy_pct "$before" "$after" 1)|${note% }"
 }
 
 # bench_row SERVER PORT LABEL PATH BYTES HITCHECK: warm, check, measure,
@@ -381,7 +384,7 @@ bench_row() {
 	local server=$1 port=$2 label=$3 path=$4 bytes=$5 check=$6 h2 got hit res
 	curl_get "$port" "$path" >/dev/null || {
 		log "$server $label: warming GET failed"
-		ROWS+=("$ROUND|$server|$label|-|-|warming GET failed|-")
+		ROWS+=("$ROUND|$server|$label|-|-|-|-|warming GET failed|-")
 		FAILED=1
 		return 0
 	}
@@ -525,18 +528,23 @@ fmt_us() {
 }
 
 # agg SERVER LABEL: the server's rounds for the object, into A_RPS (median
-# req/s), A_P99 (median p99, in us), A_SPREAD (lowest-highest req/s), A_HIT
-# (yes, n/a, or NO if any round missed) and A_NOTE (the rounds' notes).
+# req/s), A_P99 (median p99, in us), A_CPU0 and A_CPU1 (median busy % of
+# wrk's CPU and the server's), A_COST (median us of CPU 1 per response),
+# A_SPREAD (lowest-highest req/s), A_HIT (yes, n/a, or NO if any round
+# missed) and A_NOTE (the rounds' notes).
 agg() {
-	local r server label rps p99 note hit rpss=() p99s=()
+	local r server label rps p99 cpu0 cpu1 note hit rpss=() p99s=() cpu0s=() cpu1s=() costs=()
 	A_HIT="-" A_NOTE=""
 	for r in "${ROWS[@]}"; do
-		IFS='|' read -r _ server label rps p99 note hit <<<"$r"
+		IFS='|' read -r _ server label rps p99 cpu0 cpu1 note hit <<<"$r"
 		if [[ $server != "$1" || $label != "$2" ]]; then
 			continue
 		fi
 		rpss+=("$rps")
 		p99s+=("$(to_us "$p99")")
+		cpu0s+=("$cpu0")
+		cpu1s+=("$cpu1")
+		costs+=("$(awk -v c="$cpu1" -v r="$rps" 'BEGIN { if (c != "-" && r + 0 > 0) printf "%.1f", c * 1e4 / r; else print "-" }')")
 		if [[ -n $note && "; $A_NOTE" != *"; $note; "* ]]; then
 			A_NOTE+="$note; "
 		fi
@@ -549,11 +557,14 @@ agg() {
 		A_NOTE=${NOTE[$1]}${A_NOTE:+; $A_NOTE}
 	fi
 	if ((${#rpss[@]} == 0)); then
-		A_RPS="-" A_P99="-" A_SPREAD="-"
+		A_RPS="-" A_P99="-" A_CPU0="-" A_CPU1="-" A_COST="-" A_SPREAD="-"
 		return 0
 	fi
 	A_RPS=$(median 2 "${rpss[@]}")
 	A_P99=$(median 2 "${p99s[@]}")
+	A_CPU0=$(median 0 "${cpu0s[@]}")
+	A_CPU1=$(median 0 "${cpu1s[@]}")
+	A_COST=$(median 1 "${costs[@]}")
 	A_SPREAD=$(printf '%s\n' "${rpss[@]}" | awk '$1 != "-"' | sort -g | awk '
 		NR == 1 { lo = $1 } { hi = $1 }
 		END { if (NR == 0) print "-"; else printf "%.0f-%.0f\n", lo, hi }')
@@ -577,21 +588,21 @@ echo "## Hit throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc --all) CPUs, wrk -
 echo "$(cdnnode_version); 1-min load average before the run: $LOAD_BEFORE"
 for s in "${SIZES[@]}"; do
 	IFS='|' read -r workload label path _ goal_cache goal_return <<<"$s"
-	declare -A RPS=() P99=()
+	declare -A RPS=() P99=() CPU0=()
 	for server in "${TABLE_ORDER[@]}"; do
 		want "$server" || continue
 		agg "$server" "$label"
-		RPS[$server]=$A_RPS P99[$server]=$A_P99
+		RPS[$server]=$A_RPS P99[$server]=$A_P99 CPU0[$server]=$A_CPU0
 	done
 	echo
 	echo "### $workload: hot $label object ($path)"
 	echo
 	if ((ROUNDS > 1)); then
-		echo "| server | req/s | p99 | vs nginx-cache | vs minimal | req/s spread | hit | note |"
-		echo "|---|---:|---:|---:|---:|---:|---|---|"
+		echo "| server | req/s | p99 | vs nginx-cache | vs minimal | req/s spread | CPU 0 (wrk) | CPU 1 (server) | CPU 1 us/req | hit | note |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 	else
-		echo "| server | req/s | p99 | vs nginx-cache | vs minimal | hit | note |"
-		echo "|---|---:|---:|---:|---:|---|---|"
+		echo "| server | req/s | p99 | vs nginx-cache | vs minimal | CPU 0 (wrk) | CPU 1 (server) | CPU 1 us/req | hit | note |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
 	fi
 	for server in "${TABLE_ORDER[@]}"; do
 		want "$server" || continue
@@ -603,7 +614,7 @@ for s in "${SIZES[@]}"; do
 		[[ $A_RPS != "-" ]] && rps_fmt=$(awk -v a="$A_RPS" 'BEGIN { printf "%.0f", a }')
 		cols="| $server | $rps_fmt | $(fmt_us "$A_P99") | $(ratio "$A_RPS" "${RPS[nginx-cache]:-}") | $(ratio "$A_RPS" "${RPS[minimal]:-}") |"
 		((ROUNDS > 1)) && cols+=" $A_SPREAD |"
-		echo "$cols $A_HIT | $A_NOTE |"
+		echo "$cols $(pct "$A_CPU0") | $(pct "$A_CPU1") | $A_COST | $A_HIT | $A_NOTE |"
 	done
 	echo
 	fast=${RPS[cdnnode-fast]:--}
@@ -619,8 +630,8 @@ for s in "${SIZES[@]}"; do
 	else
 		verdict="MISSED"
 	fi
-	echo "- p99, cdnnode-fast vs nginx-cache: $(fmt_us "$a") vs $(fmt_us "$b") (goal: no worse: $verdict)"
-	unset RPS P99
+	echo "- p99, cdnnode-fast vs nginx-cache: $(fmt_us "$a") vs $(fmt_us "$b") (goal: no worse: $verdict); wrk's CPU 0 was $(pct "${CPU0[cdnnode-fast]:--}") and $(pct "${CPU0[nginx-cache]:--}") busy"
+	unset RPS P99 CPU0
 done
 
 if [[ $FAILED != 0 ]]; then
